@@ -1,0 +1,1 @@
+"""After-sales writes. Settings live in `settings.py`; cases in their own modules."""

@@ -1,0 +1,18 @@
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class ImportedEvent(models.Model):
+    """One row per applied feed event: the unique id is what makes re-imports change nothing."""
+
+    event_id = models.CharField(_("event id"), max_length=128, unique=True)
+    type = models.CharField(_("type"), max_length=64)
+    at = models.DateTimeField(_("event time"))
+    imported_at = models.DateTimeField(_("imported at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("imported event")
+        verbose_name_plural = _("imported events")
+
+    def __str__(self) -> str:
+        return f"{self.event_id} ({self.type})"

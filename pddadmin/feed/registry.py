@@ -1,0 +1,54 @@
+"""Which function applies which event type. Apps register theirs in `<app>/feed_handlers.py`."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .events import BatchHandler, Event, Handler
+
+
+@dataclass(frozen=True)
+class Registration:
+    event_type: str
+    apply: Handler
+    # A batch handler validates many consecutive events of its type and applies the valid ones
+    # in one go; it returns, per event, the exception that rejected it or None. It must write
+    # nothing for a rejected event.
+    apply_batch: BatchHandler | None = None
+
+
+_registry: dict[str, Registration] = {}
+
+
+def handles(event_type: str) -> Callable[[Handler], Handler]:
+    def register(fn: Handler) -> Handler:
+        _add(Registration(event_type, fn))
+        return fn
+
+    return register
+
+
+def handles_batch(event_type: str) -> Callable[[BatchHandler], BatchHandler]:
+    def register(fn: BatchHandler) -> BatchHandler:
+        def apply_one(event: Event) -> None:
+            (error,) = fn([event])
+            if error is not None:
+                raise error
+
+        _add(Registration(event_type, apply_one, fn))
+        return fn
+
+    return register
+
+
+def _add(registration: Registration) -> None:
+    if registration.event_type in _registry:
+        raise RuntimeError(f"feed event type {registration.event_type!r} is registered twice")
+    _registry[registration.event_type] = registration
+
+
+def lookup(event_type: str) -> Registration | None:
+    return _registry.get(event_type)
+
+
+def event_types() -> list[str]:
+    return sorted(_registry)

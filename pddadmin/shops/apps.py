@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class ShopsConfig(AppConfig):
+    name = "pddadmin.shops"
+    label = "shops"
+    verbose_name = _("Shops, goods and orders")

@@ -1,0 +1,104 @@
+"""Feed events for shops, goods and orders (SPEC §8); each one calls a service in services.py."""
+
+from decimal import Decimal
+
+from pddadmin.feed.events import Event, Rejected
+from pddadmin.feed.registry import handles, handles_batch
+
+from . import services
+from .models import Goods, Order, Shop
+
+
+@handles("shop.opened")
+def shop_opened(event: Event) -> None:
+    services.shop_open(
+        platform_id=event.text("shop", max_length=64),
+        name=event.text("name"),
+        deposit=event.money("deposit", Decimal("0.00")),
+        balance=event.money("balance", Decimal("0.00")),
+        hotline=event.text("hotline", None, max_length=32),
+        at=event.at,
+    )
+
+
+@handles("goods.listed")
+def goods_listed(event: Event) -> None:
+    shop = event.ref(Shop, "shop")
+    event.check_not_older(shop, f"shop {shop.platform_id}", field="opened_at")
+    services.goods_list(
+        shop=shop,
+        platform_id=event.text("goods", max_length=64),
+        name=event.text("name"),
+        category=event.text("category", max_length=100),
+        special=event.flag("special", False),
+        warranty=event.flag("warranty", False),
+        warranty_mandatory=event.flag("warranty_mandatory", False),
+        at=event.at,
+    )
+
+
+@handles("goods.warranty_changed")
+def goods_warranty_changed(event: Event) -> None:
+    goods = event.ref(Goods, "goods", lock=True)
+    event.check_not_older(goods, f"goods {goods.platform_id}")
+    services.goods_set_warranty(goods=goods, warranty=event.flag("warranty"), at=event.at)
+
+
+@handles_batch("order.placed")
+def orders_placed(events: list[Event]) -> list[Exception | None]:
+    goods_ids = {e.data.get("goods") for e in events if isinstance(e.data.get("goods"), str)}
+    goods = Goods.objects.select_related("shop").in_bulk(goods_ids, field_name="platform_id")
+    parsed: list[services.NewOrder | Rejected] = []
+    for event in events:
+        try:
+            parsed.append(_new_order(event, goods))
+        except Rejected as exc:
+            parsed.append(exc)
+    valid = [p for p in parsed if isinstance(p, services.NewOrder)]
+    outcomes = iter(services.orders_place(orders=valid))
+    return [p if isinstance(p, Rejected) else next(outcomes) for p in parsed]
+
+
+def _new_order(event: Event, goods: dict[str, Goods]) -> services.NewOrder:
+    order_id = event.text("order", max_length=64)
+    shop_id = event.text("shop", max_length=64)
+    goods_id = event.text("goods", max_length=64)
+    buyer = event.text("buyer", max_length=64)
+    amount = event.money("amount")
+    promised_ship_by = event.moment("promised_ship_by")
+    aftersales_until = event.moment("aftersales_until", None)
+    if goods_id not in goods:
+        if not Shop.objects.filter(platform_id=shop_id).exists():
+            raise Rejected(f"unknown shop {shop_id!r}")
+        raise Rejected(f"unknown goods {goods_id!r}")
+    return services.NewOrder(
+        platform_id=order_id,
+        goods=goods[goods_id],
+        shop_platform_id=shop_id,
+        buyer=buyer,
+        amount=amount,
+        placed_at=event.at,
+        promised_ship_by=promised_ship_by,
+        aftersales_until=aftersales_until,
+    )
+
+
+def _order(event: Event) -> Order:
+    order = event.ref(Order, "order", lock=True)
+    event.check_not_older(order, f"order {order.platform_id}")
+    return order
+
+
+@handles("order.grouped")
+def order_grouped(event: Event) -> None:
+    services.order_group(order=_order(event), at=event.at)
+
+
+@handles("order.shipped")
+def order_shipped(event: Event) -> None:
+    services.order_ship(order=_order(event), at=event.at, tracking=event.text("tracking", max_length=64))
+
+
+@handles("order.received")
+def order_received(event: Event) -> None:
+    services.order_receive(order=_order(event), at=event.at)

@@ -1,0 +1,113 @@
+"""Shops, their staff, goods and orders (SPEC §1). Objects from the platform keep its id."""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from .validators import validate_hotline
+
+MONEY = {"max_digits": 14, "decimal_places": 2}
+
+
+class Shop(models.Model):
+    platform_id = models.CharField(_("shop id"), max_length=64, unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    deposit = models.DecimalField(_("deposit"), default=Decimal("0.00"), **MONEY)
+    balance = models.DecimalField(_("goods balance"), default=Decimal("0.00"), **MONEY)
+    hotline = models.CharField(
+        _("after-sales hotline"), max_length=32, blank=True, validators=[validate_hotline]
+    )
+    opened_at = models.DateTimeField(_("opened at"))
+    # Time of the last change applied to this shop; feed events older than it are rejected.
+    changed_at = models.DateTimeField(_("last changed"))
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="ShopMembership", related_name="shops"
+    )
+
+    class Meta:
+        verbose_name = _("shop")
+        verbose_name_plural = _("shops")
+        ordering = ["platform_id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.platform_id})"
+
+
+class Role(models.TextChoices):
+    OWNER = "owner", _("owner")
+    AGENT = "agent", _("agent")
+    VIEWER = "viewer", _("viewer")
+
+
+class ShopMembership(models.Model):
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="shop_memberships"
+    )
+    role = models.CharField(_("role"), max_length=10, choices=Role.choices)
+
+    class Meta:
+        verbose_name = _("shop staff")
+        verbose_name_plural = _("shop staff")
+        constraints = [
+            models.UniqueConstraint(fields=["shop", "user"], name="one_membership_per_user_and_shop")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.shop.platform_id} ({self.get_role_display()})"
+
+
+class Goods(models.Model):
+    platform_id = models.CharField(_("goods id"), max_length=64, unique=True)
+    shop = models.ForeignKey(Shop, on_delete=models.PROTECT, related_name="goods")
+    name = models.CharField(_("name"), max_length=200)
+    category = models.CharField(_("category"), max_length=100, db_index=True)
+    special = models.BooleanField(
+        _("special goods"),
+        default=False,
+        help_text=_("Fruit, fresh food, virtual goods, cars: refund only, no returns."),
+    )
+    warranty = models.BooleanField(_("national warranty"), default=False)
+    warranty_mandatory = models.BooleanField(_("warranty mandatory"), default=False)
+    listed_at = models.DateTimeField(_("listed at"))
+    changed_at = models.DateTimeField(_("last changed"))
+
+    class Meta:
+        verbose_name = _("goods")
+        verbose_name_plural = _("goods")
+        ordering = ["platform_id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.platform_id})"
+
+
+class Order(models.Model):
+    platform_id = models.CharField(_("order id"), max_length=64, unique=True)
+    shop = models.ForeignKey(Shop, on_delete=models.PROTECT, related_name="orders")
+    goods = models.ForeignKey(Goods, on_delete=models.PROTECT, related_name="orders")
+    buyer = models.CharField(_("buyer id"), max_length=64, db_index=True)
+    amount = models.DecimalField(_("paid amount"), **MONEY)
+    placed_at = models.DateTimeField(_("placed at"))
+    promised_ship_by = models.DateTimeField(_("promised ship by"))
+    grouped_at = models.DateTimeField(_("grouped at"), null=True, blank=True)
+    shipped_at = models.DateTimeField(_("shipped at"), null=True, blank=True)
+    tracking = models.CharField(_("tracking number"), max_length=64, blank=True)
+    received_at = models.DateTimeField(_("received at"), null=True, blank=True)
+    aftersales_until = models.DateTimeField(_("after-sales valid until"), null=True, blank=True)
+    # Snapshot at placement: switching warranty off later keeps the obligation (全国联保规则 二.1).
+    warranty = models.BooleanField(_("national warranty at placement"), default=False)
+    changed_at = models.DateTimeField(_("last changed"))
+
+    class Meta:
+        verbose_name = _("order")
+        verbose_name_plural = _("orders")
+        indexes = [
+            models.Index(fields=["shop", "-placed_at"], name="order_shop_placed"),
+            models.Index(fields=["shop", "grouped_at"], name="order_shop_grouped"),
+            models.Index(fields=["-placed_at"], name="order_placed"),
+        ]
+
+    def __str__(self) -> str:
+        return self.platform_id

@@ -1,0 +1,190 @@
+"""Writes for shops, goods and orders. The feed handlers and the admin both call these."""
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from .models import Goods, Order, Shop
+from .validators import normalize_phone, validate_hotline
+
+
+def shop_open(
+    *,
+    platform_id: str,
+    name: str,
+    at: dt.datetime,
+    deposit: Decimal = Decimal("0.00"),
+    balance: Decimal = Decimal("0.00"),
+    hotline: str | None = None,
+) -> Shop:
+    if Shop.objects.filter(platform_id=platform_id).exists():
+        raise ValidationError(_("shop %(id)s already exists") % {"id": platform_id})
+    if deposit < 0:
+        raise ValidationError(_("deposit cannot be negative"))
+    if balance < 0:
+        raise ValidationError(_("goods balance cannot be negative"))
+    if hotline:
+        validate_hotline(hotline)
+    return Shop.objects.create(
+        platform_id=platform_id,
+        name=name,
+        deposit=deposit,
+        balance=balance,
+        hotline=normalize_phone(hotline or ""),
+        opened_at=at,
+        changed_at=at,
+    )
+
+
+def goods_list(
+    *,
+    shop: Shop,
+    platform_id: str,
+    name: str,
+    category: str,
+    at: dt.datetime,
+    special: bool = False,
+    warranty: bool = False,
+    warranty_mandatory: bool = False,
+) -> Goods:
+    if Goods.objects.filter(platform_id=platform_id).exists():
+        raise ValidationError(_("goods %(id)s already exists") % {"id": platform_id})
+    if warranty_mandatory and not warranty:
+        raise ValidationError(
+            _("goods %(id)s requires national warranty, so warranty cannot be off") % {"id": platform_id}
+        )
+    return Goods.objects.create(
+        shop=shop,
+        platform_id=platform_id,
+        name=name,
+        category=category,
+        special=special,
+        warranty=warranty,
+        warranty_mandatory=warranty_mandatory,
+        listed_at=at,
+        changed_at=at,
+    )
+
+
+def goods_set_warranty(*, goods: Goods, warranty: bool, at: dt.datetime | None = None) -> Goods:
+    """Switch 全国联保 on or off for future orders; earlier orders keep their snapshot."""
+    if goods.warranty_mandatory and not warranty:
+        raise ValidationError(
+            _("national warranty is mandatory for goods %(id)s and cannot be switched off")
+            % {"id": goods.platform_id}
+        )
+    at = at or timezone.now()
+    Goods.objects.filter(pk=goods.pk).update(warranty=warranty, changed_at=at)
+    goods.warranty, goods.changed_at = warranty, at
+    return goods
+
+
+@dataclass(frozen=True)
+class NewOrder:
+    platform_id: str
+    goods: Goods
+    shop_platform_id: str
+    buyer: str
+    amount: Decimal
+    placed_at: dt.datetime
+    promised_ship_by: dt.datetime
+    aftersales_until: dt.datetime | None = None
+
+
+def orders_place(*, orders: Sequence[NewOrder]) -> list[ValidationError | None]:
+    """Place many orders at once; per order, the error that refused it or None.
+
+    Set-based on purpose: the platform sends orders by the hundred thousand. Refused orders
+    write nothing; the others are inserted together.
+    """
+    existing = set(
+        Order.objects.filter(platform_id__in={o.platform_id for o in orders}).values_list(
+            "platform_id", flat=True
+        )
+    )
+    errors: list[ValidationError | None] = []
+    accepted: list[Order] = []
+    for new in orders:
+        error = _order_error(new, existing)
+        errors.append(error)
+        if error is None:
+            existing.add(new.platform_id)
+            accepted.append(
+                Order(
+                    platform_id=new.platform_id,
+                    shop_id=new.goods.shop_id,
+                    goods=new.goods,
+                    buyer=new.buyer,
+                    amount=new.amount,
+                    placed_at=new.placed_at,
+                    promised_ship_by=new.promised_ship_by,
+                    aftersales_until=new.aftersales_until,
+                    warranty=new.goods.warranty,
+                    changed_at=new.placed_at,
+                )
+            )
+    Order.objects.bulk_create(accepted)
+    return errors
+
+
+def _order_error(new: NewOrder, existing: set[str]) -> ValidationError | None:
+    if new.platform_id in existing:
+        return ValidationError(_("order %(id)s already exists") % {"id": new.platform_id})
+    if new.goods.shop.platform_id != new.shop_platform_id:
+        return ValidationError(
+            _("goods %(goods)s belongs to shop %(owner)s, not %(shop)s")
+            % {"goods": new.goods.platform_id, "owner": new.goods.shop.platform_id, "shop": new.shop_platform_id}
+        )
+    if new.amount <= 0:
+        return ValidationError(_("order amount must be greater than 0, got %(amount)s") % {"amount": new.amount})
+    if new.placed_at < new.goods.changed_at:
+        return ValidationError(
+            _("order placed at %(at)s is older than the last change of goods %(goods)s")
+            % {"at": new.placed_at.isoformat(), "goods": new.goods.platform_id}
+        )
+    return None
+
+
+def _lock(order: Order) -> Order:
+    return Order.objects.select_for_update().get(pk=order.pk)
+
+
+@transaction.atomic
+def order_group(*, order: Order, at: dt.datetime) -> Order:
+    order = _lock(order)
+    if order.grouped_at is not None:
+        raise ValidationError(_("order %(id)s is already grouped") % {"id": order.platform_id})
+    order.grouped_at = order.changed_at = at
+    order.save(update_fields=["grouped_at", "changed_at"])
+    return order
+
+
+@transaction.atomic
+def order_ship(*, order: Order, at: dt.datetime, tracking: str) -> Order:
+    order = _lock(order)
+    if not tracking.strip():
+        raise ValidationError(_("a tracking number is required to ship an order"))
+    if order.shipped_at is not None:
+        raise ValidationError(_("order %(id)s is already shipped") % {"id": order.platform_id})
+    order.shipped_at = order.changed_at = at
+    order.tracking = tracking.strip()
+    order.save(update_fields=["shipped_at", "tracking", "changed_at"])
+    return order
+
+
+@transaction.atomic
+def order_receive(*, order: Order, at: dt.datetime) -> Order:
+    order = _lock(order)
+    if order.shipped_at is None:
+        raise ValidationError(_("order %(id)s cannot be received before it is shipped") % {"id": order.platform_id})
+    if order.received_at is not None:
+        raise ValidationError(_("order %(id)s is already received") % {"id": order.platform_id})
+    order.received_at = order.changed_at = at
+    order.save(update_fields=["received_at", "changed_at"])
+    return order

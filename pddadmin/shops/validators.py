@@ -1,0 +1,33 @@
+"""Phone numbers as the platform accepts them for the after-sales hotline and return addresses."""
+
+import re
+
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+# Mainland mobile: 11 digits starting 1[3-9]. Landline: area code 0xx or 0xxx, a 7-8 digit
+# number, optional extension; separators "-" or a space, area code optionally in brackets.
+MOBILE_RE = re.compile(r"^1[3-9]\d{9}$")
+LANDLINE_RE = re.compile(r"^(?:\(0\d{2,3}\)|0\d{2,3})[- ]?[1-9]\d{6,7}(?:(?:-|转|ext\.?|#)\d{1,6})?$")
+
+
+def normalize_phone(value: str) -> str:
+    return (value or "").strip().replace("（", "(").replace("）", ")")
+
+
+def validate_phone(value: str, label: str | None = None) -> None:
+    phone = normalize_phone(value)
+    if MOBILE_RE.match(phone) or LANDLINE_RE.match(phone):
+        return
+    raise ValidationError(
+        _(
+            "%(label)s “%(value)s” is not a valid phone number: use a mainland mobile number "
+            "(11 digits starting 13–19) or a landline with area code, e.g. 0571-88886666."
+        ),
+        code="invalid_phone",
+        params={"value": value, "label": label or _("phone")},
+    )
+
+
+def validate_hotline(value: str) -> None:
+    validate_phone(value, label=_("hotline"))

@@ -1,0 +1,58 @@
+import datetime as dt
+
+import pytest
+from django.contrib.auth.models import Group
+from django.db import connection
+
+from tests import factories
+
+TZ = dt.timezone(dt.timedelta(hours=8))
+
+
+def at(text: str) -> dt.datetime:
+    """A Shanghai wall-clock time, e.g. at("2026-01-02 10:00")."""
+    return dt.datetime.fromisoformat(text).replace(tzinfo=TZ)
+
+
+@pytest.fixture
+def postgres_only():
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: row locks and SKIP LOCKED are what this test proves")
+
+
+@pytest.fixture
+def shop(db):
+    return factories.ShopFactory()
+
+
+@pytest.fixture
+def other_shop(db):
+    return factories.ShopFactory()
+
+
+@pytest.fixture
+def owner(shop):
+    return factories.member(shop, "owner")
+
+
+@pytest.fixture
+def agent(shop):
+    return factories.member(shop, "agent")
+
+
+@pytest.fixture
+def viewer(shop):
+    return factories.member(shop, "viewer")
+
+
+@pytest.fixture
+def outsider(other_shop):
+    """Staff of another shop: must never see or touch `shop`."""
+    return factories.member(other_shop, "owner")
+
+
+@pytest.fixture
+def reviewer(db):
+    user = factories.UserFactory(is_staff=True)
+    user.groups.add(Group.objects.get_or_create(name="reviewers")[0])
+    return user
