@@ -8,15 +8,17 @@ from django.core.management.base import BaseCommand
 
 
 class Command(BaseCommand):
-    help = "Compile every .po file under LOCALE_PATHS to .mo (without GNU gettext)."
+    help = "Compile every .po file under LOCALE_PATHS and the apps' locale folders to .mo (without GNU gettext)."
 
     def handle(self, *args, **options):
         compiled = 0
-        for root in settings.LOCALE_PATHS:
-            for po_path in sorted(Path(root).glob("*/LC_MESSAGES/*.po")):
-                mo_path = po_path.with_suffix(".mo")
-                if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
-                    continue
-                polib.pofile(str(po_path)).save_as_mofile(str(mo_path))
-                compiled += 1
+        roots = [Path(p) for p in settings.LOCALE_PATHS]
+        # Each app keeps its own catalogue in <app>/locale; collect them all.
+        roots += [p for p in Path(settings.BASE_DIR).glob("**/locale") if ".venv" not in p.parts]
+        for po_path in sorted({po for root in roots for po in root.glob("*/LC_MESSAGES/*.po")}):
+            mo_path = po_path.with_suffix(".mo")
+            if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
+                continue
+            polib.pofile(str(po_path)).save_as_mofile(str(mo_path))
+            compiled += 1
         self.stdout.write(f"compile_locale: {compiled} catalogue(s) compiled")
