@@ -117,24 +117,24 @@ def _runs(events: list[Event], reject: Callable) -> Iterator[tuple[Registration,
         yield registration, [event for _, event in group]
 
 
-def _claim(events: list[Event]) -> int:
-    """Record events as imported; returns how many were new (the rest another importer has)."""
-    now = timezone.now()
-    table = connection.ops.quote_name(ImportedEvent._meta.db_table)
+def _claim(events: list[Event]) -> set[str]:
+    """Record events as imported and return the ids this importer won.
+
+    An id another importer already recorded (or is recording: the insert waits for its
+    transaction) is not returned, so exactly one importer applies each event.
+    """
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
     adapt = connection.ops.adapt_datetimefield_value
-    rows = [(e.id, e.type, adapt(e.at), adapt(now)) for e in events]
+    table = connection.ops.quote_name(ImportedEvent._meta.db_table)
+    values = ", ".join(["(%s, %s, %s, %s)"] * len(events))
+    params = [p for e in events for p in (e.id, e.type, adapt(e.at), now)]
     with connection.cursor() as cursor:
-        if len(rows) == 1:
-            cursor.execute(
-                f"INSERT INTO {table} (event_id, type, at, imported_at) VALUES (%s, %s, %s, %s) "
-                "ON CONFLICT (event_id) DO NOTHING",
-                rows[0],
-            )
-            return cursor.rowcount
-    ImportedEvent.objects.bulk_create(
-        [ImportedEvent(event_id=e.id, type=e.type, at=e.at, imported_at=now) for e in events]
-    )
-    return len(rows)
+        cursor.execute(
+            f"INSERT INTO {table} (event_id, type, at, imported_at) VALUES {values} "
+            "ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
+            params,
+        )
+        return {row[0] for row in cursor.fetchall()}
 
 
 def _apply_one(registration: Registration, event: Event, report: ImportReport, reject: Callable) -> None:
@@ -158,16 +158,20 @@ def _apply_run(registration: Registration, run: list[Event], report: ImportRepor
     assert registration.apply_batch is not None
     try:
         with transaction.atomic():
-            errors = registration.apply_batch(run)
-            applied = [event for event, error in zip(run, errors, strict=True) if error is None]
-            if applied:
-                _claim(applied)
+            claimed = _claim(run)
+            mine = [event for event in run if event.id in claimed]
+            errors = registration.apply_batch(mine) if mine else []
+            refused = [event.id for event, error in zip(mine, errors, strict=True) if error is not None]
+            if refused:
+                # A rejected line leaves no trace, not even its claim: a corrected re-send applies.
+                ImportedEvent.objects.filter(event_id__in=refused).delete()
     except IntegrityError as exc:
         log.info("batch of %s events conflicted (%s); replaying line by line", len(run), exc)
         for event in run:
             _apply_one(registration, event, report, reject)
         return
-    for event, error in zip(run, errors, strict=True):
+    report.skipped += len(run) - len(mine)
+    for event, error in zip(mine, errors, strict=True):
         if error is not None:
             reject(event.line, error)
-    report.applied += len(applied)
+    report.applied += len(mine) - len(refused)

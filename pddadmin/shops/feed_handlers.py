@@ -48,10 +48,12 @@ def goods_warranty_changed(event: Event) -> None:
 def orders_placed(events: list[Event]) -> list[Exception | None]:
     goods_ids = {e.data.get("goods") for e in events if isinstance(e.data.get("goods"), str)}
     goods = Goods.objects.select_related("shop").in_bulk(goods_ids, field_name="platform_id")
+    shop_ids = {e.data.get("shop") for e in events if isinstance(e.data.get("shop"), str)}
+    shops = set(Shop.objects.filter(platform_id__in=shop_ids).values_list("platform_id", flat=True))
     parsed: list[services.NewOrder | Rejected] = []
     for event in events:
         try:
-            parsed.append(_new_order(event, goods))
+            parsed.append(_new_order(event, goods, shops))
         except Rejected as exc:
             parsed.append(exc)
     valid = [p for p in parsed if isinstance(p, services.NewOrder)]
@@ -59,7 +61,7 @@ def orders_placed(events: list[Event]) -> list[Exception | None]:
     return [p if isinstance(p, Rejected) else next(outcomes) for p in parsed]
 
 
-def _new_order(event: Event, goods: dict[str, Goods]) -> services.NewOrder:
+def _new_order(event: Event, goods: dict[str, Goods], shops: set[str]) -> services.NewOrder:
     order_id = event.text("order", max_length=64)
     shop_id = event.text("shop", max_length=64)
     goods_id = event.text("goods", max_length=64)
@@ -67,9 +69,9 @@ def _new_order(event: Event, goods: dict[str, Goods]) -> services.NewOrder:
     amount = event.money("amount")
     promised_ship_by = event.moment("promised_ship_by")
     aftersales_until = event.moment("aftersales_until", None)
+    if shop_id not in shops:
+        raise Rejected(f"unknown shop {shop_id!r}")
     if goods_id not in goods:
-        if not Shop.objects.filter(platform_id=shop_id).exists():
-            raise Rejected(f"unknown shop {shop_id!r}")
         raise Rejected(f"unknown goods {goods_id!r}")
     return services.NewOrder(
         platform_id=order_id,
