@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from .models import Goods, Order, Shop
+from .models import Goods, Order, Role, Shop, ShopMembership
 from .validators import normalize_phone, validate_hotline
 
 
@@ -188,3 +188,43 @@ def order_receive(*, order: Order, at: dt.datetime) -> Order:
     order.received_at = order.changed_at = at
     order.save(update_fields=["received_at", "changed_at"])
     return order
+
+
+# --- Shop staff ---------------------------------------------------------------------------
+
+
+def _keeps_an_owner(shop: Shop, *, without_user_id: int) -> bool:
+    return ShopMembership.objects.filter(shop=shop, role=Role.OWNER).exclude(user_id=without_user_id).exists()
+
+
+@transaction.atomic
+def membership_set(*, shop: Shop, user, role: str) -> ShopMembership:
+    """Make `user` staff of `shop` with `role` (adding or changing the membership)."""
+    if role not in Role.values:
+        raise ValidationError(_("unknown role “%(role)s”") % {"role": role})
+    if not user.is_active:
+        raise ValidationError(_("user %(user)s is inactive") % {"user": user})
+    # The shop row lock serialises staff changes, so two owners demoting each other at once
+    # cannot leave the shop without an owner.
+    shop = Shop.objects.select_for_update().get(pk=shop.pk)
+    membership = ShopMembership.objects.filter(shop=shop, user=user).first()
+    demoting_owner = membership is not None and membership.role == Role.OWNER and role != Role.OWNER
+    if demoting_owner and not _keeps_an_owner(shop, without_user_id=user.pk):
+        raise ValidationError(_("a shop needs at least one owner; appoint another owner first"))
+    if membership is None:
+        membership = ShopMembership.objects.create(shop=shop, user=user, role=role)
+    elif membership.role != role:
+        membership.role = role
+        membership.save(update_fields=["role"])
+    return membership
+
+
+@transaction.atomic
+def membership_remove(*, membership: ShopMembership) -> None:
+    shop = Shop.objects.select_for_update().get(pk=membership.shop_id)
+    current = ShopMembership.objects.filter(pk=membership.pk).first()
+    if current is None:
+        return
+    if current.role == Role.OWNER and not _keeps_an_owner(shop, without_user_id=current.user_id):
+        raise ValidationError(_("a shop needs at least one owner; appoint another owner first"))
+    current.delete()

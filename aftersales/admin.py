@@ -1,0 +1,76 @@
+"""After-sales admin. Return addresses (SPEC §3) here; every write calls aftersales.services.settings."""
+
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from pddadmin.shops.admin_scope import ShopListFilter, ShopScopedAdminMixin
+from pddadmin.shops.selectors import EDIT_SETTINGS_ROLES
+
+from .models import ReturnAddress
+from .services import settings as settings_services
+
+
+@admin.register(ReturnAddress)
+class ReturnAddressAdmin(ShopScopedAdminMixin, admin.ModelAdmin):
+    """Owners keep the address book; agents and viewers read it."""
+
+    edit_roles = EDIT_SETTINGS_ROLES
+    list_display = ["receiver", "phone", "region", "detail", "shop", "is_default"]
+    list_display_links = ["receiver"]
+    list_filter = [ShopListFilter, "is_default"]
+    list_select_related = ["shop"]
+    search_fields = ["receiver", "phone__exact"]
+    actions = ["make_default"]
+
+    def get_fields(self, request, obj=None):
+        fields = ["shop", "receiver", "phone", "province", "city", "district", "detail", "is_default"]
+        return fields if obj is None else [*fields, "platform_id", "created_at", "changed_at"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # The default moves only through "set as default", so there is always exactly one.
+        return [] if obj is None else ["shop", "is_default", "platform_id", "created_at", "changed_at"]
+
+    @admin.display(description=_("region"))
+    def region(self, obj):
+        return obj.region
+
+    def save_model(self, request, obj, form, change):
+        fields = {name: form.cleaned_data[name] for name in settings_services.ADDRESS_FIELDS}
+        if change:
+            settings_services.address_update(address=obj, **fields)
+            return
+        created = settings_services.address_add(shop=obj.shop, default=form.cleaned_data["is_default"], **fields)
+        # The admin logs and redirects with `obj`: make it the row the service created.
+        for name in ["pk", "is_default", "created_at", "changed_at", *settings_services.ADDRESS_FIELDS]:
+            setattr(obj, name, getattr(created, name))
+
+    def delete_model(self, request, obj):
+        settings_services.address_delete(address=obj)
+
+    def delete_queryset(self, request, queryset):
+        # Runs inside the mixin's atomic bulk delete: one refusal keeps every selected address.
+        for address in queryset.select_related("shop"):
+            settings_services.address_delete(address=address)
+
+    @admin.action(description=_("Set as the default return address"), permissions=["change"])
+    def make_default(self, request, queryset):
+        addresses = list(queryset[:2])
+        if len(addresses) != 1:
+            self.message_user(request, _("Select exactly one address to make it the default."), messages.ERROR)
+            return
+        (address,) = addresses
+        if not self.has_change_permission(request, address):
+            self.message_user(request, _("Only the shop's owners can change its return addresses."), messages.ERROR)
+            return
+        try:
+            settings_services.address_set_default(address=address)
+        except ValidationError as error:
+            self.message_user(request, "; ".join(error.messages), messages.ERROR)
+            return
+        self.message_user(
+            request,
+            gettext("“%(address)s” is now the default return address.") % {"address": address},
+            messages.SUCCESS,
+        )

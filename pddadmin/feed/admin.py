@@ -1,0 +1,50 @@
+"""Imported feed events: the platform's audit of what was applied. Platform staff only, read-only."""
+
+from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+
+from pddadmin.shops.paginator import LargeTablePaginator
+from pddadmin.shops.selectors import is_platform_staff
+
+from . import registry
+from .models import ImportedEvent
+
+
+class EventTypeFilter(admin.SimpleListFilter):
+    """Known types from the registry: a DISTINCT over millions of events would be slow."""
+
+    title = _("type")
+    parameter_name = "type"
+
+    def lookups(self, request, model_admin):
+        return [(name, name) for name in registry.event_types()]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(type=self.value()) if self.value() else queryset
+
+
+@admin.register(ImportedEvent)
+class ImportedEventAdmin(admin.ModelAdmin):
+    paginator = LargeTablePaginator
+    show_full_result_count = False
+    list_display = ["event_id", "type", "at", "imported_at"]
+    list_filter = [EventTypeFilter]
+    search_fields = ["event_id__exact"]
+    search_help_text = _("Event id (exact).")
+    ordering = ["-id"]
+    sortable_by = []
+
+    def has_module_permission(self, request):
+        return is_platform_staff(request.user)
+
+    def has_view_permission(self, request, obj=None):
+        return is_platform_staff(request.user)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
