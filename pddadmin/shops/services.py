@@ -10,10 +10,13 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from compensation.services.ledger import shop_open_accounts
+
 from .models import Goods, Order, Role, Shop, ShopMembership
 from .validators import normalize_phone, validate_hotline
 
 
+@transaction.atomic
 def shop_open(
     *,
     platform_id: str,
@@ -31,7 +34,7 @@ def shop_open(
         raise ValidationError(_("goods balance cannot be negative"))
     if hotline:
         validate_hotline(hotline)
-    return Shop.objects.create(
+    shop = Shop.objects.create(
         platform_id=platform_id,
         name=name,
         deposit=deposit,
@@ -40,6 +43,8 @@ def shop_open(
         opened_at=at,
         changed_at=at,
     )
+    shop_open_accounts(shop=shop, at=at)  # opening balances are ledger entries (SPEC §6)
+    return shop
 
 
 def goods_list(

@@ -1,0 +1,318 @@
+"""National warranty (全国联保) violations, the money ledger, payouts and coupons (SPEC §6).
+
+Ledger sign convention: an entry's amount is the value it moves *to* the account's holder
+(negative: away from them). Every transaction's entries sum to zero, so value is never
+created or lost, only moved. Hence:
+- shop deposit / goods balance: positive = the shop's funds (equal to Shop.deposit/balance);
+- shop arrears: zero or negative; -20.00 means the shop owes 20.00 (shown as arrears 20.00);
+- platform coupon liability: positive = face value of coupons the platform has issued;
+- platform funding: the outside world; opening balances and credits come from it (negative).
+"""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+from django_fsm import FSMField, FSMModelMixin, transition
+
+from pddadmin.shops.models import MONEY, Order, Shop
+
+PAYOUT_AMOUNT = Decimal("100.00")
+
+
+class AppendOnly(models.Model):
+    """Rows that explain money or decisions afterwards are never edited."""
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not self._state.adding:
+            raise ValueError(f"{self._meta.verbose_name} rows are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError(f"{self._meta.verbose_name} rows are append-only")
+
+
+# --- Violations ---------------------------------------------------------------------------
+
+
+class ViolationReason(models.TextChoices):
+    REFUSED_SERVICE = "refused_service", _("refused warranty service")
+    EXTRA_FEE = "extra_fee", _("charged an extra fee")
+
+
+class ViolationState(models.TextChoices):
+    REPORTED = "reported", _("awaiting ruling")
+    UPHELD = "upheld", _("breach")
+    DISMISSED = "dismissed", _("no breach")
+
+
+class Violation(FSMModelMixin, models.Model):
+    """A buyer's report that a shop broke its national-warranty promise on some orders."""
+
+    platform_id = models.CharField(_("violation id"), max_length=64, unique=True)
+    shop = models.ForeignKey(Shop, on_delete=models.PROTECT, related_name="warranty_violations")
+    reason = models.CharField(_("reason"), max_length=32, choices=ViolationReason.choices)
+    state = FSMField(
+        _("state"), max_length=16, choices=ViolationState.choices, default=ViolationState.REPORTED, protected=True
+    )
+    complaint = models.TextField(_("buyer's complaint"), blank=True)
+    reported_at = models.DateTimeField(_("reported at"))
+    reported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    explanation_due_at = models.DateTimeField(_("explanation due at"))
+    explanation = models.TextField(_("merchant's explanation"), blank=True)
+    explained_at = models.DateTimeField(_("explained at"), null=True, blank=True)
+    ruled_at = models.DateTimeField(_("ruled at"), null=True, blank=True)
+    ruled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    ruling_note = models.TextField(_("ruling note"), blank=True)
+    changed_at = models.DateTimeField(_("last changed"))
+
+    class Meta:
+        verbose_name = _("warranty violation")
+        verbose_name_plural = _("warranty violations")
+        ordering = ["-reported_at", "-id"]
+        indexes = [
+            models.Index(fields=["state", "ruled_at", "id"], name="violation_state_ruled"),
+            models.Index(fields=["shop", "-reported_at"], name="violation_shop_reported"),
+            models.Index(fields=["state", "reported_at"], name="violation_state_reported"),
+        ]
+
+    def __str__(self) -> str:
+        return self.platform_id
+
+    @transition(field=state, source=ViolationState.REPORTED, target=ViolationState.REPORTED)
+    def explain(self, *, text: str, at) -> None:
+        self.explanation, self.explained_at, self.changed_at = text, at, at
+
+    @transition(field=state, source=ViolationState.REPORTED, target=ViolationState.UPHELD)
+    def uphold(self, *, by, note: str, at) -> None:
+        self.ruled_by, self.ruling_note, self.ruled_at, self.changed_at = by, note, at, at
+
+    @transition(field=state, source=ViolationState.REPORTED, target=ViolationState.DISMISSED)
+    def dismiss(self, *, by, note: str, at) -> None:
+        self.ruled_by, self.ruling_note, self.ruled_at, self.changed_at = by, note, at, at
+
+
+class ViolationOrder(models.Model):
+    """One order of a violation, in the order the report listed them (payouts follow it)."""
+
+    violation = models.ForeignKey(Violation, on_delete=models.CASCADE, related_name="lines")
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="warranty_violation_lines")
+    position = models.PositiveIntegerField(_("position"))
+    # Copied from the violation so the database itself refuses a second open or upheld report
+    # of the same order for the same reason; a dismissed report releases it (active=False).
+    reason = models.CharField(_("reason"), max_length=32, choices=ViolationReason.choices)
+    active = models.BooleanField(_("open or upheld"), default=True)
+
+    class Meta:
+        verbose_name = _("violation order")
+        verbose_name_plural = _("violation orders")
+        ordering = ["violation", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["violation", "order"], name="violation_order_once"),
+            models.UniqueConstraint(fields=["violation", "position"], name="violation_position_once"),
+            models.UniqueConstraint(
+                fields=["order", "reason"], condition=Q(active=True), name="one_active_violation_per_order_reason"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.violation_id}#{self.position}"
+
+
+class ViolationEvidence(models.Model):
+    class Side(models.TextChoices):
+        BUYER = "buyer", _("buyer")
+        MERCHANT = "merchant", _("merchant")
+
+    violation = models.ForeignKey(Violation, on_delete=models.CASCADE, related_name="evidence")
+    side = models.CharField(_("side"), max_length=16, choices=Side.choices)
+    image = models.ImageField(_("image"), upload_to="warranty/%Y/%m/", blank=True)
+    url = models.URLField(_("image address"), blank=True)
+    note = models.CharField(_("note"), max_length=255, blank=True)
+    added_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True)
+    added_at = models.DateTimeField(_("added at"))
+
+    class Meta:
+        verbose_name = _("violation evidence")
+        verbose_name_plural = _("violation evidence")
+        ordering = ["violation", "added_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.violation_id} {self.side} {self.note}"
+
+
+class ViolationLog(AppendOnly):
+    """One row per change of a violation: report, explanation, ruling."""
+
+    violation = models.ForeignKey(Violation, on_delete=models.CASCADE, related_name="log")
+    action = models.CharField(_("action"), max_length=16)
+    from_state = models.CharField(_("from"), max_length=16, choices=ViolationState.choices, blank=True)
+    to_state = models.CharField(_("to"), max_length=16, choices=ViolationState.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True)
+    source = models.CharField(_("source"), max_length=16)  # "feed", "admin", "review"
+    at = models.DateTimeField(_("time"))
+    note = models.TextField(_("note"), blank=True)
+
+    class Meta:
+        verbose_name = _("violation log entry")
+        verbose_name_plural = _("violation log")
+        ordering = ["violation", "at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.violation_id}: {self.action}"
+
+
+# --- Ledger ------------------------------------------------------------------------------
+
+
+class AccountKind(models.TextChoices):
+    DEPOSIT = "deposit", _("deposit")
+    BALANCE = "balance", _("goods balance")
+    ARREARS = "arrears", _("arrears")
+    COUPON_LIABILITY = "coupon_liability", _("coupon liability")
+    FUNDING = "funding", _("outside funding")
+
+
+SHOP_KINDS = (AccountKind.DEPOSIT, AccountKind.BALANCE, AccountKind.ARREARS)
+PLATFORM_KINDS = (AccountKind.COUPON_LIABILITY, AccountKind.FUNDING)
+
+
+class Account(models.Model):
+    shop = models.ForeignKey(Shop, on_delete=models.PROTECT, null=True, blank=True, related_name="accounts")
+    kind = models.CharField(_("kind"), max_length=24, choices=AccountKind.choices)
+    # Cached sum of the entries, updated in the same transaction as they are written;
+    # `check_ledger` proves it.
+    balance = models.DecimalField(_("balance"), default=Decimal("0.00"), **MONEY)
+
+    class Meta:
+        verbose_name = _("account")
+        verbose_name_plural = _("accounts")
+        ordering = ["shop", "kind"]
+        constraints = [
+            models.UniqueConstraint(fields=["shop", "kind"], name="one_account_per_shop_and_kind"),
+            models.UniqueConstraint(fields=["kind"], condition=Q(shop__isnull=True), name="one_platform_account"),
+            models.CheckConstraint(
+                condition=Q(shop__isnull=True, kind__in=PLATFORM_KINDS) | Q(shop__isnull=False, kind__in=SHOP_KINDS),
+                name="account_kind_matches_owner",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        owner = self.shop.platform_id if self.shop_id else "platform"
+        return f"{owner} {self.get_kind_display()}"
+
+
+class TransactionKind(models.TextChoices):
+    OPENING = "opening", _("opening balance")
+    BALANCE_CREDIT = "balance_credit", _("goods balance credit")
+    ARREARS_SETTLEMENT = "arrears_settlement", _("arrears settled from goods balance")
+    PAYOUT = "payout", _("warranty compensation")
+
+
+class LedgerTransaction(AppendOnly):
+    kind = models.CharField(_("kind"), max_length=24, choices=TransactionKind.choices)
+    shop = models.ForeignKey(Shop, on_delete=models.PROTECT, related_name="ledger_transactions")
+    at = models.DateTimeField(_("time"))
+    memo = models.CharField(_("memo"), max_length=255, blank=True)
+    recorded_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("ledger transaction")
+        verbose_name_plural = _("ledger transactions")
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.get_kind_display()}"
+
+
+class Entry(AppendOnly):
+    transaction = models.ForeignKey(LedgerTransaction, on_delete=models.PROTECT, related_name="entries")
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="entries")
+    amount = models.DecimalField(_("amount"), **MONEY)
+    at = models.DateTimeField(_("time"))
+
+    class Meta:
+        verbose_name = _("ledger entry")
+        verbose_name_plural = _("ledger entries")
+        ordering = ["account", "at", "id"]
+        indexes = [models.Index(fields=["account", "at", "id"], name="entry_account_at")]
+        constraints = [models.CheckConstraint(condition=~Q(amount=0), name="entry_amount_not_zero")]
+
+    def __str__(self) -> str:
+        return f"{self.account} {self.amount:+}"
+
+
+# --- Payouts and coupons -----------------------------------------------------------------
+
+
+class CouponStatus(models.TextChoices):
+    ACTIVE = "active", _("active")
+    USED = "used", _("used")
+    EXPIRED = "expired", _("expired")
+
+
+class Coupon(models.Model):
+    """Platform coupon: ¥100 face value, no minimum spend (无门槛), usable platform-wide."""
+
+    code = models.CharField(_("code"), max_length=32, unique=True)
+    buyer = models.CharField(_("buyer id"), max_length=64, db_index=True)
+    face_value = models.DecimalField(_("face value"), **MONEY)
+    min_spend = models.DecimalField(_("minimum spend"), default=Decimal("0.00"), **MONEY)
+    scope = models.CharField(_("scope"), max_length=16, default="platform")
+    issued_at = models.DateTimeField(_("issued at"))
+    expires_at = models.DateTimeField(_("expires at"))
+    status = models.CharField(_("status"), max_length=16, choices=CouponStatus.choices, default=CouponStatus.ACTIVE)
+
+    class Meta:
+        verbose_name = _("coupon")
+        verbose_name_plural = _("coupons")
+        ordering = ["-issued_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.code} ¥{self.face_value}"
+
+
+class Payout(models.Model):
+    """¥100 owed for one order of an upheld violation. Exactly one per (violation, order)."""
+
+    violation = models.ForeignKey(Violation, on_delete=models.PROTECT, related_name="payouts")
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="warranty_payouts")
+    line = models.OneToOneField(ViolationOrder, on_delete=models.PROTECT, related_name="payout")
+    shop = models.ForeignKey(Shop, on_delete=models.PROTECT, related_name="warranty_payouts")
+    buyer = models.CharField(_("buyer id"), max_length=64)
+    amount = models.DecimalField(_("amount"), **MONEY)
+    from_deposit = models.DecimalField(_("from deposit"), **MONEY)
+    from_balance = models.DecimalField(_("from goods balance"), **MONEY)
+    arrears = models.DecimalField(_("arrears"), **MONEY)
+    coupon = models.OneToOneField(Coupon, on_delete=models.PROTECT, related_name="payout")
+    transaction = models.OneToOneField(LedgerTransaction, on_delete=models.PROTECT, related_name="payout")
+    issued_at = models.DateTimeField(_("issued at"))
+
+    class Meta:
+        verbose_name = _("payout")
+        verbose_name_plural = _("payouts")
+        ordering = ["issued_at", "id"]
+        indexes = [models.Index(fields=["shop", "issued_at"], name="payout_shop_issued")]
+        constraints = [
+            # SPEC §6: one payout per (violation, order), ever, whatever the code does.
+            models.UniqueConstraint(fields=["violation", "order"], name="one_payout_per_violation_order"),
+            models.CheckConstraint(
+                condition=Q(amount=models.F("from_deposit") + models.F("from_balance") + models.F("arrears")),
+                name="payout_split_adds_up",
+            ),
+            models.CheckConstraint(
+                condition=Q(from_deposit__gte=0, from_balance__gte=0, arrears__gte=0), name="payout_parts_not_negative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.violation_id}/{self.order_id} ¥{self.amount}"

@@ -1,0 +1,1 @@
+"""Writes for national-warranty compensation: ledger, violations, payouts."""

@@ -1,0 +1,192 @@
+"""The money ledger. Every movement is one LedgerTransaction whose entries sum to zero.
+
+Cached balances (Account.balance, and Shop.deposit/Shop.balance, which the shop list and the
+feed read) are updated in the same database transaction as the entries. Shop.deposit and
+Shop.balance stay real columns of the shops app rather than derived figures because other apps
+filter and sort by them; this module is the only writer of both, and `check_ledger` proves
+they agree with the entries.
+
+Locks are always taken in one order: the Shop row, then its accounts (by id), then platform
+accounts (by the UPDATE itself). A transaction only ever touches one shop, so two workers can
+queue behind each other but never deadlock.
+"""
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F, Sum, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from pddadmin.shops.models import Shop
+
+from ..models import SHOP_KINDS, Account, AccountKind, Entry, LedgerTransaction, TransactionKind
+
+ZERO = Decimal("0.00")
+CENT = Decimal("0.01")
+
+
+@dataclass
+class Books:
+    """A shop row and its accounts, locked for the current transaction."""
+
+    shop: Shop
+    accounts: dict[str, Account]
+
+    @property
+    def deposit(self) -> Account:
+        return self.accounts[AccountKind.DEPOSIT]
+
+    @property
+    def balance(self) -> Account:
+        return self.accounts[AccountKind.BALANCE]
+
+    @property
+    def arrears(self) -> Account:
+        return self.accounts[AccountKind.ARREARS]
+
+    @property
+    def owed(self) -> Decimal:
+        """Arrears as a positive figure: what the shop owes."""
+        return -self.arrears.balance
+
+
+def platform_account(kind: str) -> Account:
+    # get_or_create retries the read when a concurrent worker created it first.
+    account, _created = Account.objects.get_or_create(shop=None, kind=kind)
+    return account
+
+
+def lock_books(*, shop_id: int, at: dt.datetime | None = None) -> Books:
+    """Lock the shop and its accounts; open the accounts on first use.
+
+    A shop created before it had accounts (or by a fixture) gets its current deposit and
+    balance posted as opening entries, so "balance = sum of entries" holds from then on.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("lock_books needs a transaction")
+    shop = Shop.objects.select_for_update().get(pk=shop_id)
+    accounts = {a.kind: a for a in Account.objects.select_for_update().filter(shop=shop).order_by("id")}
+    if len(accounts) == len(SHOP_KINDS):
+        return Books(shop, accounts)
+    fresh = not accounts
+    for kind in SHOP_KINDS:
+        if kind not in accounts:
+            accounts[kind] = Account.objects.create(shop=shop, kind=kind)
+    books = Books(shop, accounts)
+    if fresh:
+        opening_deposit, opening_balance = shop.deposit, shop.balance
+        _post(
+            books,
+            kind=TransactionKind.OPENING,
+            at=at or shop.opened_at,
+            memo=_("opening balances"),
+            moves=[
+                (books.deposit, opening_deposit),
+                (books.balance, opening_balance),
+                (platform_account(AccountKind.FUNDING), -(opening_deposit + opening_balance)),
+            ],
+        )
+    return books
+
+
+@transaction.atomic
+def shop_open_accounts(*, shop: Shop, at: dt.datetime) -> Books:
+    """Open a new shop's accounts with its opening deposit and balance as ledger entries."""
+    return lock_books(shop_id=shop.pk, at=at)
+
+
+def _post(
+    books: Books, *, kind: str, at: dt.datetime, memo: str, moves: Sequence[tuple[Account, Decimal]]
+) -> LedgerTransaction | None:
+    moves = [(account, amount) for account, amount in moves if amount != 0]
+    for _account, amount in moves:
+        if amount != amount.quantize(CENT):
+            raise ValueError(f"ledger amounts have 2 decimal places, got {amount}")
+    if sum((amount for _a, amount in moves), ZERO) != 0:
+        raise ValueError(f"ledger transaction does not balance: {moves}")
+    if not moves:
+        return None
+    txn = LedgerTransaction.objects.create(kind=kind, shop=books.shop, at=at, memo=memo[:255])
+    Entry.objects.bulk_create(
+        [Entry(transaction=txn, account=account, amount=amount, at=at) for account, amount in moves]
+    )
+    for account, amount in moves:
+        Account.objects.filter(pk=account.pk).update(balance=F("balance") + amount)
+        account.balance += amount  # the shop's accounts are locked: this is the stored value
+    books.shop.deposit, books.shop.balance = books.deposit.balance, books.balance.balance
+    Shop.objects.filter(pk=books.shop.pk).update(deposit=books.shop.deposit, balance=books.shop.balance)
+    return txn
+
+
+def post(books: Books, *, kind: str, at: dt.datetime, memo: str, moves: Sequence[tuple[Account, Decimal]]):
+    """Write one balanced transaction on locked books (callers compute the moves under the lock)."""
+    return _post(books, kind=kind, at=at, memo=memo, moves=moves)
+
+
+@transaction.atomic
+def shop_credit_balance(*, shop: Shop, amount: Decimal, at: dt.datetime | None = None, memo: str = "") -> Books:
+    """Credit the goods balance (e.g. settled sales); arrears are settled from it first (SPEC §6)."""
+    if amount <= 0:
+        raise ValidationError(_("a balance credit must be greater than 0, got %(amount)s") % {"amount": amount})
+    at = at or timezone.now()
+    books = lock_books(shop_id=shop.pk, at=at)
+    _post(
+        books,
+        kind=TransactionKind.BALANCE_CREDIT,
+        at=at,
+        memo=memo or _("goods balance credit"),
+        moves=[(books.balance, amount), (platform_account(AccountKind.FUNDING), -amount)],
+    )
+    settle = min(books.owed, books.balance.balance)
+    if settle > 0:
+        _post(
+            books,
+            kind=TransactionKind.ARREARS_SETTLEMENT,
+            at=at,
+            memo=_("arrears recovered from goods balance"),
+            moves=[(books.balance, -settle), (books.arrears, settle)],
+        )
+    shop.deposit, shop.balance = books.shop.deposit, books.shop.balance
+    return books
+
+
+def ledger_differences() -> list[str]:
+    """Every way the cached figures disagree with the entries; empty when the books are clean."""
+    problems: list[str] = []
+    accounts = (
+        Account.objects.select_related("shop")
+        .annotate(total=Coalesce(Sum("entries__amount"), Value(ZERO)))
+        .exclude(balance=F("total"))
+        .order_by("id")
+    )
+    for account in accounts:
+        problems.append(
+            f"account {account.pk} ({account}): cached balance {account.balance:.2f} "
+            f"!= sum of entries {Decimal(account.total):.2f}"
+        )
+    unbalanced = (
+        LedgerTransaction.objects.annotate(total=Coalesce(Sum("entries__amount"), Value(ZERO)))
+        .exclude(total=0)
+        .order_by("id")
+    )
+    for txn in unbalanced:
+        problems.append(f"transaction {txn.pk} ({txn.kind}): entries sum to {Decimal(txn.total):.2f}, not 0")
+    for kind, field in ((AccountKind.DEPOSIT, "deposit"), (AccountKind.BALANCE, "balance")):
+        rows = Account.objects.filter(kind=kind).exclude(**{f"shop__{field}": F("balance")}).select_related("shop")
+        for account in rows.order_by("shop_id"):
+            problems.append(
+                f"shop {account.shop.platform_id}: {field} {getattr(account.shop, field)} "
+                f"!= {kind} account balance {account.balance}"
+            )
+    orphans = Shop.objects.filter(accounts__isnull=True).exclude(deposit=0, balance=0).order_by("id")
+    for shop in orphans:
+        problems.append(
+            f"shop {shop.platform_id}: deposit {shop.deposit} / balance {shop.balance} without ledger accounts"
+        )
+    return problems

@@ -1,0 +1,209 @@
+"""Warranty violations: report, merchant explanation and evidence, ruling (SPEC §6).
+
+Decided here:
+- One order may not sit in two open-or-upheld violations for the same reason (the database
+  refuses it too); a dismissed report releases the order, so a new report can be made.
+- The merchant may explain until `explanation_due_at` = reported_at + WARRANTY_EXPLANATION_HOURS
+  (setting, default 48 h, like the merchant deadline of an after-sales case). Reviewers may rule
+  at any time, also before that deadline.
+"""
+
+import datetime as dt
+import secrets
+from collections.abc import Sequence
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from pddadmin.shops.models import Order
+from pddadmin.shops.selectors import EDIT_CASES_ROLES, is_reviewer, role_in
+
+from ..models import Violation, ViolationEvidence, ViolationLog, ViolationOrder, ViolationReason, ViolationState
+
+
+def explanation_window() -> dt.timedelta:
+    return dt.timedelta(hours=getattr(settings, "WARRANTY_EXPLANATION_HOURS", 48))
+
+
+def new_violation_id() -> str:
+    """Id for a report entered by a reviewer (the feed brings its own)."""
+    return f"WV-{timezone.now():%Y%m%d}-{secrets.token_hex(4).upper()}"
+
+
+def _log(violation: Violation, *, action: str, from_state: str, actor, source: str, at, note: str = "") -> None:
+    ViolationLog.objects.create(
+        violation=violation,
+        action=action,
+        from_state=from_state,
+        to_state=violation.state,
+        actor=actor,
+        source=source,
+        at=at,
+        note=note,
+    )
+
+
+@transaction.atomic
+def violation_report(
+    *,
+    platform_id: str,
+    orders: Sequence[Order],
+    reason: str,
+    at: dt.datetime,
+    actor: AbstractBaseUser | None = None,
+    source: str = "feed",
+    complaint: str = "",
+) -> Violation:
+    """Record a buyer's report over one or more orders of one shop, in the order listed."""
+    if actor is not None and not is_reviewer(actor):
+        raise PermissionDenied(_("only platform reviewers may enter a warranty report"))
+    if reason not in ViolationReason.values:
+        raise ValidationError(_("unknown violation reason %(reason)s") % {"reason": reason})
+    if not orders:
+        raise ValidationError(_("a violation needs at least one order"))
+    if len({o.pk for o in orders}) != len(orders):
+        raise ValidationError(_("a violation lists the same order twice"))
+    if Violation.objects.filter(platform_id=platform_id).exists():
+        raise ValidationError(_("violation %(id)s already exists") % {"id": platform_id})
+    shop_id = orders[0].shop_id
+    for order in orders:
+        if order.shop_id != shop_id:
+            raise ValidationError(
+                _("orders of one violation must belong to one shop: %(a)s is of shop %(sa)s, %(b)s of shop %(sb)s")
+                % {"a": orders[0].platform_id, "sa": orders[0].shop.platform_id,
+                   "b": order.platform_id, "sb": order.shop.platform_id}
+            )
+        if not order.warranty:
+            raise ValidationError(
+                _("order %(id)s was placed without national warranty") % {"id": order.platform_id}
+            )
+        if at < order.placed_at:
+            raise ValidationError(
+                _("report time %(at)s is before order %(id)s was placed")
+                % {"at": at.isoformat(), "id": order.platform_id}
+            )
+    taken = (
+        ViolationOrder.objects.filter(order__in=orders, reason=reason, active=True)
+        .select_related("violation", "order")
+        .first()
+    )
+    if taken is not None:
+        raise ValidationError(
+            _("order %(order)s is already in violation %(other)s for the same reason")
+            % {"order": taken.order.platform_id, "other": taken.violation.platform_id}
+        )
+    violation = Violation.objects.create(
+        platform_id=platform_id,
+        shop_id=shop_id,
+        reason=reason,
+        complaint=complaint,
+        reported_at=at,
+        reported_by=actor,
+        explanation_due_at=at + explanation_window(),
+        changed_at=at,
+    )
+    ViolationOrder.objects.bulk_create(
+        [
+            ViolationOrder(violation=violation, order=order, position=position, reason=reason)
+            for position, order in enumerate(orders, start=1)
+        ]
+    )
+    _log(violation, action="report", from_state="", actor=actor, source=source, at=at, note=complaint)
+    return violation
+
+
+def _lock(violation: Violation) -> Violation:
+    return Violation.objects.select_for_update().select_related("shop").get(pk=violation.pk)
+
+
+def can_explain(user: AbstractBaseUser, violation: Violation) -> bool:
+    return role_in(user, violation.shop_id) in EDIT_CASES_ROLES
+
+
+@transaction.atomic
+def violation_explain(
+    *,
+    violation: Violation,
+    actor: AbstractBaseUser,
+    text: str,
+    at: dt.datetime | None = None,
+    image: UploadedFile | None = None,
+    url: str = "",
+    evidence_note: str = "",
+) -> Violation:
+    """The merchant's explanation (replacing an earlier one) and optional evidence, before the deadline."""
+    violation = _lock(violation)
+    if not can_explain(actor, violation):
+        raise PermissionDenied(_("only the shop's owner or agents may explain a violation"))
+    at = at or timezone.now()
+    if violation.state != ViolationState.REPORTED:
+        raise ValidationError(
+            _("violation %(id)s is already ruled (%(state)s)")
+            % {"id": violation.platform_id, "state": violation.get_state_display()}
+        )
+    if at > violation.explanation_due_at:
+        raise ValidationError(
+            _("the deadline for an explanation passed at %(due)s")
+            % {"due": timezone.localtime(violation.explanation_due_at).strftime("%Y-%m-%d %H:%M")}
+        )
+    if not text.strip():
+        raise ValidationError(_("an explanation is required"))
+    violation.explain(text=text.strip(), at=at)
+    violation.save()
+    if image or url:
+        ViolationEvidence.objects.create(
+            violation=violation,
+            side=ViolationEvidence.Side.MERCHANT,
+            image=image or "",
+            url=url,
+            note=evidence_note[:255],
+            added_by=actor,
+            added_at=at,
+        )
+    _log(violation, action="explain", from_state=ViolationState.REPORTED, actor=actor, source="admin", at=at,
+         note=text.strip())
+    return violation
+
+
+@transaction.atomic
+def violation_rule(
+    *,
+    violation: Violation,
+    breach: bool,
+    note: str,
+    at: dt.datetime | None = None,
+    actor: AbstractBaseUser | None = None,
+    source: str = "review",
+) -> Violation:
+    """A reviewer's ruling. Breach makes every order of the violation due a ¥100 payout."""
+    if actor is not None and not is_reviewer(actor):
+        raise PermissionDenied(_("only platform reviewers may rule on a violation"))
+    violation = _lock(violation)
+    at = at or timezone.now()
+    if violation.state != ViolationState.REPORTED:
+        raise ValidationError(
+            _("violation %(id)s is already ruled (%(state)s)")
+            % {"id": violation.platform_id, "state": violation.get_state_display()}
+        )
+    if not note.strip():
+        raise ValidationError(_("a ruling needs a note"))
+    if at < violation.changed_at:
+        raise ValidationError(
+            _("ruling time %(at)s is before the last change of violation %(id)s")
+            % {"at": at.isoformat(), "id": violation.platform_id}
+        )
+    if breach:
+        violation.uphold(by=actor, note=note.strip(), at=at)
+    else:
+        violation.dismiss(by=actor, note=note.strip(), at=at)
+        # A dismissed report no longer blocks a new report of the same order and reason.
+        violation.lines.update(active=False)
+    violation.save()
+    _log(violation, action="rule", from_state=ViolationState.REPORTED, actor=actor, source=source, at=at,
+         note=note.strip())
+    return violation

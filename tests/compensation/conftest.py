@@ -1,0 +1,56 @@
+"""Shops opened the way the feed opens them (so their money is in the ledger from day one)."""
+
+import datetime as dt
+import itertools
+from decimal import Decimal
+
+import pytest
+
+from compensation.services import violations
+from pddadmin.shops.services import shop_open
+from tests import factories
+
+TZ = dt.timezone(dt.timedelta(hours=8))
+T0 = dt.datetime(2026, 1, 1, 10, 0, tzinfo=TZ)
+_ids = itertools.count(1)
+
+
+def open_shop(deposit: str = "0.00", balance: str = "0.00", **fields):
+    n = next(_ids)
+    return shop_open(
+        platform_id=fields.pop("platform_id", f"CS{n:04d}"),
+        name=f"Compensation shop {n}",
+        at=fields.pop("at", T0),
+        deposit=Decimal(deposit),
+        balance=Decimal(balance),
+        hotline="13800138000",
+    )
+
+
+def warranty_orders(shop, count: int = 1, *, warranty: bool = True, **fields):
+    goods = factories.GoodsFactory(shop=shop, warranty=warranty)
+    return [factories.OrderFactory(goods=goods, **fields) for _ in range(count)]
+
+
+def report(orders, *, reason: str = "refused_service", at=None, platform_id=None):
+    return violations.violation_report(
+        platform_id=platform_id or f"V{next(_ids):05d}",
+        orders=orders,
+        reason=reason,
+        at=at or T0 + dt.timedelta(days=1),
+    )
+
+
+def upheld(orders, *, ruled_at=None, **kwargs):
+    violation = report(orders, **kwargs)
+    return violations.violation_rule(
+        violation=violation,
+        breach=True,
+        note="merchant refused repair",
+        at=ruled_at or T0 + dt.timedelta(days=2),
+    )
+
+
+@pytest.fixture
+def rich_shop(db):
+    return open_shop(deposit="1000.00")
