@@ -1,0 +1,156 @@
+"""Daily service-quality snapshots (SPEC §5).
+
+Only counts are stored: every rate is a ratio of two stored integers, so the dashboard, the
+export and the goods flags all derive the same figure from the same row. Snapshots are written
+only by `metrics.services.metrics_compute` (one date at a time, replacing that date).
+"""
+
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from pddadmin.shops.models import Goods, Shop
+
+RATE_PLACES = Decimal("0.000001")
+
+
+def ratio(numerator: int, denominator: int) -> Decimal | None:
+    """numerator / denominator rounded half-up to 6 places; None when there is no denominator."""
+    if not denominator:
+        return None
+    return (Decimal(numerator) / Decimal(denominator)).quantize(RATE_PLACES, rounding=ROUND_HALF_UP)
+
+
+class Flag(models.TextChoices):
+    NONE = "", _("none")
+    OVER_3X = "over_3x", _("over 3× category")
+    OVER_5X = "over_5x", _("over 5× category")
+
+
+class ShopDaySnapshot(models.Model):
+    """One shop's figures for day D: the 30-day window D-29 … D and the single day D."""
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="metric_snapshots")
+    date = models.DateField(_("date"))
+    # 30-day window
+    grouped_orders = models.PositiveIntegerField(_("grouped orders"), default=0)
+    dispute_refund_orders = models.PositiveIntegerField(_("dispute refund orders"), default=0)
+    quality_refund_orders = models.PositiveIntegerField(_("quality refund orders"), default=0)
+    intervention_orders = models.PositiveIntegerField(_("intervention orders"), default=0)
+    logistics_anomaly_orders = models.PositiveIntegerField(_("logistics anomaly orders"), default=0)
+    # the single day D
+    day_grouped_orders = models.PositiveIntegerField(_("grouped orders (day)"), default=0)
+    day_dispute_refund_orders = models.PositiveIntegerField(_("dispute refund orders (day)"), default=0)
+    day_quality_refund_orders = models.PositiveIntegerField(_("quality refund orders (day)"), default=0)
+    day_intervention_orders = models.PositiveIntegerField(_("intervention orders (day)"), default=0)
+    day_logistics_anomaly_orders = models.PositiveIntegerField(_("logistics anomaly orders (day)"), default=0)
+    # goods of the shop flagged / restricted on this day (goods level, SPEC §5)
+    flagged_goods = models.PositiveIntegerField(_("flagged goods"), default=0)
+    restricted_goods = models.PositiveIntegerField(_("restricted goods"), default=0)
+    computed_at = models.DateTimeField(_("computed at"))
+
+    class Meta:
+        verbose_name = _("shop daily snapshot")
+        verbose_name_plural = _("shop daily snapshots")
+        ordering = ["shop", "-date"]
+        constraints = [models.UniqueConstraint(fields=["shop", "date"], name="one_shop_snapshot_per_day")]
+        indexes = [models.Index(fields=["date", "shop"], name="shop_snapshot_date")]
+
+    def __str__(self) -> str:
+        return f"{self.shop_id} {self.date}"
+
+    # Rates (SPEC §5): None = no grouped orders, shown as "—" and exported as null.
+    @property
+    def dispute_refund_rate(self) -> Decimal | None:
+        return ratio(self.dispute_refund_orders, self.grouped_orders)
+
+    @property
+    def quality_refund_rate(self) -> Decimal | None:
+        return ratio(self.quality_refund_orders, self.grouped_orders)
+
+    @property
+    def intervention_rate(self) -> Decimal | None:
+        return ratio(self.intervention_orders, self.grouped_orders)
+
+    @property
+    def logistics_anomaly_rate(self) -> Decimal | None:
+        return ratio(self.logistics_anomaly_orders, self.logistics_anomaly_orders * 100 + self.grouped_orders)
+
+    @property
+    def day_dispute_refund_rate(self) -> Decimal | None:
+        return ratio(self.day_dispute_refund_orders, self.day_grouped_orders)
+
+    @property
+    def day_quality_refund_rate(self) -> Decimal | None:
+        return ratio(self.day_quality_refund_orders, self.day_grouped_orders)
+
+    @property
+    def day_intervention_rate(self) -> Decimal | None:
+        return ratio(self.day_intervention_orders, self.day_grouped_orders)
+
+    @property
+    def day_logistics_anomaly_rate(self) -> Decimal | None:
+        return ratio(
+            self.day_logistics_anomaly_orders, self.day_logistics_anomaly_orders * 100 + self.day_grouped_orders
+        )
+
+
+class GoodsDaySnapshot(models.Model):
+    """One goods' quality figures for day D against its category, and the flag / restriction."""
+
+    goods = models.ForeignKey(Goods, on_delete=models.CASCADE, related_name="metric_snapshots")
+    # Copied from the goods on the day: the shop rollup and category figures group by them.
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="goods_metric_snapshots")
+    category = models.CharField(_("category"), max_length=100)
+    date = models.DateField(_("date"))
+    grouped_orders = models.PositiveIntegerField(_("grouped orders"), default=0)
+    dispute_refund_orders = models.PositiveIntegerField(_("dispute refund orders"), default=0)
+    quality_refund_orders = models.PositiveIntegerField(_("quality refund orders"), default=0)
+    intervention_orders = models.PositiveIntegerField(_("intervention orders"), default=0)
+    logistics_anomaly_orders = models.PositiveIntegerField(_("logistics anomaly orders"), default=0)
+    day_grouped_orders = models.PositiveIntegerField(_("grouped orders (day)"), default=0)
+    day_dispute_refund_orders = models.PositiveIntegerField(_("dispute refund orders (day)"), default=0)
+    day_quality_refund_orders = models.PositiveIntegerField(_("quality refund orders (day)"), default=0)
+    day_intervention_orders = models.PositiveIntegerField(_("intervention orders (day)"), default=0)
+    day_logistics_anomaly_orders = models.PositiveIntegerField(_("logistics anomaly orders (day)"), default=0)
+    # Category figures of the same day (all shops): rate = quality / grouped, count = quality / goods.
+    category_grouped_orders = models.PositiveIntegerField(_("category grouped orders"), default=0)
+    category_quality_refund_orders = models.PositiveIntegerField(_("category quality refund orders"), default=0)
+    category_goods = models.PositiveIntegerField(_("category goods with grouped orders"), default=0)
+    flag = models.CharField(_("flag"), max_length=8, choices=Flag.choices, blank=True, default="")
+    # Consecutive daily snapshots, ending on this one, on which the 3× / 5× condition held.
+    streak_3x = models.PositiveIntegerField(_("days over 3×"), default=0)
+    streak_5x = models.PositiveIntegerField(_("days over 5×"), default=0)
+    restriction = models.CharField(_("restriction"), max_length=8, choices=Flag.choices, blank=True, default="")
+    restricted_since = models.DateField(_("restricted since"), null=True, blank=True)
+    computed_at = models.DateTimeField(_("computed at"))
+
+    class Meta:
+        verbose_name = _("goods daily snapshot")
+        verbose_name_plural = _("goods daily snapshots")
+        ordering = ["goods", "-date"]
+        constraints = [models.UniqueConstraint(fields=["goods", "date"], name="one_goods_snapshot_per_day")]
+        indexes = [
+            models.Index(fields=["date", "shop"], name="goods_snapshot_date_shop"),
+            models.Index(fields=["date", "restriction"], name="goods_snapshot_restricted"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.goods_id} {self.date}"
+
+    @property
+    def restricted(self) -> bool:
+        return bool(self.restriction)
+
+    @property
+    def quality_refund_rate(self) -> Decimal | None:
+        return ratio(self.quality_refund_orders, self.grouped_orders)
+
+    @property
+    def category_quality_refund_rate(self) -> Decimal | None:
+        return ratio(self.category_quality_refund_orders, self.category_grouped_orders)
+
+    @property
+    def category_quality_refund_count(self) -> Decimal | None:
+        return ratio(self.category_quality_refund_orders, self.category_goods)
