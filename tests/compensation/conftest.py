@@ -54,3 +54,12 @@ def upheld(orders, *, ruled_at=None, **kwargs):
 @pytest.fixture
 def rich_shop(db):
     return open_shop(deposit="1000.00")
+
+
+@pytest.fixture(autouse=True)
+def english():
+    """Assertions match the English source messages; the Chinese catalogue is tested separately."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield
