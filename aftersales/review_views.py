@@ -1,0 +1,242 @@
+"""Platform reviewers' pages (平台介入, SPEC §4). Thin: selectors read, services write."""
+
+from django.contrib import messages
+from django.contrib.auth.mixins import LoginRequiredMixin, UserPassesTestMixin
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.functional import cached_property
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views import View
+from django_filters.views import FilterView
+from django_tables2 import SingleTableMixin
+from django_tables2.export import ExportMixin
+
+from pddadmin.shops.paginator import LargeTablePaginator
+from pddadmin.shops.selectors import is_reviewer
+
+from .models import AfterSalesCase, Evidence, State
+from .review_filters import QueueFilter
+from .review_forms import RuleForm, ShortenDeadlineForm
+from .review_tables import QueueTable, SafeTableExport
+from .selectors_review import (
+    SLA_HOURS,
+    case_for_review,
+    intervention_queue,
+    is_overdue,
+    prior_cases,
+    waiting_hours,
+)
+from .services import review as review_services
+
+# Filters that "Next case" honours; the claim filter is about claimed cases, which it never takes.
+NEXT_CASE_FILTERS = ("shop", "kind", "reason", "age")
+
+
+class ReviewerRequiredMixin(LoginRequiredMixin, UserPassesTestMixin):
+    """Anonymous users go to the login page; signed-in users who are not reviewers get 403."""
+
+    def test_func(self) -> bool:
+        return is_reviewer(self.request.user)
+
+
+def _error_text(error: ValidationError) -> str:
+    return " ".join(error.messages)
+
+
+class QueueView(ReviewerRequiredMixin, ExportMixin, SingleTableMixin, FilterView):
+    template_name = "review/queue.html"
+    table_class = QueueTable
+    filterset_class = QueueFilter
+    # Never a full COUNT over the queue: exact up to 10,000 rows, the planner's estimate beyond.
+    paginator_class = LargeTablePaginator
+    table_pagination = {"per_page": 25}
+    export_class = SafeTableExport
+    export_formats = ("csv", "xlsx")
+
+    @cached_property
+    def now(self):
+        return timezone.now()
+
+    def get_queryset(self):
+        return intervention_queue(now=self.now)
+
+    def get_filterset_kwargs(self, filterset_class):
+        return {**super().get_filterset_kwargs(filterset_class), "now": self.now}
+
+    def get_table_pagination(self, table):
+        if self.request.GET.get(self.export_trigger_param):
+            return False  # an export is the whole filtered queue, and needs no page count
+        return super().get_table_pagination(table)
+
+    def get_export_filename(self, export_format: str) -> str:
+        return f"intervention-queue-{timezone.localtime(self.now):%Y%m%d-%H%M}.{export_format}"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        cleaned = getattr(self.filterset.form, "cleaned_data", {})
+        context["next_case_filters"] = {name: cleaned[name] for name in NEXT_CASE_FILTERS if cleaned.get(name)}
+        context["sla_hours"] = SLA_HOURS
+        paginator = getattr(context["table"], "paginator", None)
+        context["count_is_estimate"] = paginator is not None and paginator.count > paginator.exact_limit
+        context["active_tab"] = "cases"
+        context["title"] = _("Platform intervention queue")
+        return context
+
+
+def _case_context(request: HttpRequest, pk: int, **forms) -> dict:
+    try:
+        case = case_for_review(pk=pk)
+    except AfterSalesCase.DoesNotExist:
+        raise Http404 from None
+    user = request.user
+    under_intervention = case.state == State.UNDER_INTERVENTION
+    evidence = list(case.evidence.all())
+    waiting = timezone.now() - case.escalated_at if case.escalated_at else None
+    return {
+        "case": case,
+        "order": case.order,
+        "prior_cases": prior_cases(case=case),
+        "sides": [
+            (side, statement, [e for e in evidence if e.side == side])
+            for side, statement in (
+                (Evidence.Side.BUYER, case.buyer_statement),
+                (Evidence.Side.MERCHANT, case.merchant_statement),
+            )
+        ],
+        "waiting_hours": waiting_hours(waiting),
+        "overdue": is_overdue(waiting),
+        "under_intervention": under_intervention,
+        "claimed_by_me": case.claimed_by_id == user.pk,
+        # Only the claimer may rule a claimed case; an unclaimed one is claimed by ruling it.
+        "can_rule": under_intervention and case.claimed_by_id in (None, user.pk),
+        "can_shorten": case.state == State.PENDING_MERCHANT,
+        "rule_form": forms.get("rule_form") or RuleForm(),
+        "shorten_form": forms.get("shorten_form") or ShortenDeadlineForm(),
+        "sla_hours": SLA_HOURS,
+        "active_tab": "cases",
+        "title": _("Case %(case)s · %(state)s") % {"case": case.platform_id, "state": case.get_state_display()},
+    }
+
+
+def _render_case(request: HttpRequest, pk: int, status: int = 200, **forms) -> HttpResponse:
+    return render(request, "review/case.html", _case_context(request, pk, **forms), status=status)
+
+
+class CaseView(ReviewerRequiredMixin, View):
+    http_method_names = ["get"]
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        return _render_case(request, pk)
+
+
+class _CaseAction(ReviewerRequiredMixin, View):
+    """POST-only action on one case; a refused action comes back as a message, never a 500."""
+
+    http_method_names = ["post"]
+
+    def case(self) -> AfterSalesCase:
+        return get_object_or_404(AfterSalesCase, pk=self.kwargs["pk"])
+
+    def back(self, default: str) -> HttpResponseRedirect:
+        target = self.request.POST.get("next", "")
+        if not url_has_allowed_host_and_scheme(target, {self.request.get_host()}, self.request.is_secure()):
+            target = default
+        return HttpResponseRedirect(target or default)
+
+
+class ClaimView(_CaseAction):
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        case = self.case()
+        try:
+            review_services.case_claim(case=case, reviewer=request.user)
+        except ValidationError as error:
+            messages.error(request, _error_text(error))
+            return self.back(reverse("review:queue"))
+        messages.success(request, _("You claimed case %(case)s.") % {"case": case.platform_id})
+        return self.back(reverse("review:case", args=[case.pk]))
+
+
+class ReleaseView(_CaseAction):
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        case = self.case()
+        try:
+            review_services.case_release(case=case, reviewer=request.user)
+        except ValidationError as error:
+            messages.error(request, _error_text(error))
+        else:
+            messages.success(request, _("Case %(case)s is back in the queue.") % {"case": case.platform_id})
+        return self.back(reverse("review:queue"))
+
+
+class NextCaseView(ReviewerRequiredMixin, View):
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        data = {name: request.POST[name] for name in NEXT_CASE_FILTERS if request.POST.get(name)}
+        filters = None
+        if data:
+            filterset = QueueFilter(data, queryset=AfterSalesCase.objects.all(), request=request)
+            if filterset.is_valid():
+                filters = filterset.as_q()
+        try:
+            case = review_services.case_claim_next(reviewer=request.user, filters=filters)
+        except ValidationError as error:
+            messages.error(request, _error_text(error))
+            return redirect("review:queue")
+        if case is None:
+            messages.info(request, _("No unclaimed case is waiting."))
+            return redirect("review:queue")
+        messages.success(request, _("You claimed case %(case)s.") % {"case": case.platform_id})
+        return redirect("review:case", pk=case.pk)
+
+
+class RuleView(_CaseAction):
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        case = self.case()
+        form = RuleForm(request.POST)
+        if form.is_valid():
+            try:
+                review_services.case_review_rule(
+                    case=case, reviewer=request.user, liable=form.cleaned_data["liable"], note=form.cleaned_data["note"]
+                )
+            except ValidationError as error:
+                form.add_error(None, error)
+            else:
+                messages.success(request, _("Case %(case)s ruled.") % {"case": case.platform_id})
+                return redirect("review:queue")
+        return _render_case(request, pk, status=400, rule_form=form)
+
+
+class ShortenDeadlineView(_CaseAction):
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        case = self.case()
+        form = ShortenDeadlineForm(request.POST)
+        if form.is_valid():
+            try:
+                review_services.case_review_shorten_deadline(
+                    case=case, reviewer=request.user, due_at=form.cleaned_data["due_at"]
+                )
+            except ValidationError as error:
+                form.add_error(None, error)
+            else:
+                messages.success(
+                    request, _("The merchant deadline of %(case)s was shortened.") % {"case": case.platform_id}
+                )
+                return redirect("review:case", pk=case.pk)
+        return _render_case(request, pk, status=400, shorten_form=form)
+
+
+class FindCaseView(ReviewerRequiredMixin, View):
+    """Open any case by its platform id: reviewers also shorten deadlines of pending cases."""
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        platform_id = request.GET.get("case", "").strip()
+        case = AfterSalesCase.objects.filter(platform_id=platform_id).only("pk").first() if platform_id else None
+        if case is None:
+            messages.error(request, _("No case with id “%(case)s”.") % {"case": platform_id})
+            return redirect("review:queue")
+        return redirect("review:case", pk=case.pk)

@@ -1,0 +1,59 @@
+"""Reads for the platform intervention queue (SPEC §4)."""
+
+import datetime as dt
+
+from django.db.models import DateTimeField, DurationField, ExpressionWrapper, F, Prefetch, QuerySet, Value
+from django.utils import timezone
+
+from .models import AfterSalesCase, CaseTransition, Evidence, State
+
+# SPEC §4 queue SLA: a case waiting longer than this since escalation is shown as overdue.
+SLA_HOURS = 48
+
+
+def intervention_queue(*, now: dt.datetime | None = None) -> QuerySet[AfterSalesCase]:
+    """Every case under intervention, oldest escalation first, with `waiting` (now − escalated_at).
+
+    Served by the (state, escalated_at) index; only the columns the queue shows are loaded so a
+    page of a 100,000-row queue stays one cheap query.
+    """
+    now = now or timezone.now()
+    return (
+        AfterSalesCase.objects.filter(state=State.UNDER_INTERVENTION)
+        .select_related("shop", "order", "claimed_by")
+        .only(
+            "platform_id", "kind", "reason", "amount", "state", "escalated_at", "claimed_at",
+            "shop__platform_id", "shop__name", "order__platform_id", "claimed_by__username",
+        )
+        .annotate(
+            waiting=ExpressionWrapper(
+                Value(now, output_field=DateTimeField()) - F("escalated_at"), output_field=DurationField()
+            )
+        )
+        .order_by("escalated_at", "id")
+    )
+
+
+def waiting_hours(waiting: dt.timedelta | None) -> float | None:
+    return None if waiting is None else waiting.total_seconds() / 3600
+
+
+def is_overdue(waiting: dt.timedelta | None) -> bool:
+    return waiting is not None and waiting > dt.timedelta(hours=SLA_HOURS)
+
+
+def case_for_review(*, pk: int) -> AfterSalesCase:
+    """One case with everything the review page shows, in a fixed number of queries."""
+    return (
+        AfterSalesCase.objects.select_related("shop", "order", "order__goods", "claimed_by")
+        .prefetch_related(
+            Prefetch("evidence", queryset=Evidence.objects.order_by("side", "added_at", "id")),
+            Prefetch("transitions", queryset=CaseTransition.objects.select_related("actor").order_by("at", "id")),
+        )
+        .get(pk=pk)
+    )
+
+
+def prior_cases(*, case: AfterSalesCase) -> QuerySet[AfterSalesCase]:
+    """Other cases of the same order (earlier and, rarely, later ones), oldest first."""
+    return AfterSalesCase.objects.filter(order_id=case.order_id).exclude(pk=case.pk).order_by("opened_at", "id")

@@ -1,0 +1,16 @@
+"""Helpers shared by every export of the product (CSV, XLSX)."""
+
+# A spreadsheet treats a cell starting with one of these as a formula (CSV/formula injection):
+# "=HYPERLINK(...)" typed by a buyer into a statement must stay text when a reviewer opens the file.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value):
+    """Neutralise a string cell that a spreadsheet would run as a formula; other values pass through.
+
+    Numbers are not strings and keep their sign; a negative amount exported as text "-5.00"
+    becomes "'-5.00", which spreadsheets still display as the same text.
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
