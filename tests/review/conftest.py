@@ -13,3 +13,9 @@ def login(client):
         return user
 
     return sign_in
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hasher(settings):
+    # PBKDF2 at a million rounds costs ~0.3 s per user; the concurrency test makes thirty.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
