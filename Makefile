@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test setup migrate demo lint bench clean messages
+.PHONY: run test setup migrate demo lint bench clean messages browser
 
 $(PY):
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH"; exit 1; }
@@ -32,7 +32,18 @@ demo: migrate
 run: demo
 	$(PY) manage.py runserver --noreload $(HOST):$(PORT)
 
-test: setup
+# Browser tests drive Debian's chromium; install it when missing and we may (root with apt).
+# Without it the browser tests skip and say why.
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian's chromium for the browser tests"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	      || echo "could not install chromium: browser tests will be skipped"; \
+	  else echo "no /usr/bin/chromium and no way to install it: browser tests will be skipped"; fi; \
+	fi
+
+test: setup browser
 	$(PY) -m pytest
 
 lint: $(STAMP)

@@ -6,7 +6,7 @@ from pddadmin.feed.events import Event, Rejected
 from pddadmin.feed.registry import handles, handles_batch
 
 from . import services
-from .models import Goods, Order, Shop
+from .models import Goods, Shop
 
 
 @handles("shop.opened")
@@ -85,22 +85,29 @@ def _new_order(event: Event, goods: dict[str, Goods], shops: set[str]) -> servic
     )
 
 
-def _order(event: Event) -> Order:
-    order = event.ref(Order, "order", lock=True)
-    event.check_not_older(order, f"order {order.platform_id}")
-    return order
+def _order_steps(step: str, events: list[Event]) -> list[Exception | None]:
+    items: list[services.OrderStep | Rejected] = []
+    for event in events:
+        try:
+            tracking = event.text("tracking", max_length=64) if step == "ship" else ""
+            items.append(services.OrderStep(event.text("order", max_length=64), event.at, tracking))
+        except Rejected as exc:
+            items.append(exc)
+    valid = [i for i in items if isinstance(i, services.OrderStep)]
+    outcomes = iter(services.orders_advance(step=step, items=valid))
+    return [i if isinstance(i, Rejected) else next(outcomes) for i in items]
 
 
-@handles("order.grouped")
-def order_grouped(event: Event) -> None:
-    services.order_group(order=_order(event), at=event.at)
+@handles_batch("order.grouped")
+def orders_grouped(events: list[Event]) -> list[Exception | None]:
+    return _order_steps("group", events)
 
 
-@handles("order.shipped")
-def order_shipped(event: Event) -> None:
-    services.order_ship(order=_order(event), at=event.at, tracking=event.text("tracking", max_length=64))
+@handles_batch("order.shipped")
+def orders_shipped(events: list[Event]) -> list[Exception | None]:
+    return _order_steps("ship", events)
 
 
-@handles("order.received")
-def order_received(event: Event) -> None:
-    services.order_receive(order=_order(event), at=event.at)
+@handles_batch("order.received")
+def orders_received(events: list[Event]) -> list[Exception | None]:
+    return _order_steps("receive", events)

@@ -156,43 +156,82 @@ def _order_error(new: NewOrder, existing: set[str]) -> ValidationError | None:
     return None
 
 
-def _lock(order: Order) -> Order:
-    return Order.objects.select_for_update().get(pk=order.pk)
+@dataclass(frozen=True)
+class OrderStep:
+    """A fulfilment step the platform reports for an order: grouped, shipped or received."""
+
+    order: str  # platform id
+    at: dt.datetime
+    tracking: str = ""
 
 
-@transaction.atomic
+ORDER_STEP_FIELDS = {"group": "grouped_at", "ship": "shipped_at", "receive": "received_at"}
+
+
+def orders_advance(*, step: str, items: Sequence[OrderStep]) -> list[ValidationError | None]:
+    """Apply one fulfilment step to many orders, in order; per item the error that refused it.
+
+    Set-based for the feed's bulk: one locking read and one bulk update whatever the count.
+    Refused items change nothing. A step may not be older than the order's last change.
+    """
+    field = ORDER_STEP_FIELDS[step]
+    with transaction.atomic():
+        orders = {
+            o.platform_id: o
+            for o in Order.objects.select_for_update().filter(platform_id__in={i.order for i in items}).order_by("pk")
+        }
+        errors = [_apply_step(step, field, item, orders.get(item.order)) for item in items]
+        changed = {item.order for item, error in zip(items, errors, strict=True) if error is None}
+        if changed:
+            fields = [field, "changed_at", *(["tracking"] if step == "ship" else [])]
+            Order.objects.bulk_update([orders[o] for o in changed], fields)
+    return errors
+
+
+def _apply_step(step: str, field: str, item: OrderStep, order: Order | None) -> ValidationError | None:
+    if order is None:
+        return ValidationError(_("unknown order %(id)s") % {"id": item.order})
+    if item.at < order.changed_at:
+        return ValidationError(
+            _("%(step)s at %(at)s is older than the last change of order %(id)s (%(last)s)")
+            % {"step": step, "at": item.at.isoformat(), "id": order.platform_id, "last": order.changed_at.isoformat()}
+        )
+    if getattr(order, field) is not None:
+        already = {
+            "group": _("order %(id)s is already grouped"),
+            "ship": _("order %(id)s is already shipped"),
+            "receive": _("order %(id)s is already received"),
+        }[step]
+        return ValidationError(already % {"id": order.platform_id})
+    if step == "ship" and not item.tracking.strip():
+        return ValidationError(_("a tracking number is required to ship an order"))
+    if step == "receive" and order.shipped_at is None:
+        return ValidationError(_("order %(id)s cannot be received before it is shipped") % {"id": order.platform_id})
+    setattr(order, field, item.at)
+    order.changed_at = item.at
+    if step == "ship":
+        order.tracking = item.tracking.strip()
+    return None
+
+
+def _advance_one(step: str, order: Order, at: dt.datetime, tracking: str = "") -> Order:
+    (error,) = orders_advance(step=step, items=[OrderStep(order.platform_id, at, tracking)])
+    if error is not None:
+        raise error
+    order.refresh_from_db()
+    return order
+
+
 def order_group(*, order: Order, at: dt.datetime) -> Order:
-    order = _lock(order)
-    if order.grouped_at is not None:
-        raise ValidationError(_("order %(id)s is already grouped") % {"id": order.platform_id})
-    order.grouped_at = order.changed_at = at
-    order.save(update_fields=["grouped_at", "changed_at"])
-    return order
+    return _advance_one("group", order, at)
 
 
-@transaction.atomic
 def order_ship(*, order: Order, at: dt.datetime, tracking: str) -> Order:
-    order = _lock(order)
-    if not tracking.strip():
-        raise ValidationError(_("a tracking number is required to ship an order"))
-    if order.shipped_at is not None:
-        raise ValidationError(_("order %(id)s is already shipped") % {"id": order.platform_id})
-    order.shipped_at = order.changed_at = at
-    order.tracking = tracking.strip()
-    order.save(update_fields=["shipped_at", "tracking", "changed_at"])
-    return order
+    return _advance_one("ship", order, at, tracking)
 
 
-@transaction.atomic
 def order_receive(*, order: Order, at: dt.datetime) -> Order:
-    order = _lock(order)
-    if order.shipped_at is None:
-        raise ValidationError(_("order %(id)s cannot be received before it is shipped") % {"id": order.platform_id})
-    if order.received_at is not None:
-        raise ValidationError(_("order %(id)s is already received") % {"id": order.platform_id})
-    order.received_at = order.changed_at = at
-    order.save(update_fields=["received_at", "changed_at"])
-    return order
+    return _advance_one("receive", order, at)
 
 
 # --- Shop staff ---------------------------------------------------------------------------

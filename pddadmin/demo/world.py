@@ -1,0 +1,310 @@
+"""A deterministic demo world, written as a platform feed (SPEC §8) so it enters the product
+exactly the way real data does. Same seed and end date → same feed, line for line."""
+
+import datetime as dt
+import json
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+
+SHANGHAI = dt.timezone(dt.timedelta(hours=8))
+
+SHOPS = [
+    ("S1001", "优选数码旗舰店", "0571-88886666", "浙江省/杭州市/西湖区", "文三路 90 号 数码大厦 5 楼"),
+    ("S1002", "果园直供鲜果铺", "13912345678", "山东省/烟台市/栖霞市", "苹果产业园 8 号仓"),
+    ("S1003", "居家日用百货店", "020-83338888", "广东省/广州市/白云区", "太和镇物流园 B3"),
+    ("S1004", "潮流服饰工厂店", "13512348888", "福建省/泉州市/晋江市", "陈埭镇鞋服城 12 栋"),
+]
+GOODS = {
+    "S1001": [
+        ("蓝牙耳机", "数码", False, True, True, "129.00"),
+        ("快充充电器", "数码", False, True, False, "39.90"),
+        ("智能手表", "数码", False, True, True, "299.00"),
+        ("手机壳", "数码配件", False, False, False, "9.90"),
+        ("话费充值 50 元", "虚拟商品", True, False, False, "49.80"),
+    ],
+    "S1002": [
+        ("烟台红富士 5 斤", "水果", True, False, False, "29.90"),
+        ("赣南脐橙 10 斤", "水果", True, False, False, "45.80"),
+        ("坚果礼盒", "食品", False, False, False, "68.00"),
+    ],
+    "S1003": [
+        ("不锈钢保温杯", "家居", False, False, False, "35.00"),
+        ("电热水壶", "家电", False, True, True, "79.00"),
+        ("抽纸 24 包", "家居", False, False, False, "32.90"),
+        ("空气炸锅", "家电", False, True, False, "199.00"),
+    ],
+    "S1004": [
+        ("纯棉T恤", "服饰", False, False, False, "39.00"),
+        ("运动鞋", "鞋靴", False, False, False, "129.00"),
+        ("牛仔裤", "服饰", False, False, False, "89.00"),
+    ],
+}
+
+
+H = dt.timedelta(hours=1)
+D = dt.timedelta(days=1)
+QUALITY = ["quality_issue", "not_as_described", "counterfeit", "defective"]
+LOGISTICS = ["damaged_in_transit", "wrong_or_missing", "lost_in_transit"]
+OTHER = ["changed_mind", "other"]
+
+
+@dataclass(order=True)
+class _Event:
+    # Orders without after-sales go out step by step (all placements, then all groupings, ...),
+    # which keeps each order's own events in time order and lets the importer take them in
+    # batches; everything else follows in plain time order (phase 9).
+    phase: int
+    at: dt.datetime
+    seq: int
+    body: dict
+
+    def line(self) -> str:
+        body = dict(self.body)
+        return json.dumps(
+            {"id": body.pop("id"), "type": body.pop("type"), "at": self.at.isoformat(), **body}, ensure_ascii=False
+        )
+
+
+class World:
+    def __init__(self, *, orders: int, days: int, seed: int, end: dt.datetime, case_share: float = 0.08) -> None:
+        self.orders, self.days, self.rng, self.end = orders, days, random.Random(seed), end
+        self.case_share = case_share
+        self.events: list[_Event] = []
+        self.start = end - dt.timedelta(days=days)
+
+    def emit(self, at: dt.datetime, event_type: str, event_id: str, *, phase: int = 9, **fields) -> bool:
+        if at > self.end:  # the platform has not sent the future yet
+            return False
+        self.events.append(_Event(phase, at, len(self.events), {"id": event_id, "type": event_type, **fields}))
+        return True
+
+    def build(self) -> Iterator[str]:
+        opened = self.start - dt.timedelta(days=30)
+        goods_ids = []
+        for shop_id, name, hotline, region, detail in SHOPS:
+            self.emit(
+                opened,
+                "shop.opened",
+                f"demo-{shop_id}",
+                phase=0,
+                shop=shop_id,
+                name=name,
+                deposit="300.00",
+                balance="5000.00",
+                hotline=hotline,
+            )
+            self.emit(
+                opened + 5 * MINUTE,
+                "address.added",
+                f"demo-{shop_id}-A1",
+                phase=0,
+                shop=shop_id,
+                address=f"{shop_id}-A1",
+                receiver="售后组",
+                phone=hotline,
+                region=region,
+                detail=detail,
+                default=True,
+            )
+            for n, (goods_name, category, special, warranty, mandatory, price) in enumerate(GOODS[shop_id], 1):
+                goods_id = f"{shop_id}-G{n}"
+                goods_ids.append((shop_id, goods_id, special, warranty, Decimal(price)))
+                self.emit(
+                    opened + 10 * MINUTE,
+                    "goods.listed",
+                    f"demo-{goods_id}",
+                    phase=0,
+                    shop=shop_id,
+                    goods=goods_id,
+                    name=goods_name,
+                    category=category,
+                    special=special,
+                    warranty=warranty,
+                    warranty_mandatory=mandatory,
+                )
+        warranty_orders: dict[str, list[tuple[str, dt.datetime]]] = {}
+        for n in range(self.orders):
+            shop_id, goods_id, special, warranty, price = self.rng.choice(goods_ids)
+            placed = self._order(n, shop_id, goods_id, special, price)
+            if warranty:
+                warranty_orders.setdefault(shop_id, []).append((f"DEMO{n:08d}", placed))
+        self._warranty_reports(warranty_orders)
+        for event in sorted(self.events):
+            yield event.line()
+
+    # --- orders -------------------------------------------------------------------------
+    def _order(self, n: int, shop_id: str, goods_id: str, special: bool, price: Decimal) -> dt.datetime:
+        rng = self.rng
+        placed = self.start + dt.timedelta(seconds=rng.randrange(int((self.end - self.start).total_seconds())))
+        order_id = f"DEMO{n:08d}"
+        amount = price * rng.choice([1, 1, 1, 2])
+        with_case = rng.random() < self.case_share
+        phase = 9 if with_case else 1  # see _Event: phase 9 keeps a case's order in plain time order
+        step = 0 if with_case else 1
+        self.emit(
+            placed,
+            "order.placed",
+            f"demo-o-{n}",
+            phase=phase,
+            order=order_id,
+            shop=shop_id,
+            goods=goods_id,
+            buyer=f"U{rng.randrange(max(10, self.orders // 3)):07d}",
+            amount=str(amount),
+            promised_ship_by=(placed + 48 * H).isoformat(),
+        )
+        if rng.random() < 0.03:
+            if with_case:  # never shipped: the buyer asks for the money back
+                self._case(n, order_id, amount, placed + rng.randrange(49, 96) * H, shipped=False, special=special)
+            return placed
+        self.emit(
+            placed + rng.randrange(1, 120) * MINUTE, "order.grouped", f"demo-g-{n}", phase=phase + step, order=order_id
+        )
+        shipped = placed + rng.randrange(2, 46) * H
+        self.emit(
+            shipped, "order.shipped", f"demo-s-{n}", phase=phase + 2 * step, order=order_id, tracking=f"YT{n:010d}"
+        )
+        if with_case:
+            self._case(n, order_id, amount, shipped + rng.randrange(6, 120) * H, shipped=True, special=special)
+            return placed
+        if rng.random() < 0.9:
+            self.emit(
+                shipped + rng.randrange(30, 120) * H,
+                "order.received",
+                f"demo-r-{n}",
+                phase=phase + 3 * step,
+                order=order_id,
+            )
+        return placed
+
+    # --- after-sales cases along every path of SPEC §2 --------------------------------------
+    def _case(
+        self, n: int, order_id: str, amount: Decimal, opened: dt.datetime, *, shipped: bool, special: bool
+    ) -> None:
+        rng = self.rng
+        case_id = f"DEMOC{n:08d}"
+        kind = "return_refund" if shipped and not special and rng.random() < 0.45 else "refund_only"
+        reason = rng.choice(["not_shipped"] if not shipped else QUALITY * 3 + LOGISTICS * 2 + OTHER * 2)
+        refund = amount if rng.random() < 0.8 else (amount / 2).quantize(Decimal("0.01"))
+        if not self.emit(
+            opened,
+            "case.opened",
+            f"demo-co-{n}",
+            case=case_id,
+            order=order_id,
+            kind=kind,
+            reason=reason,
+            amount=str(refund),
+        ):
+            return
+        e = f"demo-c{n}-"
+        t = opened + rng.randrange(1, 40) * H  # merchant answers inside 48 h (or not at all)
+        path = rng.random()
+        if not shipped:
+            t = opened + rng.randrange(5, 50) * MINUTE  # promised ship time passed: answer at once
+            if path < 0.8:
+                self.emit(t, "case.merchant_agreed", e + "agree", case=case_id)
+            return  # else: silence, the deadline agrees for the merchant
+        if path < 0.08:
+            self.emit(opened + rng.randrange(1, 20) * H, "case.cancelled", e + "cancel", case=case_id)
+        elif path < 0.18:
+            return  # merchant silent: auto-agree at 48 h
+        elif path < 0.55:
+            self._agreed(e, case_id, kind, t)
+        else:
+            self._refused(e, case_id, kind, t)
+
+    def _agreed(self, e: str, case_id: str, kind: str, t: dt.datetime) -> None:
+        rng = self.rng
+        if not self.emit(t, "case.merchant_agreed", e + "agree", case=case_id) or kind == "refund_only":
+            return
+        if rng.random() < 0.12:
+            return  # the buyer never sends the goods back: closed after 7 days
+        back = t + rng.randrange(4, 150) * H
+        if not self.emit(back, "case.return_shipped", e + "ship", case=case_id, tracking=f"SF{rng.randrange(10**9)}"):
+            return
+        answer = back + rng.randrange(24, 160) * H
+        roll = rng.random()
+        if roll < 0.7:
+            self.emit(answer, "case.merchant_refunded", e + "refund", case=case_id)
+        elif roll < 0.85:
+            refused = self.emit(
+                answer,
+                "case.merchant_return_refused",
+                e + "rrefuse",
+                case=case_id,
+                reason="退回商品已使用，影响二次销售",
+            )
+            if refused:
+                self._escalate(e, case_id, answer)
+        # else: merchant silent for 7 days: refunded automatically
+
+    def _refused(self, e: str, case_id: str, kind: str, t: dt.datetime) -> None:
+        rng = self.rng
+        if not self.emit(
+            t,
+            "case.merchant_refused",
+            e + "refuse",
+            case=case_id,
+            reason=rng.choice(["商品无质量问题，请提供照片", "已发货，请先拒收", "超出售后范围"]),
+        ):
+            return
+        roll = rng.random()
+        nxt = t + rng.randrange(2, 160) * H
+        if roll < 0.3:
+            if self.emit(nxt, "case.resubmitted", e + "resubmit", case=case_id, reason="not_as_described"):
+                self._agreed(e, case_id, kind, nxt + rng.randrange(1, 40) * H)
+        elif roll < 0.8:
+            self._escalate(e, case_id, t)
+        # else: the buyer lets it lapse: closed as buyer_overdue after 7 days
+
+    def _escalate(self, e: str, case_id: str, t: dt.datetime) -> None:
+        rng = self.rng
+        escalated = t + rng.randrange(2, 150) * H
+        if not self.emit(escalated, "case.escalated", e + "escalate", case=case_id):
+            return
+        ruled = escalated + rng.randrange(6, 96) * H
+        merchant = rng.random() < 0.6
+        self.emit(
+            ruled,
+            "case.ruled",
+            e + "rule",
+            case=case_id,
+            liable="merchant" if merchant else "buyer",
+            note="商家未能提供有效证据，支持买家" if merchant else "买家诉求依据不足，支持商家",
+        )
+
+    # --- national warranty ------------------------------------------------------------------
+    def _warranty_reports(self, orders: dict[str, list[tuple[str, dt.datetime]]]) -> None:
+        rng = self.rng
+        for shop_id, items in sorted(orders.items()):
+            for k in range(min(3, len(items) // 20)):
+                picked = rng.sample(items, k=min(len(items), rng.choice([1, 1, 2, 3])))
+                reported = max(p for _, p in picked) + rng.randrange(3, 20) * D
+                vid = f"DEMOW-{shop_id}-{k}"
+                if self.emit(
+                    reported,
+                    "warranty.reported",
+                    f"demo-{vid}",
+                    violation=vid,
+                    orders=[o for o, _ in picked],
+                    reason=rng.choice(["refused_service", "extra_fee"]),
+                ):
+                    self.emit(
+                        reported + rng.randrange(24, 72) * H,
+                        "warranty.ruled",
+                        f"demo-{vid}-rule",
+                        violation=vid,
+                        breach=rng.random() < 0.7,
+                        note="核实商家拒绝提供联保服务",
+                    )
+
+
+MINUTE = dt.timedelta(minutes=1)
+
+
+def demo_feed(*, orders: int = 2000, days: int = 60, seed: int = 1, end: dt.datetime | None = None) -> Iterator[str]:
+    end = end or dt.datetime.now(SHANGHAI).replace(second=0, microsecond=0)
+    return World(orders=orders, days=days, seed=seed, end=end).build()
