@@ -2,8 +2,10 @@
 
 from pddadmin.feed.events import Event
 from pddadmin.feed.registry import handles
-from pddadmin.shops.models import Shop
+from pddadmin.shops.models import Order, Shop
 
+from .models import AfterSalesCase, Kind, Liable, Reason, ReturnAddress
+from .services import cases
 from .services import settings as settings_services
 
 
@@ -22,5 +24,96 @@ def address_added(event: Event) -> None:
         district=district,
         detail=event.text("detail", max_length=255),
         default=event.flag("default", False),
+        at=event.at,
+    )
+
+
+# --- after-sales cases (SPEC §2 through §8) ---------------------------------------------------
+# Each handler reads its fields, refuses an event older than the case's last change, and calls
+# the case service the admin and the review queue call. The services apply the lazy deadline
+# rule themselves (SPEC §8), and case_open applies it to the order's existing cases.
+
+
+def _case(event: Event) -> AfterSalesCase:
+    case = event.ref(AfterSalesCase, "case", lock=True)
+    event.check_not_older(case, f"case {case.platform_id}")
+    return case
+
+
+@handles("case.opened")
+def case_opened(event: Event) -> None:
+    order = event.ref(Order, "order", lock=True)
+    event.check_not_older(order, f"order {order.platform_id}")
+    cases.case_open(
+        platform_id=event.text("case", max_length=64),
+        order=order,
+        kind=event.choice("kind", Kind.values),
+        reason=event.choice("reason", Reason.values),
+        amount=event.money("amount"),
+        statement=event.text("statement", "", max_length=2000),
+        at=event.at,
+    )
+
+
+@handles("case.resubmitted")
+def case_resubmitted(event: Event) -> None:
+    case = _case(event)
+    cases.case_resubmit(
+        case=case,
+        amount=event.money("amount", None),
+        reason=event.choice("reason", Reason.values, None) if event.data.get("reason") is not None else None,
+        at=event.at,
+    )
+
+
+@handles("case.cancelled")
+def case_cancelled(event: Event) -> None:
+    cases.case_cancel(case=_case(event), at=event.at)
+
+
+@handles("case.escalated")
+def case_escalated(event: Event) -> None:
+    cases.case_escalate(case=_case(event), at=event.at)
+
+
+@handles("case.return_shipped")
+def case_return_shipped(event: Event) -> None:
+    case = _case(event)
+    cases.case_ship_return(case=case, tracking=event.text("tracking", max_length=64), at=event.at)
+
+
+@handles("case.merchant_agreed")
+def case_merchant_agreed(event: Event) -> None:
+    case = _case(event)
+    address = None
+    if event.data.get("address") is not None:
+        address = event.ref(ReturnAddress, "address", label="return address")
+    cases.case_merchant_agree(case=case, address=address, at=event.at)
+
+
+@handles("case.merchant_refused")
+def case_merchant_refused(event: Event) -> None:
+    case = _case(event)
+    cases.case_merchant_refuse(case=case, reason=event.text("reason", max_length=2000), at=event.at)
+
+
+@handles("case.merchant_return_refused")
+def case_merchant_return_refused(event: Event) -> None:
+    case = _case(event)
+    cases.case_refuse_return(case=case, reason=event.text("reason", max_length=2000), at=event.at)
+
+
+@handles("case.merchant_refunded")
+def case_merchant_refunded(event: Event) -> None:
+    cases.case_confirm_refund(case=_case(event), at=event.at)
+
+
+@handles("case.ruled")
+def case_ruled(event: Event) -> None:
+    case = _case(event)
+    cases.case_rule(
+        case=case,
+        liable=event.choice("liable", Liable.values),
+        note=event.text("note", max_length=2000),
         at=event.at,
     )

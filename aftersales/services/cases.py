@@ -185,18 +185,28 @@ def _act(
     at = at or timezone.now()
     with transaction.atomic():
         case = _lock(case)
-        apply_due_locked(case, at)
-        if expected_state is not None and case.state != expected_state:
-            raise CaseChanged(
-                _("case %(case)s changed (now %(state)s), please reload")
-                % {"case": case.platform_id, "state": case.get_state_display()}
-            )
-        if at < case.changed_at:
-            raise CaseRuleError(
-                _("%(at)s is older than the last change of case %(case)s (%(last)s)")
-                % {"at": at.isoformat(), "case": case.platform_id, "last": case.changed_at.isoformat()}
-            )
-        return _take(case, name, actor=actor, log_note=log_note, at=at, **kwargs)
+        if not apply_due_locked(case, at):
+            _check_current(case, name, at=at, expected_state=expected_state)
+            return _take(case, name, actor=actor, log_note=log_note, at=at, **kwargs)
+    # The case's deadline passed before this action: its automatic transition is committed
+    # (inside the feed importer's per-line savepoint it is undone with the line), and the
+    # action, meeting a finished case, is refused.
+    _check_current(case, name, at=at, expected_state=expected_state)
+    _transition_of(case, name)
+    raise CaseChanged()  # pragma: no cover - every automatic transition ends the case
+
+
+def _check_current(case: AfterSalesCase, name: str, *, at: dt.datetime, expected_state: str | None) -> None:
+    if expected_state is not None and case.state != expected_state:
+        raise CaseChanged(
+            _("case %(case)s changed (now %(state)s), please reload")
+            % {"case": case.platform_id, "state": case.get_state_display()}
+        )
+    if at < case.changed_at:
+        raise CaseRuleError(
+            _("%(at)s is older than the last change of case %(case)s (%(last)s)")
+            % {"at": at.isoformat(), "case": case.platform_id, "last": case.changed_at.isoformat()}
+        )
 
 
 # --- buyer (platform feed) ------------------------------------------------------------------

@@ -1,0 +1,152 @@
+"""Races on PostgreSQL with real threads and processes: exactly one winner, nothing twice."""
+
+import datetime as dt
+import os
+import re
+import subprocess
+import sys
+import threading
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import connection, connections
+
+from aftersales.models import AfterSalesCase, CaseTransition, Kind, Reason, Refund, State
+from aftersales.services import cases as svc
+from aftersales.services.errors import CaseChanged
+from pddadmin.shops.models import Order, ShopMembership
+from tests import factories
+from tests.aftersales.helpers import HOUR, OPENED, open_case
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+User = get_user_model()
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_in_threads(n, fn):
+    barrier = threading.Barrier(n)
+    outcomes: list = []
+    lock = threading.Lock()
+
+    def worker(i):
+        try:
+            barrier.wait()
+            result = fn(i)
+        except Exception as exc:  # the outcome is what the test inspects
+            result = exc
+        finally:
+            connections.close_all()
+        with lock:
+            outcomes.append(result)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return outcomes
+
+
+def test_twenty_merchants_agreeing_at_once_refund_once(postgres_only, shop):
+    # Twenty staff of the shop (created without password hashing: it is not what is tested).
+    agents = User.objects.bulk_create(User(username=f"agent{i}", is_staff=True) for i in range(20))
+    ShopMembership.objects.bulk_create(ShopMembership(shop=shop, user=u, role="agent") for u in agents)
+    case = open_case(factories.OrderFactory(goods=factories.GoodsFactory(shop=shop)))
+
+    outcomes = run_in_threads(
+        20,
+        lambda i: svc.case_merchant_agree(
+            case=case, actor=agents[i], at=OPENED + HOUR, expected_state=State.PENDING_MERCHANT
+        ),
+    )
+    winners = [o for o in outcomes if isinstance(o, AfterSalesCase)]
+    losers = [o for o in outcomes if isinstance(o, CaseChanged)]
+    assert len(winners) == 1 and len(losers) == 19, outcomes
+    assert all("please reload" in str(o.messages[0]) for o in losers)
+    assert Refund.objects.filter(case=case).count() == 1
+    assert CaseTransition.objects.filter(case=case, transition="merchant_agree").count() == 1
+
+
+def test_twenty_different_actions_at_once_one_transition(postgres_only, shop, agent, reviewer):
+    case = open_case(factories.OrderFactory(goods=factories.GoodsFactory(shop=shop)))
+    actions = [
+        lambda: svc.case_merchant_agree(
+            case=case, actor=agent, at=OPENED + HOUR, expected_state=State.PENDING_MERCHANT
+        ),
+        lambda: svc.case_merchant_refuse(
+            case=case, actor=agent, reason="no", at=OPENED + HOUR, expected_state=State.PENDING_MERCHANT
+        ),
+        lambda: svc.case_shorten_deadline(case=case, actor=reviewer, due_at=OPENED + 25 * HOUR, at=OPENED + HOUR),
+    ]
+    outcomes = run_in_threads(20, lambda i: actions[i % len(actions)]())
+    # The log says what happened: one state change, at most one deadline shortening before it.
+    changes = CaseTransition.objects.filter(case=case).exclude(transition__in=["open", "shorten_deadline"])
+    assert changes.count() == 1
+    assert sum(isinstance(o, AfterSalesCase) and o.state != State.PENDING_MERCHANT for o in outcomes) == 1
+    assert Refund.objects.filter(case=case).count() <= 1
+
+
+def make_due_cases(n: int, due: dt.datetime) -> None:
+    goods = factories.GoodsFactory()
+    orders = Order.objects.bulk_create(
+        Order(
+            platform_id=f"BULK{i:06d}",
+            shop_id=goods.shop_id,
+            goods=goods,
+            buyer=f"B{i}",
+            amount=Decimal("10.00"),
+            placed_at=OPENED - HOUR,
+            promised_ship_by=OPENED + HOUR,
+            changed_at=OPENED - HOUR,
+        )
+        for i in range(n)
+    )
+    AfterSalesCase.objects.bulk_create(
+        AfterSalesCase(
+            platform_id=f"BC{i:06d}",
+            order=order,
+            shop_id=goods.shop_id,
+            kind=Kind.REFUND_ONLY,
+            reason=Reason.DEFECTIVE,
+            amount=Decimal("10.00"),
+            state=State.PENDING_MERCHANT,
+            opened_at=OPENED,
+            submitted_at=OPENED,
+            due_at=due,
+            changed_at=OPENED,
+        )
+        for i, order in enumerate(orders)
+    )
+
+
+def test_two_process_deadlines_processes_handle_each_case_once(postgres_only):
+    n = 20_000
+    due = OPENED + 48 * HOUR
+    make_due_cases(n, due)
+    db = connection.settings_dict
+    url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    env = {**os.environ, "DATABASE_URL": url}
+    command = [
+        sys.executable,
+        "manage.py",
+        "process_deadlines",
+        "--now",
+        (due + HOUR).isoformat(),
+        "--batch-size",
+        "250",
+    ]
+    procs = [
+        subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    outputs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs
+    moved = [int(re.search(r"process_deadlines: (\d+) cases moved", out).group(1)) for out, _ in outputs]
+    assert sum(moved) == n, outputs
+    assert Refund.objects.count() == n
+    assert CaseTransition.objects.filter(transition="auto_agree").count() == n
+    assert CaseTransition.objects.filter(transition="auto_agree").values("case").distinct().count() == n
+    assert not AfterSalesCase.objects.filter(state=State.PENDING_MERCHANT).exists()
+    assert set(Refund.objects.values_list("refunded_at", flat=True)) == {due}
