@@ -20,19 +20,53 @@ def write_feed(path: Path, n: int) -> None:
     start = dt.datetime(2026, 1, 1, 8, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
     with path.open("w", encoding="utf-8") as out:
         for s in range(10):
-            out.write(json.dumps({"id": f"s{s}", "type": "shop.opened", "at": start.isoformat(), "shop": f"S{s}",
-                                  "name": f"店铺{s}", "hotline": "13800138000"}) + "\n")
+            out.write(
+                json.dumps(
+                    {
+                        "id": f"s{s}",
+                        "type": "shop.opened",
+                        "at": start.isoformat(),
+                        "shop": f"S{s}",
+                        "name": f"店铺{s}",
+                        "hotline": "13800138000",
+                    }
+                )
+                + "\n"
+            )
             for g in range(10):
-                out.write(json.dumps({"id": f"g{s}-{g}", "type": "goods.listed", "at": start.isoformat(),
-                                      "shop": f"S{s}", "goods": f"G{s}-{g}", "name": f"商品{g}",
-                                      "category": f"cat{g % 4}", "warranty": g % 2 == 0}) + "\n")
+                out.write(
+                    json.dumps(
+                        {
+                            "id": f"g{s}-{g}",
+                            "type": "goods.listed",
+                            "at": start.isoformat(),
+                            "shop": f"S{s}",
+                            "goods": f"G{s}-{g}",
+                            "name": f"商品{g}",
+                            "category": f"cat{g % 4}",
+                            "warranty": g % 2 == 0,
+                        }
+                    )
+                    + "\n"
+                )
         for i in range(n):
             placed = start + dt.timedelta(seconds=30 + i)
-            out.write(json.dumps({
-                "id": f"o{i}", "type": "order.placed", "at": placed.isoformat(), "order": f"O{i:07d}",
-                "shop": f"S{i % 10}", "goods": f"G{i % 10}-{(i // 10) % 10}", "buyer": f"B{i % 50_000}",
-                "amount": f"{10 + i % 90}.{i % 100:02d}", "promised_ship_by": (placed + dt.timedelta(hours=48)).isoformat(),
-            }) + "\n")
+            out.write(
+                json.dumps(
+                    {
+                        "id": f"o{i}",
+                        "type": "order.placed",
+                        "at": placed.isoformat(),
+                        "order": f"O{i:07d}",
+                        "shop": f"S{i % 10}",
+                        "goods": f"G{i % 10}-{(i // 10) % 10}",
+                        "buyer": f"B{i % 50_000}",
+                        "amount": f"{10 + i % 90}.{i % 100:02d}",
+                        "promised_ship_by": (placed + dt.timedelta(hours=48)).isoformat(),
+                    }
+                )
+                + "\n"
+            )
 
 
 def main() -> None:

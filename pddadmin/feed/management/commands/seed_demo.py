@@ -38,4 +38,6 @@ class Command(BaseCommand):
         self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD}):")
         for username, what in logins:
             self.stdout.write(f"  {username:<10} {what}")
-        self.stdout.write(f"seed_demo: {orders} orders over {days} days (seed {seed}) in {time.monotonic() - started:.1f}s")
+        self.stdout.write(
+            f"seed_demo: {orders} orders over {days} days (seed {seed}) in {time.monotonic() - started:.1f}s"
+        )
