@@ -20,7 +20,17 @@ $(STAMP): $(PY) requirements.txt requirements-dev.txt
 messages: $(STAMP)
 	$(PY) manage.py compile_locale
 
-setup: $(STAMP) messages
+# ECharts for the metrics dashboard, pinned in package.json/package-lock.json, from the npm registry;
+# served from our static files (static/vendor/ and var/ are git-ignored).
+ECHARTS_JS := static/vendor/echarts/echarts.min.js
+assets: $(ECHARTS_JS)
+$(ECHARTS_JS): package.json package-lock.json
+	mkdir -p var/npm $(dir $(ECHARTS_JS))
+	cp package.json package-lock.json var/npm/
+	npm ci --prefix var/npm --no-audit --no-fund --loglevel=error
+	cp var/npm/node_modules/echarts/dist/echarts.min.js $@
+
+setup: $(STAMP) messages assets
 
 migrate: setup
 	mkdir -p var

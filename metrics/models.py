@@ -28,39 +28,10 @@ class Flag(models.TextChoices):
     OVER_5X = "over_5x", _("over 5× category")
 
 
-class ShopDaySnapshot(models.Model):
-    """One shop's figures for day D: the 30-day window D-29 … D and the single day D."""
+class ShopRates:
+    """The SPEC §5 rates of anything holding the shop counts (a snapshot, or live figures)."""
 
-    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="metric_snapshots")
-    date = models.DateField(_("date"))
-    # 30-day window
-    grouped_orders = models.PositiveIntegerField(_("grouped orders"), default=0)
-    dispute_refund_orders = models.PositiveIntegerField(_("dispute refund orders"), default=0)
-    quality_refund_orders = models.PositiveIntegerField(_("quality refund orders"), default=0)
-    intervention_orders = models.PositiveIntegerField(_("intervention orders"), default=0)
-    logistics_anomaly_orders = models.PositiveIntegerField(_("logistics anomaly orders"), default=0)
-    # the single day D
-    day_grouped_orders = models.PositiveIntegerField(_("grouped orders (day)"), default=0)
-    day_dispute_refund_orders = models.PositiveIntegerField(_("dispute refund orders (day)"), default=0)
-    day_quality_refund_orders = models.PositiveIntegerField(_("quality refund orders (day)"), default=0)
-    day_intervention_orders = models.PositiveIntegerField(_("intervention orders (day)"), default=0)
-    day_logistics_anomaly_orders = models.PositiveIntegerField(_("logistics anomaly orders (day)"), default=0)
-    # goods of the shop flagged / restricted on this day (goods level, SPEC §5)
-    flagged_goods = models.PositiveIntegerField(_("flagged goods"), default=0)
-    restricted_goods = models.PositiveIntegerField(_("restricted goods"), default=0)
-    computed_at = models.DateTimeField(_("computed at"))
-
-    class Meta:
-        verbose_name = _("shop daily snapshot")
-        verbose_name_plural = _("shop daily snapshots")
-        ordering = ["shop", "-date"]
-        constraints = [models.UniqueConstraint(fields=["shop", "date"], name="one_shop_snapshot_per_day")]
-        indexes = [models.Index(fields=["date", "shop"], name="shop_snapshot_date")]
-
-    def __str__(self) -> str:
-        return f"{self.shop_id} {self.date}"
-
-    # Rates (SPEC §5): None = no grouped orders, shown as "—" and exported as null.
+    # None = no grouped orders, shown as "—" and exported as null.
     @property
     def dispute_refund_rate(self) -> Decimal | None:
         return ratio(self.dispute_refund_orders, self.grouped_orders)
@@ -94,6 +65,39 @@ class ShopDaySnapshot(models.Model):
         return ratio(
             self.day_logistics_anomaly_orders, self.day_logistics_anomaly_orders * 100 + self.day_grouped_orders
         )
+
+
+class ShopDaySnapshot(ShopRates, models.Model):
+    """One shop's figures for day D: the 30-day window D-29 … D and the single day D."""
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="metric_snapshots")
+    date = models.DateField(_("date"))
+    # 30-day window
+    grouped_orders = models.PositiveIntegerField(_("grouped orders"), default=0)
+    dispute_refund_orders = models.PositiveIntegerField(_("dispute refund orders"), default=0)
+    quality_refund_orders = models.PositiveIntegerField(_("quality refund orders"), default=0)
+    intervention_orders = models.PositiveIntegerField(_("intervention orders"), default=0)
+    logistics_anomaly_orders = models.PositiveIntegerField(_("logistics anomaly orders"), default=0)
+    # the single day D
+    day_grouped_orders = models.PositiveIntegerField(_("grouped orders (day)"), default=0)
+    day_dispute_refund_orders = models.PositiveIntegerField(_("dispute refund orders (day)"), default=0)
+    day_quality_refund_orders = models.PositiveIntegerField(_("quality refund orders (day)"), default=0)
+    day_intervention_orders = models.PositiveIntegerField(_("intervention orders (day)"), default=0)
+    day_logistics_anomaly_orders = models.PositiveIntegerField(_("logistics anomaly orders (day)"), default=0)
+    # goods of the shop flagged / restricted on this day (goods level, SPEC §5)
+    flagged_goods = models.PositiveIntegerField(_("flagged goods"), default=0)
+    restricted_goods = models.PositiveIntegerField(_("restricted goods"), default=0)
+    computed_at = models.DateTimeField(_("computed at"))
+
+    class Meta:
+        verbose_name = _("shop daily snapshot")
+        verbose_name_plural = _("shop daily snapshots")
+        ordering = ["shop", "-date"]
+        constraints = [models.UniqueConstraint(fields=["shop", "date"], name="one_shop_snapshot_per_day")]
+        indexes = [models.Index(fields=["date", "shop"], name="shop_snapshot_date")]
+
+    def __str__(self) -> str:
+        return f"{self.shop_id} {self.date}"
 
 
 class GoodsDaySnapshot(models.Model):

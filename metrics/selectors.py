@@ -2,7 +2,6 @@
 
 import datetime as dt
 from dataclasses import dataclass
-from decimal import Decimal
 
 from django.db.models import Count, ExpressionWrapper, F, FloatField, Q, QuerySet
 from django.db.models.functions import NullIf
@@ -10,7 +9,7 @@ from django.db.models.functions import NullIf
 from aftersales.models import AfterSalesCase, Liable, ReasonClass, Refund
 from pddadmin.shops.models import Order, Shop
 
-from .models import GoodsDaySnapshot, ShopDaySnapshot, ratio
+from .models import GoodsDaySnapshot, ShopDaySnapshot, ShopRates
 from .windows import Window, window_for
 
 # The three SPEC §5 rates, in display order: (key, numerator field).
@@ -85,11 +84,21 @@ def platform_ranking(*, day: dt.date) -> QuerySet[ShopDaySnapshot]:
     )
 
 
+def restricted_goods(*, day: dt.date, limit: int = 100) -> list[GoodsDaySnapshot]:
+    """Goods under a restriction on `day`, 5× first, then longest-running."""
+    return list(
+        GoodsDaySnapshot.objects.filter(date=day)
+        .exclude(restriction="")
+        .select_related("goods", "shop")
+        .order_by("-restriction", "restricted_since", "goods__platform_id")[:limit]
+    )
+
+
 # --- Live figures (one shop; used when a day has no snapshot yet) --------------------------------
 
 
 @dataclass(frozen=True)
-class ShopFigures:
+class ShopFigures(ShopRates):
     """The same counts a ShopDaySnapshot holds, computed live for one shop and day."""
 
     day: dt.date
@@ -103,10 +112,6 @@ class ShopFigures:
     day_quality_refund_orders: int
     day_intervention_orders: int
     day_logistics_anomaly_orders: int
-
-    def rate(self, key: str, scope: str = "window") -> Decimal | None:
-        prefix = "day_" if scope == "day" else ""
-        return ratio(getattr(self, f"{prefix}{key}_orders"), getattr(self, f"{prefix}grouped_orders"))
 
 
 _DISPUTE = Q(intervened=True, liable=Liable.MERCHANT)
