@@ -74,3 +74,4 @@ class ReturnAddressAdmin(ShopScopedAdminMixin, admin.ModelAdmin):
             gettext("“%(address)s” is now the default return address.") % {"address": address},
             messages.SUCCESS,
         )
+from . import case_admin  # noqa: E402,F401

@@ -55,7 +55,7 @@ def generate(n: int, now) -> None:
     bounds, upper = [], 0
     for state, share in MIX:
         upper += share
-        bounds.append(f"WHEN i % 100 < {upper} THEN '{state}'")
+        bounds.append(f"WHEN i %% 100 < {upper} THEN '{state}'")
     state_sql = "CASE " + " ".join(bounds) + " END"
     with connection.cursor() as cur:
         cur.execute(
@@ -71,7 +71,7 @@ def generate(n: int, now) -> None:
             "merchant_statement, ruling_note, return_receiver, return_phone, return_region, return_detail, "
             "changed_at) "
             f"SELECT 'C' || o.platform_id, o.id, o.shop_id, 'return_refund', 'quality_issue', 59.90, {state_sql}, "
-            "%s - interval '10 days', %s - interval '10 days', %s - (i % 1000) * interval '1 minute', "
+            "%s - interval '10 days', %s - interval '10 days', %s - (i %% 1000) * interval '1 minute', "
             "'', '', '', '', '', '', '', '', '', '', %s - interval '9 days' "
             f"FROM {Order._meta.db_table} o JOIN generate_series(1, %s) i ON o.platform_id = 'O' || i",
             [now, now, now, now, n],
