@@ -15,13 +15,12 @@ from django_filters.views import FilterView
 from django_tables2 import SingleTableMixin
 from django_tables2.export import ExportMixin
 
-from pddadmin.shops.paginator import LargeTablePaginator
 from pddadmin.shops.selectors import is_reviewer
 
 from .models import AfterSalesCase, Evidence, State
 from .review_filters import QueueFilter
 from .review_forms import RuleForm, ShortenDeadlineForm
-from .review_tables import QueueTable, SafeTableExport
+from .review_tables import QueuePaginator, QueueTable, SafeTableExport
 from .selectors_review import (
     SLA_HOURS,
     case_for_review,
@@ -52,7 +51,7 @@ class QueueView(ReviewerRequiredMixin, ExportMixin, SingleTableMixin, FilterView
     table_class = QueueTable
     filterset_class = QueueFilter
     # Never a full COUNT over the queue: exact up to 10,000 rows, the planner's estimate beyond.
-    paginator_class = LargeTablePaginator
+    paginator_class = QueuePaginator
     table_pagination = {"per_page": 25}
     export_class = SafeTableExport
     export_formats = ("csv", "xlsx")

@@ -1,0 +1,70 @@
+"""A reviewer in headless Chromium: log in, open the queue, take the next case, rule it, see it gone."""
+
+import datetime as dt
+import os
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.utils import timezone
+
+from aftersales.models import Refund, State
+from tests.review.factories import EscalatedCaseFactory, with_history
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+SCREENSHOTS = Path(settings.BASE_DIR) / "var" / "screenshots"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
+
+
+@pytest.fixture
+def browser_page():
+    if not Path("/usr/bin/chromium").exists():
+        pytest.skip("needs Debian's chromium (apt-get install -y chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # Playwright's loop runs beside the live server
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 900}, locale="zh-CN")
+        page.set_default_timeout(15_000)
+        yield page
+        browser.close()
+
+
+def test_reviewer_claims_next_case_rules_merchant_liable_and_it_leaves_the_queue(live_server, browser_page, reviewer):
+    now = timezone.now()
+    oldest = with_history(EscalatedCaseFactory(platform_id="CASE-OLDEST", escalated_at=now - dt.timedelta(hours=60)))
+    middle = EscalatedCaseFactory(platform_id="CASE-MIDDLE", escalated_at=now - dt.timedelta(hours=20))
+    newest = EscalatedCaseFactory(platform_id="CASE-NEWEST", escalated_at=now - dt.timedelta(hours=2))
+    reviewer.set_password("pw-for-tests-123")
+    reviewer.save()
+    page = browser_page
+
+    page.goto(f"{live_server.url}/admin/login/?next=/review/")
+    page.fill("#id_username", reviewer.username)
+    page.fill("#id_password", "pw-for-tests-123")
+    page.click("input[type=submit]")
+    page.wait_for_url(f"{live_server.url}/review/")
+    rows = page.locator("#review-queue tbody tr")
+    assert rows.count() == 3
+    assert rows.nth(0).inner_text().startswith("CASE-OLDEST")
+    assert "pdd-overdue" in rows.nth(0).locator("td.pdd-sla").get_attribute("class")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "review_queue.png"), full_page=True)
+
+    page.click("#next-case")
+    page.wait_for_url(f"{live_server.url}/review/cases/{oldest.pk}/")
+    assert "crack" in page.inner_text("#side-buyer")
+    assert "merchant_refuse" in page.inner_text("#transitions")
+    page.check("input[name=liable][value=merchant]")
+    page.fill("textarea[name=note]", "Buyer's photos show the crack; merchant liable.")
+    page.screenshot(path=str(SCREENSHOTS / "review_case.png"), full_page=True)
+    page.click("#rule-submit")
+
+    page.wait_for_url(f"{live_server.url}/review/")
+    ids = [text.split()[0] for text in page.locator("#review-queue tbody tr").all_inner_texts()]
+    assert ids == [middle.platform_id, newest.platform_id]
+    assert page.locator(".messagelist .success").count() == 1
+    oldest.refresh_from_db()
+    assert oldest.state == State.REFUNDED and oldest.claimed_by_id == reviewer.pk
+    assert Refund.objects.filter(case=oldest).count() == 1
