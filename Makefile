@@ -36,11 +36,13 @@ migrate: setup
 	mkdir -p var
 	$(PY) manage.py migrate --noinput -v 0
 
+# The first run imports the demo world; later runs keep it and only catch the jobs up.
 demo: migrate
 	$(PY) manage.py seed_demo
 
+# The web server and the django-q2 cluster (scheduled jobs) together; Ctrl-C stops both.
 run: demo
-	$(PY) manage.py runserver --noreload $(HOST):$(PORT)
+	$(PY) manage.py runserver_with_cluster $(HOST):$(PORT)
 
 # Browser tests drive Debian's chromium; install it when missing and we may (root with apt).
 # Without it the browser tests skip and say why.

@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "aftersales",
     "metrics",
     "compensation",
+    "pddadmin.jobs",
 ]
 
 MIDDLEWARE = [

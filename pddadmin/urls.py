@@ -8,5 +8,6 @@ urlpatterns = [
     path("review/", include("aftersales.review_urls")),
     path("metrics/", include("metrics.urls")),
     path("compensation/", include("compensation.urls")),
+    path("jobs/", include("pddadmin.jobs.urls")),
     path("admin/", admin.site.urls),
 ]

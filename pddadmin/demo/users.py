@@ -1,6 +1,7 @@
 """Demo logins: an owner and an agent per shop, two reviewers, one platform admin."""
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group
 
 from pddadmin.shops.models import Role, Shop, ShopMembership
@@ -14,11 +15,13 @@ def ensure_demo_users() -> list[tuple[str, str]]:
     User = get_user_model()
     reviewers = Group.objects.get_or_create(name=REVIEWERS_GROUP)[0]
     logins: list[tuple[str, str]] = []
+    # One hash for all: the password hasher is slow on purpose, and eleven of them add seconds.
+    password = make_password(DEMO_PASSWORD)
 
     def user(username: str, **flags) -> object:
-        account, _ = User.objects.update_or_create(username=username, defaults={"is_staff": True, **flags})
-        account.set_password(DEMO_PASSWORD)
-        account.save(update_fields=["password"])
+        account, _ = User.objects.update_or_create(
+            username=username, defaults={"is_staff": True, "is_active": True, "password": password, **flags}
+        )
         return account
 
     for n, shop in enumerate(Shop.objects.filter(platform_id__startswith="S100").order_by("platform_id"), 1):

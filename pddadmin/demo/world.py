@@ -136,18 +136,22 @@ class World:
 
     # --- orders -------------------------------------------------------------------------
     def _order(self, n: int, shop_id: str, goods_id: str, special: bool, price: Decimal) -> dt.datetime:
+        """One order's fulfilment (phases 1-4, batched by the importer) and maybe a case (phase 9).
+
+        A case's own events come after every fulfilment step in the file, so an order step may
+        never be later than the case events of its order: an order with a case is received only
+        if the buyer confirmed receipt before opening the case.
+        """
         rng = self.rng
         placed = self.start + dt.timedelta(seconds=rng.randrange(int((self.end - self.start).total_seconds())))
         order_id = f"DEMO{n:08d}"
         amount = price * rng.choice([1, 1, 1, 2])
         with_case = rng.random() < self.case_share
-        phase = 9 if with_case else 1  # see _Event: phase 9 keeps a case's order in plain time order
-        step = 0 if with_case else 1
         self.emit(
             placed,
             "order.placed",
             f"demo-o-{n}",
-            phase=phase,
+            phase=1,
             order=order_id,
             shop=shop_id,
             goods=goods_id,
@@ -157,36 +161,54 @@ class World:
         )
         if rng.random() < 0.03:
             if with_case:  # never shipped: the buyer asks for the money back
-                self._case(n, order_id, amount, placed + rng.randrange(49, 96) * H, shipped=False, special=special)
+                self._unshipped_case(n, order_id, amount, placed)
             return placed
-        self.emit(
-            placed + rng.randrange(1, 120) * MINUTE, "order.grouped", f"demo-g-{n}", phase=phase + step, order=order_id
-        )
+        self.emit(placed + rng.randrange(1, 120) * MINUTE, "order.grouped", f"demo-g-{n}", phase=2, order=order_id)
         shipped = placed + rng.randrange(2, 46) * H
-        self.emit(
-            shipped, "order.shipped", f"demo-s-{n}", phase=phase + 2 * step, order=order_id, tracking=f"YT{n:010d}"
-        )
+        self.emit(shipped, "order.shipped", f"demo-s-{n}", phase=3, order=order_id, tracking=f"YT{n:010d}")
+        received = shipped + rng.randrange(30, 120) * H
         if with_case:
-            self._case(n, order_id, amount, shipped + rng.randrange(6, 120) * H, shipped=True, special=special)
-            return placed
-        if rng.random() < 0.9:
-            self.emit(
-                shipped + rng.randrange(30, 120) * H,
-                "order.received",
-                f"demo-r-{n}",
-                phase=phase + 3 * step,
-                order=order_id,
-            )
+            if rng.random() < 0.5:  # the problem shows before the buyer confirms receipt
+                opened = shipped + rng.randrange(6, int((received - shipped) / H)) * H
+            else:  # after receipt, inside the 15-day after-sales window
+                self.emit(received, "order.received", f"demo-r-{n}", phase=4, order=order_id)
+                opened = received + rng.randrange(1, 14 * 24) * H
+            self._case(n, order_id, amount, opened, special=special)
+        elif rng.random() < 0.9:
+            self.emit(received, "order.received", f"demo-r-{n}", phase=4, order=order_id)
         return placed
 
     # --- after-sales cases along every path of SPEC §2 --------------------------------------
-    def _case(
-        self, n: int, order_id: str, amount: Decimal, opened: dt.datetime, *, shipped: bool, special: bool
-    ) -> None:
+    def _unshipped_case(self, n: int, order_id: str, amount: Decimal, placed: dt.datetime) -> None:
+        rng = self.rng
+        case_id, e = f"DEMOC{n:08d}", f"demo-c{n}-"
+        promised = placed + 48 * H
+        if rng.random() < 0.5:
+            # Opened after the promised ship time: the merchant's deadline is the opening
+            # itself (SPEC §2.3), so the case is agreed automatically at once.
+            opened, reason = promised + rng.randrange(1, 48) * H, "not_shipped"
+        else:
+            opened, reason = placed + rng.randrange(1, 40) * H, rng.choice(["changed_mind", "other"])
+        if not self.emit(
+            opened,
+            "case.opened",
+            f"demo-co-{n}",
+            case=case_id,
+            order=order_id,
+            kind="refund_only",
+            reason=reason,
+            amount=str(amount),
+        ):
+            return
+        if opened < promised and rng.random() < 0.7:  # else silence until the promised ship time
+            answer = min(opened + rng.randrange(10, 600) * MINUTE, promised - MINUTE)
+            self.emit(answer, "case.merchant_agreed", e + "agree", case=case_id)
+
+    def _case(self, n: int, order_id: str, amount: Decimal, opened: dt.datetime, *, special: bool) -> None:
         rng = self.rng
         case_id = f"DEMOC{n:08d}"
-        kind = "return_refund" if shipped and not special and rng.random() < 0.45 else "refund_only"
-        reason = rng.choice(["not_shipped"] if not shipped else QUALITY * 3 + LOGISTICS * 2 + OTHER * 2)
+        kind = "return_refund" if not special and rng.random() < 0.45 else "refund_only"
+        reason = rng.choice(QUALITY * 3 + LOGISTICS * 2 + OTHER * 2)
         refund = amount if rng.random() < 0.8 else (amount / 2).quantize(Decimal("0.01"))
         if not self.emit(
             opened,
@@ -201,12 +223,9 @@ class World:
             return
         e = f"demo-c{n}-"
         t = opened + rng.randrange(1, 40) * H  # merchant answers inside 48 h (or not at all)
+        if self.end - opened < 48 * H and rng.random() < 0.6:
+            return  # recent: still waiting in the merchant's workbench
         path = rng.random()
-        if not shipped:
-            t = opened + rng.randrange(5, 50) * MINUTE  # promised ship time passed: answer at once
-            if path < 0.8:
-                self.emit(t, "case.merchant_agreed", e + "agree", case=case_id)
-            return  # else: silence, the deadline agrees for the merchant
         if path < 0.08:
             self.emit(opened + rng.randrange(1, 20) * H, "case.cancelled", e + "cancel", case=case_id)
         elif path < 0.18:
@@ -265,7 +284,7 @@ class World:
         escalated = t + rng.randrange(2, 150) * H
         if not self.emit(escalated, "case.escalated", e + "escalate", case=case_id):
             return
-        ruled = escalated + rng.randrange(6, 96) * H
+        ruled = escalated + rng.randrange(6, 240) * H  # the latest ones still wait in the queue
         merchant = rng.random() < 0.6
         self.emit(
             ruled,
@@ -303,6 +322,13 @@ class World:
 
 
 MINUTE = dt.timedelta(minutes=1)
+
+
+def world_exists() -> bool:
+    """Whether a demo world was imported already (its first shop's opening event is on record)."""
+    from pddadmin.feed.models import ImportedEvent
+
+    return ImportedEvent.objects.filter(event_id=f"demo-{SHOPS[0][0]}").exists()
 
 
 def demo_feed(*, orders: int = 2000, days: int = 60, seed: int = 1, end: dt.datetime | None = None) -> Iterator[str]:

@@ -1,0 +1,6 @@
+from django.urls import path
+
+from .views import JobStatusView
+
+app_name = "jobs"
+urlpatterns = [path("", JobStatusView.as_view(), name="status")]
