@@ -1,0 +1,30 @@
+"""Chinese first, English available."""
+
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+from django.utils import translation
+
+from tests.review.factories import EscalatedCaseFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def compiled_catalogues():
+    call_command("compile_locale", verbosity=0)
+    translation.trans_real._translations = {}  # drop catalogues cached before compiling
+
+
+def test_queue_and_case_page_in_chinese_by_default_and_english_on_request(client, login, reviewer, settings):
+    settings.LANGUAGE_CODE = "zh-hans"
+    case = EscalatedCaseFactory()
+    login(reviewer)
+    html = client.get(reverse("review:queue")).content.decode()
+    for text in ("平台介入队列", "下一单", "领取", "时效（小时）", "介入售后单", "联保投诉"):
+        assert text in html, text
+    html = client.get(reverse("review:case", args=[case.pk])).content.decode()
+    for text in ("商家责任：退款给买家", "买家陈述与凭证", "状态变更日志"):
+        assert text in html, text
+    english = client.get(reverse("review:queue"), headers={"accept-language": "en"}).content.decode()
+    assert "Platform intervention queue" in english and "Next case" in english
