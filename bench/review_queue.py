@@ -184,7 +184,8 @@ def measure(n: int, reuse: bool) -> None:
         "with production settings (DEBUG off).",
         "",
         "Python CPU is this process's CPU time for the request (rendering, ORM); the rest of the wall time "
-        "is PostgreSQL and waiting for a core.",
+        "is PostgreSQL and waiting for a core: on this shared 2-core machine wall time follows the load, "
+        "the CPU column much less.",
         "",
         "| variant | query string | median ms | max ms | Python CPU ms | rest ms | SQL queries | rows shown |",
         "|---|---|---:|---:|---:|---:|---:|---:|",
