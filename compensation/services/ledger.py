@@ -18,7 +18,7 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F, Sum, Value
+from django.db.models import Case, DecimalField, F, Sum, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -28,6 +28,7 @@ from pddadmin.shops.models import Shop
 from ..models import SHOP_KINDS, Account, AccountKind, Entry, LedgerTransaction, TransactionKind
 
 ZERO = Decimal("0.00")
+MONEY_FIELD = DecimalField(max_digits=14, decimal_places=2)
 CENT = Decimal("0.01")
 
 
@@ -62,18 +63,27 @@ def platform_account(kind: str) -> Account:
     return account
 
 
-def lock_books(*, shop_id: int, at: dt.datetime | None = None) -> Books:
+def lock_books(*, shop_id: int, at: dt.datetime | None = None, shop_locked: bool = False) -> Books:
     """Lock the shop and its accounts; open the accounts on first use.
+
+    `shop_locked`: the caller already holds the shop row's lock (the payout job claims it).
 
     A shop created before it had accounts (or by a fixture) gets its current deposit and
     balance posted as opening entries, so "balance = sum of entries" holds from then on.
     """
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("lock_books needs a transaction")
-    shop = Shop.objects.select_for_update().get(pk=shop_id)
-    accounts = {a.kind: a for a in Account.objects.select_for_update().filter(shop=shop).order_by("id")}
-    if len(accounts) == len(SHOP_KINDS):
-        return Books(shop, accounts)
+    if not shop_locked:
+        list(Shop.objects.select_for_update().filter(pk=shop_id).values_list("pk"))
+    locked = list(
+        Account.objects.select_for_update(of=("self",)).select_related("shop").filter(shop_id=shop_id).order_by("id")
+    )
+    if len(locked) == len(SHOP_KINDS):
+        return Books(locked[0].shop, {a.kind: a for a in locked})
+    shop = Shop.objects.get(pk=shop_id)
+    accounts = {a.kind: a for a in locked}
+    for account in locked:
+        account.shop = shop
     fresh = not accounts
     for kind in SHOP_KINDS:
         if kind not in accounts:
@@ -116,8 +126,11 @@ def _post(
     Entry.objects.bulk_create(
         [Entry(transaction=txn, account=account, amount=amount, at=at) for account, amount in moves]
     )
+    Account.objects.filter(pk__in=[account.pk for account, _amount in moves]).update(
+        balance=F("balance")
+        + Case(*[When(pk=account.pk, then=Value(amount)) for account, amount in moves], output_field=MONEY_FIELD)
+    )
     for account, amount in moves:
-        Account.objects.filter(pk=account.pk).update(balance=F("balance") + amount)
         account.balance += amount  # the shop's accounts are locked: this is the stored value
     books.shop.deposit, books.shop.balance = books.deposit.balance, books.balance.balance
     Shop.objects.filter(pk=books.shop.pk).update(deposit=books.shop.deposit, balance=books.shop.balance)
