@@ -87,7 +87,7 @@ def platform_ranking(*, day: dt.date) -> QuerySet[ShopDaySnapshot]:
 def restricted_goods(*, day: dt.date, limit: int = 100) -> list[GoodsDaySnapshot]:
     """Goods under a restriction on `day`, 5× first, then longest-running."""
     return list(
-        GoodsDaySnapshot.objects.filter(date=day)
+        GoodsDaySnapshot.objects.filter(date=day, streak_3x__gt=0)  # the partial index; restricted ⊂ flagged
         .exclude(restriction="")
         .select_related("goods", "shop")
         .order_by("-restriction", "restricted_since", "goods__platform_id")[:limit]

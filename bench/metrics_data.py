@@ -1,0 +1,175 @@
+"""Bulk generator of realistic metrics data on PostgreSQL (bench only, never the tests).
+
+1,000 shops of very different sizes (a few big ones, a long tail), 20 goods each in 40 categories
+shared across shops, N orders placed over 60 days (97 % of them grouped, within two hours), and
+~8 % of orders with an after-sales case: two thirds refunded, one in eight escalated to the
+platform, a handful of orders with a second case. Each table is one INSERT … SELECT over
+generate_series, so 1M orders take seconds, not minutes.
+"""
+
+import datetime as dt
+from contextlib import contextmanager
+
+from django.db import connection
+
+SHOPS = 1_000
+GOODS_PER_SHOP = 20
+CATEGORIES = 40
+DAYS = 60
+START = dt.datetime(2026, 1, 1, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+LAST_DAY = (START + dt.timedelta(days=DAYS - 1)).date()  # the last full day of data
+
+_TABLES = (
+    "metrics_goodsdaysnapshot, metrics_shopdaysnapshot, aftersales_refund, aftersales_casetransition, "
+    "aftersales_evidence, aftersales_aftersalescase, shops_order, shops_goods, shops_shopmembership, shops_shop"
+)
+
+_SHOPS = """
+INSERT INTO shops_shop (platform_id, name, deposit, balance, hotline, opened_at, changed_at)
+SELECT 'S' || lpad(i::text, 5, '0'), '店铺' || i, 1000.00, 0.00, '13800138000', %(start)s, %(start)s
+FROM generate_series(1, %(shops)s) i
+"""
+
+_GOODS = """
+INSERT INTO shops_goods (platform_id, shop_id, name, category, special, warranty, warranty_mandatory,
+                         listed_at, changed_at)
+SELECT 'G' || lpad(s::text, 5, '0') || '-' || lpad(j::text, 2, '0'), s, '商品' || s || '-' || j,
+       'cat' || ((s * 7 + j) %% %(categories)s), j %% 10 = 0, j %% 3 = 0, false, %(start)s, %(start)s
+FROM generate_series(1, %(shops)s) s, generate_series(1, %(goods_per_shop)s) j
+"""
+
+# Shop id skewed by random()^2: shop 1 gets ~30× the orders of shop 1000. Goods skewed within the shop.
+_ORDERS = """
+WITH x AS MATERIALIZED (  -- materialised: each random() is drawn once per order, not once per use
+    SELECT i, 1 + floor(%(shops)s * power(random(), 2))::int AS shop_id,
+           floor(%(goods_per_shop)s * power(random(), 1.5))::int AS goods_offset,
+           %(start)s::timestamptz + random() * %(days)s * interval '1 day' AS placed_at,
+           random() AS r
+    FROM generate_series(1, %(orders)s) i
+)
+INSERT INTO shops_order (platform_id, shop_id, goods_id, buyer, amount, placed_at, promised_ship_by,
+                         grouped_at, tracking, warranty, changed_at)
+SELECT 'O' || lpad(i::text, 8, '0'), x.shop_id, g.id,
+       'B' || floor(random() * 300000)::int, round((9.9 + random() * 190)::numeric, 2),
+       x.placed_at, x.placed_at + interval '48 hours',
+       CASE WHEN x.r < 0.97 THEN x.placed_at + x.r * interval '2 hours' END,
+       '', false, x.placed_at
+FROM x
+JOIN shops_goods g
+  ON g.platform_id = 'G' || lpad(x.shop_id::text, 5, '0') || '-' || lpad((1 + x.goods_offset)::text, 2, '0')
+"""
+
+_REASONS = (
+    "ARRAY['quality_issue','not_as_described','counterfeit','defective','not_shipped','damaged_in_transit',"
+    "'wrong_or_missing','lost_in_transit','changed_mind','changed_mind','other','quality_issue']"
+)
+
+# One case for ~8 % of orders, opened 0–10 days after grouping (or placement).
+_CASES = f"""
+WITH picked AS MATERIALIZED (
+    SELECT o.id, o.shop_id, o.amount, COALESCE(o.grouped_at, o.placed_at) AS since,
+           random() AS r, random() AS r2
+    FROM shops_order o
+), y AS MATERIALIZED (
+    SELECT p.id AS order_id, p.shop_id, p.amount, n,
+           -- a second case is always opened after the first one was closed
+           p.since + (n * 12 + random() * 10) * interval '1 day' AS opened_at,
+           random() AS r1, random() < 0.125 AS intervened,
+           CASE WHEN n = 0 AND p.r < 0.0805 * 0.05 THEN 'closed'
+                WHEN p.r2 < 0.67 THEN 'refunded' WHEN p.r2 < 0.9 THEN 'closed' ELSE 'pending_merchant' END AS state
+    FROM picked p CROSS JOIN LATERAL generate_series(0, CASE WHEN p.r < 0.0805 * 0.05 THEN 1 ELSE 0 END) n
+    WHERE p.r < 0.0805
+)
+INSERT INTO aftersales_aftersalescase (
+    platform_id, order_id, shop_id, kind, reason, amount, state, opened_at, submitted_at,
+    intervened_at, escalated_at, resolved_at, close_reason, liable, buyer_statement, merchant_statement,
+    ruling_note, return_receiver, return_phone, return_region, return_detail, return_tracking, changed_at)
+SELECT 'C' || lpad(y.order_id::text, 8, '0') || y.n, y.order_id, y.shop_id,
+       CASE WHEN y.r1 < 0.6 THEN 'refund_only' ELSE 'return_refund' END,
+       ({_REASONS})[1 + floor(random() * 12)::int], y.amount,
+       y.state, y.opened_at, y.opened_at,
+       CASE WHEN y.intervened THEN y.opened_at + interval '3 days' + random() * interval '2 days' END,
+       CASE WHEN y.intervened THEN y.opened_at + interval '3 days' END,
+       CASE WHEN y.state IN ('refunded', 'closed') THEN y.opened_at + interval '6 days' END,
+       CASE WHEN y.state = 'closed' THEN CASE WHEN y.intervened THEN 'ruled_for_merchant' ELSE 'buyer_cancelled' END
+            ELSE '' END,
+       CASE WHEN y.intervened AND y.state = 'refunded' THEN 'merchant'
+            WHEN y.intervened AND y.state = 'closed' THEN 'buyer' ELSE '' END,
+       '', '', '', '', '', '', '', '', y.opened_at
+FROM y
+"""
+
+_REFUNDS = """
+INSERT INTO aftersales_refund (case_id, order_id, shop_id, amount, reason, reason_class, intervened, liable,
+                               refunded_at)
+SELECT c.id, c.order_id, c.shop_id, c.amount, c.reason,
+       CASE WHEN c.reason IN ('quality_issue', 'not_as_described', 'counterfeit', 'defective') THEN 'quality'
+            WHEN c.reason IN ('not_shipped', 'damaged_in_transit', 'wrong_or_missing', 'lost_in_transit')
+            THEN 'logistics' ELSE 'other' END,
+       c.intervened_at IS NOT NULL, c.liable,
+       COALESCE(c.intervened_at + interval '1 day', c.opened_at + random() * interval '48 hours')
+FROM aftersales_aftersalescase c
+WHERE c.state = 'refunded'
+"""
+
+
+@contextmanager
+def _indexes_deferred(cursor, table: str):
+    """Drop the secondary indexes and unique constraints of `table`, rebuild them afterwards:
+    one sorted build per index is far cheaper than a million single-row index inserts."""
+    cursor.execute(
+        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = %s::regclass AND contype = 'u'",
+        [table],
+    )
+    constraints = cursor.fetchall()
+    cursor.execute(
+        "SELECT i.indexname, i.indexdef FROM pg_indexes i WHERE i.tablename = %s AND i.indexname NOT IN "
+        "(SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass)",
+        [table, table],
+    )
+    indexes = cursor.fetchall()
+    for name, _definition in constraints:
+        cursor.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+    for name, _definition in indexes:
+        cursor.execute(f'DROP INDEX "{name}"')
+    yield
+    for _name, definition in indexes:
+        cursor.execute(definition)
+    for name, definition in constraints:
+        cursor.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
+
+
+def generate(*, orders: int = 1_000_000, progress=print) -> dict[str, int]:
+    """Replace every shop, goods, order, case and refund with a fresh synthetic set."""
+    params = {
+        "start": START,
+        "shops": SHOPS,
+        "goods_per_shop": GOODS_PER_SHOP,
+        "categories": CATEGORIES,
+        "orders": orders,
+        "days": DAYS,
+    }
+    counts = {}
+    with connection.cursor() as cursor:
+        cursor.execute(f"TRUNCATE {_TABLES} RESTART IDENTITY CASCADE")
+        # The rows are consistent by construction; skip the per-row foreign-key triggers.
+        cursor.execute("SET session_replication_role = replica")
+        try:
+            cursor.execute("SET maintenance_work_mem = '256MB'")
+            for name, table, sql in (
+                ("shops", "shops_shop", _SHOPS),
+                ("goods", "shops_goods", _GOODS),
+                ("orders", "shops_order", _ORDERS),
+                ("cases", "aftersales_aftersalescase", _CASES),
+                ("refunds", "aftersales_refund", _REFUNDS),
+            ):
+                with _indexes_deferred(cursor, table):
+                    cursor.execute(sql, params)
+                    counts[name] = cursor.rowcount
+                cursor.execute(f"ANALYZE {table}")  # the next INSERT … SELECT reads it
+                progress(f"  {name}: {counts[name]:,}")
+        finally:
+            cursor.execute("SET session_replication_role = DEFAULT")
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")
+    return counts
