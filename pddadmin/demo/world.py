@@ -68,7 +68,7 @@ class _Event:
 
 
 class World:
-    def __init__(self, *, orders: int, days: int, seed: int, end: dt.datetime, case_share: float = 0.08) -> None:
+    def __init__(self, *, orders: int, days: int, seed: int, end: dt.datetime, case_share: float = 0.05) -> None:
         self.orders, self.days, self.rng, self.end = orders, days, random.Random(seed), end
         self.case_share = case_share
         self.events: list[_Event] = []
@@ -297,11 +297,14 @@ class World:
 
     # --- national warranty ------------------------------------------------------------------
     def _warranty_reports(self, orders: dict[str, list[tuple[str, dt.datetime]]]) -> None:
+        """A few reports per warranty shop, each on 1-3 of its older orders; the last ones may
+        still wait for their ruling at the end of the period."""
         rng = self.rng
         for shop_id, items in sorted(orders.items()):
-            for k in range(min(3, len(items) // 20)):
-                picked = rng.sample(items, k=min(len(items), rng.choice([1, 1, 2, 3])))
-                reported = max(p for _, p in picked) + rng.randrange(3, 20) * D
+            older = [item for item in items if item[1] <= self.end - 20 * D]
+            for k in range(min(4, (len(older) + 19) // 20)):
+                picked = rng.sample(older, k=min(len(older), rng.choice([1, 1, 2, 3])))
+                reported = max(p for _, p in picked) + rng.randrange(3, 15) * D
                 vid = f"DEMOW-{shop_id}-{k}"
                 if self.emit(
                     reported,
@@ -311,13 +314,14 @@ class World:
                     orders=[o for o, _ in picked],
                     reason=rng.choice(["refused_service", "extra_fee"]),
                 ):
+                    breach = rng.random() < 0.7
                     self.emit(
                         reported + rng.randrange(24, 72) * H,
                         "warranty.ruled",
                         f"demo-{vid}-rule",
                         violation=vid,
-                        breach=rng.random() < 0.7,
-                        note="核实商家拒绝提供联保服务",
+                        breach=breach,
+                        note="核实商家拒绝提供联保服务" if breach else "商家已按规定提供联保服务",
                     )
 
 

@@ -1,0 +1,106 @@
+"""seed_demo: a deterministic demo feed, imported with no rejected line, jobs run, logins made."""
+
+import collections
+import datetime as dt
+import io
+import json
+
+import pytest
+from django.contrib.auth import authenticate
+from django.core.management import call_command
+
+from aftersales.models import AfterSalesCase
+from compensation.models import Payout
+from metrics.models import ShopDaySnapshot
+from pddadmin.demo.users import DEMO_PASSWORD
+from pddadmin.demo.world import SHANGHAI, demo_feed
+from pddadmin.feed.models import ImportedEvent
+from pddadmin.jobs.models import JobRun, Outcome
+from pddadmin.settings import VAR_DIR
+from pddadmin.shops.models import Role, ShopMembership
+
+END = "2026-03-01T12:00:00+08:00"
+END_AT = dt.datetime(2026, 3, 1, 12, 0, tzinfo=SHANGHAI)
+
+
+def seed(*args: str) -> tuple[str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    call_command("seed_demo", *args, stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hasher(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def test_same_seed_same_feed_other_seed_other_feed():
+    first = list(demo_feed(orders=300, days=30, seed=7, end=END_AT))
+    assert first == list(demo_feed(orders=300, days=30, seed=7, end=END_AT))
+    assert first != list(demo_feed(orders=300, days=30, seed=8, end=END_AT))
+    assert len({json.loads(line)["id"] for line in first}) == len(first)
+
+
+def test_the_feed_walks_every_path():
+    """Every case and warranty event type of SPEC §8, both rulings, goods of every kind."""
+    events = [json.loads(line) for line in demo_feed(orders=4000, days=60, seed=1, end=END_AT)]
+    types = collections.Counter(e["type"] for e in events)
+    assert set(types) >= {
+        "shop.opened", "address.added", "goods.listed", "order.placed", "order.grouped", "order.shipped",
+        "order.received", "case.opened", "case.resubmitted", "case.cancelled", "case.escalated",
+        "case.return_shipped", "case.merchant_agreed", "case.merchant_refused", "case.merchant_return_refused",
+        "case.merchant_refunded", "case.ruled", "warranty.reported", "warranty.ruled",
+    }  # fmt: skip
+    assert {e["liable"] for e in events if e["type"] == "case.ruled"} == {"merchant", "buyer"}
+    assert {e["breach"] for e in events if e["type"] == "warranty.ruled"} == {True, False}
+    goods = [e for e in events if e["type"] == "goods.listed"]
+    assert any(g["special"] for g in goods) and any(g["warranty"] for g in goods)
+    assert any(g["warranty_mandatory"] for g in goods)
+    assert {e["kind"] for e in events if e["type"] == "case.opened"} == {"refund_only", "return_refund"}
+    times = [dt.datetime.fromisoformat(e["at"]) for e in events]
+    assert max(times) <= END_AT
+
+
+@pytest.mark.django_db
+def test_seed_demo_imports_everything_and_runs_the_jobs():
+    out, err = seed("--orders", "600", "--days", "30", "--seed", "2", "--end", END)
+    assert err == ""
+    assert " 0 rejected " in out
+    feed = (VAR_DIR / "demo" / "feed-2.jsonl").read_text(encoding="utf-8").splitlines()
+    assert feed == list(demo_feed(orders=600, days=30, seed=2, end=END_AT))  # same bytes from the command
+    assert ImportedEvent.objects.count() == len(feed)
+
+    states = set(AfterSalesCase.objects.values_list("state", flat=True))
+    assert {"refunded", "closed", "under_intervention", "pending_merchant"} <= states
+    # Deadlines were applied as of the end: nothing is left overdue.
+    assert not AfterSalesCase.objects.filter(due_at__lte=END_AT, state__in=["pending_merchant", "awaiting_return"])
+    assert Payout.objects.exists()
+    # A snapshot for every day of the period (the dashboard's trend), the last one yesterday.
+    dates = set(ShopDaySnapshot.objects.values_list("date", flat=True))
+    assert dates == {dt.date(2026, 1, 30) + dt.timedelta(days=n) for n in range(30)}
+    assert {run.job for run in JobRun.objects.filter(outcome=Outcome.OK)} == {
+        "process_deadlines", "issue_payouts", "compute_metrics",
+    }  # fmt: skip
+
+
+@pytest.mark.django_db
+def test_demo_users_and_a_second_run():
+    out, _ = seed("--orders", "40", "--days", "10", "--seed", "9", "--end", END)
+    assert "Demo logins (password for all: pdd-demo-2026):" in out
+    for n in range(1, 5):
+        for role in (Role.OWNER, Role.AGENT):
+            user = authenticate(username=f"{role}{n}", password=DEMO_PASSWORD)
+            assert user is not None and user.is_staff and not user.is_superuser
+            assert ShopMembership.objects.get(user=user).shop.platform_id == f"S100{n}"
+            assert f"{role}{n}" in out
+    for name in ("reviewer1", "reviewer2"):
+        assert list(authenticate(username=name, password=DEMO_PASSWORD).groups.values_list("name", flat=True)) == [
+            "reviewers"
+        ]
+    assert authenticate(username="admin", password=DEMO_PASSWORD).is_superuser
+
+    imported = ImportedEvent.objects.count()
+    out, err = seed("--orders", "40", "--days", "10", "--seed", "9")
+    assert "the demo world is already imported" in out and err == ""
+    assert ImportedEvent.objects.count() == imported
+    assert JobRun.objects.filter(job="process_deadlines").count() == 2
