@@ -10,6 +10,7 @@ import datetime as dt
 
 from django import forms
 from django.contrib import admin, messages
+from django.db.models import F
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import path, reverse
@@ -106,6 +107,16 @@ def time_left(case: AfterSalesCase, now: dt.datetime | None = None) -> str:
     return gettext("overdue %(time)s") % {"time": text} if seconds < 0 else text
 
 
+def _labelled(rows):
+    labels = {
+        t.name: t.custom.get("label", t.name)
+        for t in AfterSalesCase._meta.get_field("state").get_all_transitions(AfterSalesCase)
+    }
+    for row in rows:
+        row.label = labels.get(row.transition, row.transition)
+        yield row
+
+
 class DeadlineFilter(admin.SimpleListFilter):
     title = _("deadline")
     parameter_name = "due"
@@ -126,22 +137,23 @@ class DeadlineFilter(admin.SimpleListFilter):
 
 @admin.register(AfterSalesCase)
 class CaseAdmin(ShopScopedAdminMixin, admin.ModelAdmin):
+    # State and time left first: the merchant works down the deadlines.
     list_display = [
         "platform_id",
+        "state_display",
+        "time_left_display",
         "order_id_display",
-        "shop",
         "kind",
         "reason",
         "amount",
-        "state_display",
-        "time_left_display",
+        "shop",
         "opened_at",
     ]
     list_filter = ["state", "kind", "reason", ShopListFilter, DeadlineFilter]
     list_select_related = ["shop", "order"]
     search_fields = ["platform_id__exact", "order__platform_id__exact"]
     search_help_text = _("Case id or order id")
-    ordering = ["due_at", "-id"]
+    ordering = [F("due_at").asc(nulls_last=True), "-id"]
     paginator = LargeTablePaginator
     actions = ["agree_selected"]
 
@@ -212,7 +224,7 @@ class CaseAdmin(ShopScopedAdminMixin, admin.ModelAdmin):
             "order": case.order,
             "refund": getattr(case, "refund", None),
             "time_left": time_left(case),
-            "transitions": case.transitions.select_related("actor").order_by("at", "id"),
+            "transitions": _labelled(case.transitions.select_related("actor").order_by("at", "id")),
             "evidence": case.evidence.all(),
             "buttons": buttons,
             "has_view_permission": True,
