@@ -2,6 +2,7 @@ import datetime as dt
 import sys
 
 from django.core.management.base import BaseCommand, CommandError, no_translations
+from django.utils import timezone
 from tqdm import tqdm
 
 from aftersales.services.deadlines import due_cases, process_deadlines
@@ -27,9 +28,9 @@ class Command(BaseCommand):
 
     @no_translations  # operators' scripts read the summary line: keep it in the source language
     def handle(self, *args, now: str | None, batch_size: int, progress: bool, **options):
-        moment = parse_now(now) if now else None
+        moment = parse_now(now) if now else timezone.now()
         show_bar = progress or sys.stderr.isatty()
-        total = due_cases(moment).count() if show_bar and moment else None
+        total = due_cases(moment).count() if show_bar else None
         with tqdm(total=total, unit=" cases", disable=not show_bar, file=sys.stderr, leave=False) as bar:
             report = process_deadlines(now=moment, batch_size=max(1, batch_size), on_progress=bar.update)
         self.stdout.write(report.summary())
