@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from aftersales.models import ReturnAddress
 from pddadmin.shops.models import Goods, Order, Shop, ShopMembership
 
+TEST_PASSWORD = "pw-for-tests-123"
 TZ = dt.timezone(dt.timedelta(hours=8))
 T0 = dt.datetime(2026, 1, 1, 10, 0, tzinfo=TZ)
 
@@ -16,11 +17,11 @@ T0 = dt.datetime(2026, 1, 1, 10, 0, tzinfo=TZ)
 class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = get_user_model()
-        skip_postgeneration_save = True
 
     username = factory.Sequence(lambda n: f"user{n}")
     is_staff = True
-    password = factory.PostGenerationMethodCall("set_password", "pw-for-tests-123")
+    # Hashed before the insert, so the stored hash is the one sessions are bound to.
+    password = factory.django.Password(TEST_PASSWORD)
 
 
 class ShopFactory(factory.django.DjangoModelFactory):
