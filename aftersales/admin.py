@@ -1,5 +1,6 @@
 """After-sales admin. Return addresses (SPEC §3) here; every write calls aftersales.services.settings."""
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext
@@ -12,11 +13,24 @@ from .models import ReturnAddress
 from .services import settings as settings_services
 
 
+class ReturnAddressForm(forms.ModelForm):
+    # Not the model field: validating `is_default` against the one-default constraint would
+    # refuse a second default, while the service moves the default in the same transaction.
+    make_default = forms.BooleanField(
+        label=_("default"), required=False, help_text=_("The shop's first address is always the default.")
+    )
+
+    class Meta:
+        model = ReturnAddress
+        fields = ["shop", *settings_services.ADDRESS_FIELDS]
+
+
 @admin.register(ReturnAddress)
 class ReturnAddressAdmin(ShopScopedAdminMixin, admin.ModelAdmin):
     """Owners keep the address book; agents and viewers read it."""
 
     edit_roles = EDIT_SETTINGS_ROLES
+    form = ReturnAddressForm
     list_display = ["receiver", "phone", "region", "detail", "shop", "is_default"]
     list_display_links = ["receiver"]
     list_filter = [ShopListFilter, "is_default"]
@@ -25,8 +39,10 @@ class ReturnAddressAdmin(ShopScopedAdminMixin, admin.ModelAdmin):
     actions = ["make_default"]
 
     def get_fields(self, request, obj=None):
-        fields = ["shop", "receiver", "phone", "province", "city", "district", "detail", "is_default"]
-        return fields if obj is None else [*fields, "platform_id", "created_at", "changed_at"]
+        fields = ["shop", *settings_services.ADDRESS_FIELDS]
+        if obj is None:
+            return [*fields, "make_default"]
+        return [*fields, "is_default", "platform_id", "created_at", "changed_at"]
 
     def get_readonly_fields(self, request, obj=None):
         # The default moves only through "set as default", so there is always exactly one.
@@ -41,7 +57,7 @@ class ReturnAddressAdmin(ShopScopedAdminMixin, admin.ModelAdmin):
         if change:
             settings_services.address_update(address=obj, **fields)
             return
-        created = settings_services.address_add(shop=obj.shop, default=form.cleaned_data["is_default"], **fields)
+        created = settings_services.address_add(shop=obj.shop, default=form.cleaned_data["make_default"], **fields)
         # The admin logs and redirects with `obj`: make it the row the service created.
         for name in ["pk", "is_default", "created_at", "changed_at", *settings_services.ADDRESS_FIELDS]:
             setattr(obj, name, getattr(created, name))
@@ -74,4 +90,6 @@ class ReturnAddressAdmin(ShopScopedAdminMixin, admin.ModelAdmin):
             gettext("“%(address)s” is now the default return address.") % {"address": address},
             messages.SUCCESS,
         )
+
+
 from . import case_admin  # noqa: E402,F401

@@ -1,0 +1,113 @@
+"""Shop services: warranty switch, staff membership, and the phone rules they rely on."""
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from pddadmin.shops import services
+from pddadmin.shops.models import Goods, ShopMembership
+from pddadmin.shops.validators import validate_hotline
+from tests import factories
+from tests.conftest import at
+
+VALID_HOTLINES = [
+    "13800138000",
+    "19912345678",
+    "0571-88886666",
+    "010-12345678",
+    "0755 2345678",
+    "(0571)88886666",
+    "（0571）88886666",
+    "057188886666",
+    "0571-88886666-123",
+    "021-61234567转8008",
+]
+INVALID_HOTLINES = [
+    "12800138000",  # mobile must start 13–19
+    "1380013800",  # 10 digits
+    "138001380000",  # 12 digits
+    "400-820-8820",  # service numbers are not accepted
+    "571-88886666",  # area code must start with 0
+    "0571-0888666",  # the number cannot start with 0
+    "0571-123456",  # 6 digits
+    "0571-123456789",  # 9 digits
+    "0571-88886666-",  # extension without digits
+    "hotline",
+    "",
+]
+
+
+@pytest.mark.parametrize("number", VALID_HOTLINES)
+def test_valid_hotlines(number):
+    validate_hotline(number)
+
+
+@pytest.mark.parametrize("number", INVALID_HOTLINES)
+def test_invalid_hotlines_are_refused_with_the_rule(number):
+    with pytest.raises(ValidationError) as raised:
+        validate_hotline(number)
+    assert "is not a valid phone number" in raised.value.messages[0]
+    assert "0571-88886666" in raised.value.messages[0]
+
+
+def test_shop_open_refuses_invalid_hotline(db):
+    with pytest.raises(ValidationError, match="not a valid phone number"):
+        services.shop_open(platform_id="S1", name="x", at=at("2026-01-01 10:00"), hotline="12345")
+
+
+@pytest.mark.django_db
+class TestGoodsWarranty:
+    def test_switch_on_and_off(self):
+        goods = factories.GoodsFactory()
+        services.goods_set_warranty(goods=goods, warranty=True, at=at("2026-01-02 10:00"))
+        assert Goods.objects.get(pk=goods.pk).warranty is True
+        services.goods_set_warranty(goods=goods, warranty=False, at=at("2026-01-03 10:00"))
+        stored = Goods.objects.get(pk=goods.pk)
+        assert stored.warranty is False
+        assert stored.changed_at == at("2026-01-03 10:00")
+
+    def test_mandatory_cannot_be_switched_off(self):
+        goods = factories.GoodsFactory(warranty=True, warranty_mandatory=True)
+        with pytest.raises(ValidationError, match="mandatory"):
+            services.goods_set_warranty(goods=goods, warranty=False)
+        assert Goods.objects.get(pk=goods.pk).warranty is True
+
+    def test_earlier_orders_keep_their_snapshot(self):
+        goods = factories.GoodsFactory(warranty=True)
+        order = factories.OrderFactory(goods=goods)
+        services.goods_set_warranty(goods=goods, warranty=False)
+        order.refresh_from_db()
+        assert order.warranty is True
+
+
+@pytest.mark.django_db
+class TestMembership:
+    def test_add_and_change_role(self, shop):
+        user = factories.UserFactory()
+        services.membership_set(shop=shop, user=user, role="viewer")
+        services.membership_set(shop=shop, user=user, role="agent")
+        assert ShopMembership.objects.get(shop=shop, user=user).role == "agent"
+
+    def test_unknown_role(self, shop):
+        with pytest.raises(ValidationError, match="unknown role"):
+            services.membership_set(shop=shop, user=factories.UserFactory(), role="boss")
+
+    def test_inactive_user(self, shop):
+        with pytest.raises(ValidationError, match="inactive"):
+            services.membership_set(shop=shop, user=factories.UserFactory(is_active=False), role="agent")
+
+    def test_last_owner_cannot_be_demoted_or_removed(self, shop, owner):
+        membership = ShopMembership.objects.get(shop=shop, user=owner)
+        with pytest.raises(ValidationError, match="at least one owner"):
+            services.membership_set(shop=shop, user=owner, role="agent")
+        with pytest.raises(ValidationError, match="at least one owner"):
+            services.membership_remove(membership=membership)
+        assert ShopMembership.objects.get(pk=membership.pk).role == "owner"
+
+    def test_an_owner_goes_once_another_owner_exists(self, shop, owner):
+        services.membership_set(shop=shop, user=factories.UserFactory(), role="owner")
+        services.membership_remove(membership=ShopMembership.objects.get(shop=shop, user=owner))
+        assert not ShopMembership.objects.filter(shop=shop, user=owner).exists()
+
+    def test_other_shops_owners_do_not_count(self, shop, owner, outsider):
+        with pytest.raises(ValidationError, match="at least one owner"):
+            services.membership_remove(membership=ShopMembership.objects.get(shop=shop, user=owner))
