@@ -19,7 +19,8 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Case, DecimalField, F, Sum, Value, When
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Abs, Coalesce
+from django.db.models.lookups import GreaterThanOrEqual
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -30,6 +31,7 @@ from ..models import SHOP_KINDS, Account, AccountKind, Entry, LedgerTransaction,
 ZERO = Decimal("0.00")
 MONEY_FIELD = DecimalField(max_digits=14, decimal_places=2)
 CENT = Decimal("0.01")
+HALF_CENT = Decimal("0.005")
 
 
 @dataclass
@@ -169,13 +171,19 @@ def shop_credit_balance(*, shop: Shop, amount: Decimal, at: dt.datetime | None =
     return books
 
 
+def _differs(difference) -> GreaterThanOrEqual:
+    # SQLite sums decimals as floats (0.01 + 0.05 - 0.06 != 0 there); any real difference is at
+    # least one cent, so "half a cent or more" is exact on PostgreSQL and right on SQLite.
+    return GreaterThanOrEqual(Abs(difference), Value(HALF_CENT))
+
+
 def ledger_differences() -> list[str]:
     """Every way the cached figures disagree with the entries; empty when the books are clean."""
     problems: list[str] = []
     accounts = (
         Account.objects.select_related("shop")
         .annotate(total=Coalesce(Sum("entries__amount"), Value(ZERO)))
-        .exclude(balance=F("total"))
+        .filter(_differs(F("balance") - F("total")))
         .order_by("id")
     )
     for account in accounts:
@@ -185,13 +193,14 @@ def ledger_differences() -> list[str]:
         )
     unbalanced = (
         LedgerTransaction.objects.annotate(total=Coalesce(Sum("entries__amount"), Value(ZERO)))
-        .exclude(total=0)
+        .filter(_differs(F("total")))
         .order_by("id")
     )
     for txn in unbalanced:
         problems.append(f"transaction {txn.pk} ({txn.kind}): entries sum to {Decimal(txn.total):.2f}, not 0")
     for kind, field in ((AccountKind.DEPOSIT, "deposit"), (AccountKind.BALANCE, "balance")):
-        rows = Account.objects.filter(kind=kind).exclude(**{f"shop__{field}": F("balance")}).select_related("shop")
+        rows = Account.objects.filter(kind=kind).filter(_differs(F(f"shop__{field}") - F("balance")))
+        rows = rows.select_related("shop")
         for account in rows.order_by("shop_id"):
             problems.append(
                 f"shop {account.shop.platform_id}: {field} {getattr(account.shop, field)} "
