@@ -1,6 +1,6 @@
 """`make run`: the web server in the foreground and the django-q2 cluster beside it.
 
-Both are child processes of this command; Ctrl-C (SIGINT) or SIGTERM stops both, and if one of
+Both are child processes of this command; Ctrl-C (SIGINT), SIGTERM or SIGHUP stops both, and if one of
 them dies the other is stopped too, so no orphaned cluster keeps running jobs after the server
 is gone.
 """
@@ -41,8 +41,8 @@ class Command(BaseCommand):
             nonlocal stopping
             stopping = True
 
-        signal.signal(signal.SIGINT, stop)
-        signal.signal(signal.SIGTERM, stop)
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, stop)
         exit_code = 0
         while not stopping:
             ended = {name: p.returncode for name, p in children.items() if p.poll() is not None}
