@@ -1,2 +1,14 @@
+from django.urls import path
+
+from . import views
+
 app_name = "compensation"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.violation_list, name="violations"),
+    path("violations/<str:platform_id>/", views.violation_detail, name="violation"),
+    path("payouts/", views.payout_list, name="payouts"),
+    path("accounts/", views.account_list, name="accounts"),
+    path("accounts/<int:pk>/", views.account_statement, name="statement"),
+    path("review/", views.review_queue, name="review"),
+    path("review/new/", views.review_report, name="report"),
+]

@@ -1,0 +1,103 @@
+"""Read-only admin for the warranty ledger: money changes only through the services."""
+
+from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from pddadmin.shops.admin_scope import ShopListFilter, ShopScopedAdminMixin
+
+from .models import Account, Coupon, Entry, LedgerTransaction, Payout, Violation, ViolationLog, ViolationOrder
+
+
+class ReadOnlyMixin:
+    """First in the bases: nobody adds, edits or deletes ledger rows here, whatever their role."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ViolationOrderInline(ReadOnlyMixin, admin.TabularInline):
+    model = ViolationOrder
+    fields = ["position", "order", "active"]
+    readonly_fields = fields
+    extra = 0
+
+
+class ViolationLogInline(ReadOnlyMixin, admin.TabularInline):
+    model = ViolationLog
+    fields = ["at", "action", "from_state", "to_state", "actor", "source", "note"]
+    readonly_fields = fields
+    extra = 0
+
+
+@admin.register(Violation)
+class ViolationAdmin(ReadOnlyMixin, ShopScopedAdminMixin, admin.ModelAdmin):
+    shop_path = "shop"
+    list_display = ["platform_id", "shop", "reason", "state", "reported_at", "explanation_due_at", "ruled_at", "page"]
+    list_filter = [ShopListFilter, "state", "reason"]
+    list_select_related = ["shop"]
+    search_fields = ["platform_id"]
+    date_hierarchy = "reported_at"
+    show_full_result_count = False
+    inlines = [ViolationOrderInline, ViolationLogInline]
+
+    @admin.display(description=_("page"))
+    def page(self, obj):
+        return format_html('<a href="{}">{}</a>', reverse("compensation:violation", args=[obj.platform_id]),
+                           _("open"))
+
+
+@admin.register(Payout)
+class PayoutAdmin(ReadOnlyMixin, ShopScopedAdminMixin, admin.ModelAdmin):
+    shop_path = "shop"
+    list_display = ["violation", "order", "buyer", "amount", "from_deposit", "from_balance", "arrears", "issued_at"]
+    list_filter = [ShopListFilter]
+    list_select_related = ["violation", "order"]
+    search_fields = ["violation__platform_id", "order__platform_id", "buyer"]
+    show_full_result_count = False
+
+
+@admin.register(Coupon)
+class CouponAdmin(ReadOnlyMixin, ShopScopedAdminMixin, admin.ModelAdmin):
+    shop_path = "payout__shop"
+    list_display = ["code", "buyer", "face_value", "min_spend", "issued_at", "expires_at", "status"]
+    search_fields = ["code", "buyer"]
+    show_full_result_count = False
+
+
+@admin.register(Account)
+class AccountAdmin(ReadOnlyMixin, ShopScopedAdminMixin, admin.ModelAdmin):
+    shop_path = "shop"
+    list_display = ["__str__", "kind", "balance", "statement"]
+    list_filter = [ShopListFilter, "kind"]
+    list_select_related = ["shop"]
+
+    @admin.display(description=_("statement"))
+    def statement(self, obj):
+        if obj.shop_id is None:
+            return "—"
+        return format_html('<a href="{}">{}</a>', reverse("compensation:statement", args=[obj.pk]), _("open"))
+
+
+class EntryInline(ReadOnlyMixin, admin.TabularInline):
+    model = Entry
+    fields = ["account", "amount", "at"]
+    readonly_fields = fields
+    extra = 0
+
+
+@admin.register(LedgerTransaction)
+class LedgerTransactionAdmin(ReadOnlyMixin, ShopScopedAdminMixin, admin.ModelAdmin):
+    shop_path = "shop"
+    list_display = ["id", "kind", "shop", "at", "memo"]
+    list_filter = [ShopListFilter, "kind"]
+    list_select_related = ["shop"]
+    show_full_result_count = False
+    inlines = [EntryInline]

@@ -1,0 +1,173 @@
+"""Merchant pages (violations, payouts, account statements) and the reviewers' warranty tab.
+
+Thin: selectors read, services write; merchant staff see their shops, reviewers every shop.
+"""
+
+import tablib
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from pddadmin.shops.models import Order
+from pddadmin.shops.selectors import is_reviewer
+
+from . import selectors
+from .forms import ExplanationForm, ReportForm, RulingForm
+from .models import Account, ViolationState
+from .services import violations as services
+
+PER_PAGE = 50
+
+
+def _page(request: HttpRequest, qs):
+    return Paginator(qs, PER_PAGE).get_page(request.GET.get("page"))
+
+
+def _export(rows, columns, name: str, fmt: str) -> HttpResponse:
+    data = tablib.Dataset(headers=list(columns))
+    for row in rows:
+        data.append([selectors.safe_row(row)[c] for c in columns])
+    if fmt == "xlsx":
+        response = HttpResponse(
+            data.export("xlsx"), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        )
+    else:
+        response = HttpResponse(data.export("csv"), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
+    return response
+
+
+def _reviewer_only(request: HttpRequest) -> None:
+    if not is_reviewer(request.user):
+        raise PermissionDenied
+
+
+@login_required
+def violation_list(request: HttpRequest) -> HttpResponse:
+    qs = selectors.violations_for(request.user)
+    state = request.GET.get("state")
+    if state in ViolationState.values:
+        qs = qs.filter(state=state)
+    return render(request, "compensation/violation_list.html", {
+        "page": _page(request, qs), "states": ViolationState.choices, "state": state,
+        "reviewer": is_reviewer(request.user),
+    })
+
+
+def _violation(request: HttpRequest, platform_id: str):
+    return get_object_or_404(selectors.violations_for(request.user), platform_id=platform_id)
+
+
+@login_required
+def violation_detail(request: HttpRequest, platform_id: str) -> HttpResponse:
+    violation = _violation(request, platform_id)
+    now = timezone.now()
+    can_explain = (
+        violation.state == ViolationState.REPORTED
+        and now <= violation.explanation_due_at
+        and services.can_explain(request.user, violation)
+    )
+    can_rule = violation.state == ViolationState.REPORTED and is_reviewer(request.user)
+    explanation_form = ExplanationForm(initial={"text": violation.explanation})
+    ruling_form = RulingForm()
+    if request.method == "POST":
+        action = request.POST.get("action")
+        try:
+            if action == "explain":
+                explanation_form = ExplanationForm(request.POST, request.FILES)
+                if explanation_form.is_valid():
+                    services.violation_explain(violation=violation, actor=request.user, at=now,
+                                               **explanation_form.cleaned_data)
+                    messages.success(request, _("Your explanation was saved."))
+                    return redirect("compensation:violation", platform_id=platform_id)
+            elif action == "rule":
+                ruling_form = RulingForm(request.POST)
+                if ruling_form.is_valid():
+                    services.violation_rule(violation=violation, actor=request.user, at=now,
+                                            **ruling_form.cleaned_data)
+                    messages.success(request, _("The ruling was recorded."))
+                    return redirect("compensation:review")
+            else:
+                raise Http404
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+            return redirect("compensation:violation", platform_id=platform_id)
+    return render(request, "compensation/violation_detail.html", {
+        "violation": violation,
+        "lines": violation.lines.select_related("order", "order__goods", "payout__coupon").order_by("position"),
+        "evidence": violation.evidence.all(),
+        "log": violation.log.select_related("actor"),
+        "can_explain": can_explain,
+        "can_rule": can_rule,
+        "explanation_form": explanation_form,
+        "ruling_form": ruling_form,
+        "reviewer": is_reviewer(request.user),
+    })
+
+
+@login_required
+def payout_list(request: HttpRequest) -> HttpResponse:
+    qs = selectors.payouts_for(request.user)
+    fmt = request.GET.get("export")
+    if fmt in ("csv", "xlsx"):
+        return _export(selectors.payout_rows(qs), selectors.PAYOUT_COLUMNS, "payouts", fmt)
+    return render(request, "compensation/payout_list.html", {"page": _page(request, qs)})
+
+
+@login_required
+def account_list(request: HttpRequest) -> HttpResponse:
+    accounts = selectors.accounts_for(request.user)
+    return render(request, "compensation/account_list.html", {"page": _page(request, accounts)})
+
+
+@login_required
+def account_statement(request: HttpRequest, pk: int) -> HttpResponse:
+    account: Account = get_object_or_404(selectors.accounts_for(request.user), pk=pk)
+    fmt = request.GET.get("export")
+    if fmt in ("csv", "xlsx"):
+        name = f"statement-{account.shop.platform_id}-{account.kind}"
+        return _export(selectors.statement_rows(account=account), selectors.STATEMENT_COLUMNS, name, fmt)
+    return render(request, "compensation/account_statement.html", {
+        "account": account, "page": _page(request, selectors.statement(account=account)),
+    })
+
+
+@login_required
+def review_queue(request: HttpRequest) -> HttpResponse:
+    _reviewer_only(request)
+    return render(request, "compensation/review_queue.html", {
+        "page": _page(request, selectors.review_queue()), "active_tab": "warranty", "now": timezone.now(),
+    })
+
+
+@login_required
+def review_report(request: HttpRequest) -> HttpResponse:
+    """A reviewer enters a buyer's complaint received outside the feed."""
+    _reviewer_only(request)
+    form = ReportForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        ids = form.cleaned_data["orders"]
+        found = Order.objects.select_related("shop").in_bulk(ids, field_name="platform_id")
+        missing = [i for i in ids if i not in found]
+        if missing:
+            form.add_error("orders", _("Unknown order %(id)s.") % {"id": missing[0]})
+        else:
+            try:
+                violation = services.violation_report(
+                    platform_id=services.new_violation_id(), orders=[found[i] for i in ids],
+                    reason=form.cleaned_data["reason"], complaint=form.cleaned_data["complaint"],
+                    at=timezone.now(), actor=request.user, source="review",
+                )
+            except ValidationError as error:
+                form.add_error(None, error)
+            else:
+                messages.success(request, _("Report %(id)s was recorded.") % {"id": violation.platform_id})
+                return redirect("compensation:violation", platform_id=violation.platform_id)
+    return render(request, "compensation/review_report.html", {"form": form, "active_tab": "warranty"})
+
+
