@@ -2,7 +2,6 @@
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -80,11 +79,8 @@ class ReturnAddressAdmin(ShopScopedAdminMixin, admin.ModelAdmin):
         if not self.has_change_permission(request, address):
             self.message_user(request, _("Only the shop's owners can change its return addresses."), messages.ERROR)
             return
-        try:
-            settings_services.address_set_default(address=address)
-        except ValidationError as error:
-            self.message_user(request, "; ".join(error.messages), messages.ERROR)
-            return
+        # A refusal (ValidationError) becomes an error message through the mixin.
+        settings_services.address_set_default(address=address)
         self.message_user(
             request,
             gettext("“%(address)s” is now the default return address.") % {"address": address},

@@ -40,8 +40,10 @@ Behaviour:
   is given (or from ``get_queryset(request)``), never from ``Model.objects``.
 - Service errors: a ``ValidationError`` raised by a service inside ``save_model`` is shown on the
   re-rendered form (nothing saved, the transaction is rolled back); one raised by
-  ``delete_model`` / ``delete_queryset`` (including the bulk "delete selected" action) becomes an
-  error message and nothing is deleted. So admins call services and stay declarative.
+  ``delete_model`` / ``delete_queryset`` (including the bulk "delete selected" action, which runs
+  all-or-nothing) becomes an error message and nothing is deleted; one raised by any other action
+  becomes an error message (wrap the action in ``transaction.atomic`` yourself if it must be
+  all-or-nothing). So admins call services and stay declarative.
 
 ``ShopScopedInlineMixin`` does the same for inlines: ``shop_path`` is the inline model's path to
 its shop, ``parent_shop_path`` the parent model's (default ``"shop"``; ``"pk"`` under Shop).
@@ -268,7 +270,10 @@ class ShopScopedAdminMixin(_ScopeMixin):
         class ServiceErrorForm(form):
             def clean(self):
                 cleaned = super().clean()
-                self.add_error(None, error)
+                # Field errors go to their field when the form has it, the rest on top.
+                by_field = error.message_dict if hasattr(error, "error_dict") else {None: error.messages}
+                for field, field_messages in by_field.items():
+                    self.add_error(field if field in self.fields else None, field_messages)
                 return cleaned
 
         ServiceErrorForm.__name__ = form.__name__
@@ -286,6 +291,15 @@ class ShopScopedAdminMixin(_ScopeMixin):
                 current_app=self.admin_site.name,
             )
             return HttpResponseRedirect(url)
+
+    def response_action(self, request, queryset):
+        try:
+            return super().response_action(request, queryset)
+        except ValidationError as error:
+            # An action calling a service that refuses: show why instead of a server error.
+            for message in error.messages:
+                self.message_user(request, message, messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
 
     def get_actions(self, request):
         actions = super().get_actions(request)

@@ -1,9 +1,11 @@
 """After-sales settings in the admin: hotline, return addresses, the missing-info flag, languages."""
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from aftersales.models import ReturnAddress
+from aftersales.services import settings as settings_services
 from pddadmin.shops.models import Shop
 from tests import factories
 from tests.shops.admin_helpers import client_for, listed, messages_of
@@ -96,6 +98,17 @@ class TestReturnAddressAdmin:
         )
         assert "Select exactly one address" in " ".join(messages_of(response))
         assert defaults(shop) == ["2号"]
+
+    def test_a_refusing_service_becomes_a_message(self, shop, owner, monkeypatch):
+        spare = factories.ReturnAddressFactory(shop=shop)
+
+        def refuse(**kwargs):
+            raise ValidationError("the platform froze this address book")
+
+        monkeypatch.setattr(settings_services, "address_set_default", refuse)
+        response = client_for(owner).post(CHANGELIST, {"action": "make_default", "_selected_action": [spare.pk]})
+        assert response.status_code == 302
+        assert messages_of(response) == ["the platform froze this address book"]
 
     def test_default_cannot_be_deleted_from_its_page(self, shop, owner):
         default = factories.ReturnAddressFactory(shop=shop, is_default=True)
