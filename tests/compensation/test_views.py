@@ -136,3 +136,12 @@ def test_pages_render_for_member_without_data(client, db):
     login(client, user)
     for name in ("violations", "payouts", "accounts"):
         assert client.get(reverse(f"compensation:{name}")).status_code == 200
+
+
+def test_pages_speak_chinese_by_default(client, owner, data):
+    from django.utils import translation
+
+    login(client, owner)
+    with translation.override("zh-hans"):
+        body = client.get(reverse("compensation:violations"), HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "全国联保违规" in body and "待判定" in body
