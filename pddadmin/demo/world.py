@@ -68,7 +68,7 @@ class _Event:
 
 
 class World:
-    def __init__(self, *, orders: int, days: int, seed: int, end: dt.datetime, case_share: float = 0.05) -> None:
+    def __init__(self, *, orders: int, days: int, seed: int, end: dt.datetime, case_share: float = 0.04) -> None:
         self.orders, self.days, self.rng, self.end = orders, days, random.Random(seed), end
         self.case_share = case_share
         self.events: list[_Event] = []
@@ -146,7 +146,10 @@ class World:
         placed = self.start + dt.timedelta(seconds=rng.randrange(int((self.end - self.start).total_seconds())))
         order_id = f"DEMO{n:08d}"
         amount = price * rng.choice([1, 1, 1, 2])
-        with_case = rng.random() < self.case_share
+        # A promotion in the last 10 days brings three times the after-sales: the workbench and
+        # the review queue open with a backlog to work on.
+        surge = 3 if placed > self.end - 10 * D else 1
+        with_case = rng.random() < self.case_share * surge
         self.emit(
             placed,
             "order.placed",
@@ -168,7 +171,9 @@ class World:
         self.emit(shipped, "order.shipped", f"demo-s-{n}", phase=3, order=order_id, tracking=f"YT{n:010d}")
         received = shipped + rng.randrange(30, 120) * H
         if with_case:
-            if rng.random() < 0.5:  # the problem shows before the buyer confirms receipt
+            if surge > 1:  # promotion orders: trouble shows within two days of shipping
+                opened = shipped + rng.randrange(6, 48) * H
+            elif rng.random() < 0.5:  # the problem shows before the buyer confirms receipt
                 opened = shipped + rng.randrange(6, int((received - shipped) / H)) * H
             else:  # after receipt, inside the 15-day after-sales window
                 self.emit(received, "order.received", f"demo-r-{n}", phase=4, order=order_id)
@@ -223,7 +228,7 @@ class World:
             return
         e = f"demo-c{n}-"
         t = opened + rng.randrange(1, 40) * H  # merchant answers inside 48 h (or not at all)
-        if self.end - opened < 48 * H and rng.random() < 0.6:
+        if self.end - opened < 48 * H and rng.random() < 0.8:
             return  # recent: still waiting in the merchant's workbench
         path = rng.random()
         if path < 0.08:
@@ -281,10 +286,12 @@ class World:
 
     def _escalate(self, e: str, case_id: str, t: dt.datetime) -> None:
         rng = self.rng
-        escalated = t + rng.randrange(2, 150) * H
+        escalated = t + rng.randrange(2, 72) * H
         if not self.emit(escalated, "case.escalated", e + "escalate", case=case_id):
             return
-        ruled = escalated + rng.randrange(6, 240) * H  # the latest ones still wait in the queue
+        if self.end - escalated < 7 * D and rng.random() < 0.85:
+            return  # still waiting in the review queue
+        ruled = escalated + rng.randrange(6, 96) * H
         merchant = rng.random() < 0.6
         self.emit(
             ruled,
