@@ -28,7 +28,7 @@ TZ = dt.timezone(dt.timedelta(hours=8))
 
 
 @pytest.fixture(scope="module")
-def browser():
+def chromium():
     if not CHROMIUM.exists():
         pytest.skip(
             "browser tests need Debian's chromium at /usr/bin/chromium: `apt-get install -y chromium` "
@@ -40,9 +40,9 @@ def browser():
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
     if previous is None:
         os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     else:
@@ -50,8 +50,9 @@ def browser():
 
 
 @pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="zh-CN")
+def tab(chromium):
+    """A page in a fresh browser context. (Not named `page`: pytest-playwright owns that name.)"""
+    context = chromium.new_context(viewport={"width": 1400, "height": 900}, locale="zh-CN")
     context.set_default_timeout(20_000)
     yield context.new_page()
     context.close()
