@@ -98,7 +98,7 @@ def run_job(name: str, **options) -> str:
             run,
             clock,
             outcome=Outcome.FAILED,
-            summary=_last_line(out.getvalue()) or _last_line(f"{type(exc).__name__}: {exc}"),
+            summary=_last_line(f"{type(exc).__name__}: {exc}"),  # the error, not half a report
             error=traceback.format_exc(),
         )
         raise
