@@ -161,6 +161,8 @@ if os.environ.get("REDIS_URL"):
 # After-sales rules that the platform may tune (SPEC §5: "decided here; configurable").
 GOODS_RESTRICTION_CONSECUTIVE_DAYS = envint("GOODS_RESTRICTION_CONSECUTIVE_DAYS", 3)
 FEED_BATCH_SIZE = envint("FEED_BATCH_SIZE", 1000)
+# Hours a merchant has to explain a national-warranty report before reviewers rule (decided here).
+WARRANTY_EXPLANATION_HOURS = envint("WARRANTY_EXPLANATION_HOURS", 48)
 
 LOGGING = {
     "version": 1,
