@@ -7,6 +7,7 @@ from pddadmin.shops.models import Order, Shop
 from .models import AfterSalesCase, Kind, Liable, Reason, ReturnAddress
 from .services import cases
 from .services import settings as settings_services
+from .services.deadlines import apply_due_deadlines
 
 
 @handles("address.added")
@@ -34,13 +35,27 @@ def address_added(event: Event) -> None:
 # rule themselves (SPEC §8), and case_open applies it to the order's existing cases.
 
 
+def _settle_case(event: Event) -> None:
+    """Prepare step: apply the case's automatic transition due at or before the event."""
+    case = AfterSalesCase.objects.filter(platform_id=event.data.get("case")).first()
+    if case is not None:
+        apply_due_deadlines(case=case, now=event.at)
+
+
+def _settle_order_cases(event: Event) -> None:
+    """Prepare step of case.opened: settle each existing case of the order first."""
+    order_id = event.data.get("order")
+    for case in AfterSalesCase.objects.filter(order__platform_id=order_id, due_at__lte=event.at):
+        apply_due_deadlines(case=case, now=event.at)
+
+
 def _case(event: Event) -> AfterSalesCase:
     case = event.ref(AfterSalesCase, "case", lock=True)
     event.check_not_older(case, f"case {case.platform_id}")
     return case
 
 
-@handles("case.opened")
+@handles("case.opened", prepare=_settle_order_cases)
 def case_opened(event: Event) -> None:
     order = event.ref(Order, "order", lock=True)
     event.check_not_older(order, f"order {order.platform_id}")
@@ -55,7 +70,7 @@ def case_opened(event: Event) -> None:
     )
 
 
-@handles("case.resubmitted")
+@handles("case.resubmitted", prepare=_settle_case)
 def case_resubmitted(event: Event) -> None:
     case = _case(event)
     cases.case_resubmit(
@@ -66,23 +81,23 @@ def case_resubmitted(event: Event) -> None:
     )
 
 
-@handles("case.cancelled")
+@handles("case.cancelled", prepare=_settle_case)
 def case_cancelled(event: Event) -> None:
     cases.case_cancel(case=_case(event), at=event.at)
 
 
-@handles("case.escalated")
+@handles("case.escalated", prepare=_settle_case)
 def case_escalated(event: Event) -> None:
     cases.case_escalate(case=_case(event), at=event.at)
 
 
-@handles("case.return_shipped")
+@handles("case.return_shipped", prepare=_settle_case)
 def case_return_shipped(event: Event) -> None:
     case = _case(event)
     cases.case_ship_return(case=case, tracking=event.text("tracking", max_length=64), at=event.at)
 
 
-@handles("case.merchant_agreed")
+@handles("case.merchant_agreed", prepare=_settle_case)
 def case_merchant_agreed(event: Event) -> None:
     case = _case(event)
     address = None
@@ -91,24 +106,24 @@ def case_merchant_agreed(event: Event) -> None:
     cases.case_merchant_agree(case=case, address=address, at=event.at)
 
 
-@handles("case.merchant_refused")
+@handles("case.merchant_refused", prepare=_settle_case)
 def case_merchant_refused(event: Event) -> None:
     case = _case(event)
     cases.case_merchant_refuse(case=case, reason=event.text("reason", max_length=2000), at=event.at)
 
 
-@handles("case.merchant_return_refused")
+@handles("case.merchant_return_refused", prepare=_settle_case)
 def case_merchant_return_refused(event: Event) -> None:
     case = _case(event)
     cases.case_refuse_return(case=case, reason=event.text("reason", max_length=2000), at=event.at)
 
 
-@handles("case.merchant_refunded")
+@handles("case.merchant_refunded", prepare=_settle_case)
 def case_merchant_refunded(event: Event) -> None:
     cases.case_confirm_refund(case=_case(event), at=event.at)
 
 
-@handles("case.ruled")
+@handles("case.ruled", prepare=_settle_case)
 def case_ruled(event: Event) -> None:
     case = _case(event)
     cases.case_rule(

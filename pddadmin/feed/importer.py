@@ -138,6 +138,12 @@ def _claim(events: list[Event]) -> set[str]:
 
 
 def _apply_one(registration: Registration, event: Event, report: ImportReport, reject: Callable) -> None:
+    if registration.prepare is not None:
+        try:
+            with transaction.atomic():
+                registration.prepare(event)
+        except (Rejected, ValidationError):
+            pass  # the event itself will be rejected with the reason
     try:
         with transaction.atomic():
             if not _claim([event]):

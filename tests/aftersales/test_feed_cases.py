@@ -155,13 +155,17 @@ def test_lazy_deadline_rule_applies_due_transitions_before_a_later_event(tmp_pat
     assert code == 1 and rejected == [9], err
     assert "case C1 is refunded: merchant_refuse is only possible from pending_merchant" in err
     case = AfterSalesCase.objects.get(platform_id="C1")
-    # The rejected line applied nothing, not even the lazy transition; the job does it, stamped alike.
-    assert case.state == State.PENDING_MERCHANT
+    # The lazy transition stays although the line was rejected (it was due whatever the line
+    # said), stamped with its deadline exactly as the job would have done; the refusal left nothing.
+    assert case.state == State.REFUNDED and case.resolved_at == DAY0 + dt.timedelta(hours=51)
+    assert case.refund.refunded_at == DAY0 + dt.timedelta(hours=51)
+    assert list(case.transitions.values_list("transition", "at")) == [
+        ("open", DAY0 + dt.timedelta(hours=3)),
+        ("auto_agree", DAY0 + dt.timedelta(hours=51)),
+    ]
     from aftersales.services.deadlines import process_deadlines
 
-    process_deadlines(now=DAY0 + dt.timedelta(days=30))
-    case.refresh_from_db()
-    assert case.state == State.REFUNDED and case.resolved_at == DAY0 + dt.timedelta(hours=51)
+    assert process_deadlines(now=DAY0 + dt.timedelta(days=30)).total == 0
 
 
 def test_lazy_rule_lets_an_order_whose_refused_case_expired_take_a_new_case(tmp_path):
