@@ -10,9 +10,7 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
-from django_tables2.export import TableExport
 
-from pddadmin.exports import safe_cell
 from pddadmin.shops.paginator import LargeTablePaginator
 
 from .models import AfterSalesCase
@@ -116,15 +114,3 @@ class QueuePaginator(LargeTablePaginator):
         if isinstance(queryset, QuerySet):
             return LargeTablePaginator(queryset, self.per_page).count
         return super().count
-
-
-class SafeTableExport(TableExport):
-    """Every cell goes through `safe_cell`: a shop name like "=HYPERLINK(…)" stays text in Excel."""
-
-    def table_to_dataset(self, table, exclude_columns, dataset_kwargs=None):
-        dataset = super().table_to_dataset(table, exclude_columns, dataset_kwargs)
-        safe = type(dataset)(title=dataset.title)
-        safe.headers = [safe_cell(h) for h in dataset.headers or []]
-        for row in dataset:
-            safe.append([safe_cell(cell) for cell in row])
-        return safe

@@ -15,12 +15,13 @@ from django_filters.views import FilterView
 from django_tables2 import SingleTableMixin
 from django_tables2.export import ExportMixin
 
+from pddadmin.exports import SafeTableExport
 from pddadmin.shops.selectors import is_reviewer
 
 from .models import AfterSalesCase, Evidence, State
 from .review_filters import QueueFilter
 from .review_forms import RuleForm, ShortenDeadlineForm
-from .review_tables import QueuePaginator, QueueTable, SafeTableExport
+from .review_tables import QueuePaginator, QueueTable
 from .selectors_review import (
     SLA_HOURS,
     case_for_review,

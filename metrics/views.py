@@ -10,8 +10,8 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django_tables2 import RequestConfig
-from django_tables2.export import TableExport
 
+from pddadmin.exports import SafeTableExport
 from pddadmin.shops.models import Shop
 from pddadmin.shops.selectors import is_reviewer, shops_for
 
@@ -91,8 +91,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     goods = GoodsTable(selectors.goods_snapshots(shop=shop, day=day), prefix="g-")
     RequestConfig(request, paginate={"per_page": 20}).configure(goods)
     export_format = request.GET.get("_export")
-    if TableExport.is_valid_format(export_format):
-        return TableExport(export_format, goods).response(f"goods-{shop.platform_id}-{day}.{export_format}")
+    if SafeTableExport.is_valid_format(export_format):
+        return SafeTableExport(export_format, goods).response(f"goods-{shop.platform_id}-{day}.{export_format}")
     logistics_denominator = figures.logistics_anomaly_orders * 100 + figures.grouped_orders
     return render(request, "metrics/dashboard.html", {
         "title": _("After-sales service quality"),
@@ -145,8 +145,8 @@ def platform_overview(request: HttpRequest) -> HttpResponse:
     table = ShopRankingTable(selectors.platform_ranking(day=day))
     RequestConfig(request, paginate={"per_page": 50}).configure(table)
     export_format = request.GET.get("_export")
-    if TableExport.is_valid_format(export_format):
-        return TableExport(export_format, table).response(f"shops-{day}.{export_format}")
+    if SafeTableExport.is_valid_format(export_format):
+        return SafeTableExport(export_format, table).response(f"shops-{day}.{export_format}")
     return render(request, "metrics/platform.html", {
         "title": _("Service quality: all shops"),
         "day": day,

@@ -1,5 +1,7 @@
 """Helpers shared by every export of the product (CSV, XLSX)."""
 
+from django_tables2.export import TableExport
+
 # A spreadsheet treats a cell starting with one of these as a formula (CSV/formula injection):
 # "=HYPERLINK(...)" typed by a buyer into a statement must stay text when a reviewer opens the file.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -14,3 +16,16 @@ def safe_cell(value):
     if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
         return "'" + value
     return value
+
+
+class SafeTableExport(TableExport):
+    """django-tables2 export with every cell through `safe_cell`: a goods or shop name like
+    "=HYPERLINK(…)" stays text in the spreadsheet."""
+
+    def table_to_dataset(self, table, exclude_columns, dataset_kwargs=None):
+        dataset = super().table_to_dataset(table, exclude_columns, dataset_kwargs)
+        safe = type(dataset)(title=dataset.title)
+        safe.headers = [safe_cell(h) for h in dataset.headers or []]
+        for row in dataset:
+            safe.append([safe_cell(cell) for cell in row])
+        return safe

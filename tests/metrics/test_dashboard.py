@@ -134,3 +134,16 @@ def test_platform_overview_ranks_shops_for_reviewers_only(client, reviewer, owne
     assert ranked[-1] == other_shop
     by_intervention = page(client, reviewer, "metrics:platform", date="2026-03-31", sort="intervention_rate")
     assert [row.shop for row in by_intervention.context["table"].data] == [third, shop, other_shop]
+
+
+def test_goods_export_neutralises_formula_cells(client, owner, shop):
+    goods = factories.GoodsFactory(shop=shop, name='=HYPERLINK("http://evil.example","点我")')
+    orders(goods, 2, at("2026-03-20 10:00"))
+    metrics_compute(day=D)
+
+    response = page(client, owner, _export="csv", day=D.isoformat())
+
+    assert response.status_code == 200
+    body = response.content.decode("utf-8-sig")
+    assert "'=HYPERLINK" in body
+    assert "\n=HYPERLINK" not in body and ",=HYPERLINK" not in body

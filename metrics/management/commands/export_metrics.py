@@ -9,6 +9,7 @@ from metrics.management.commands.compute_metrics import parse_date
 from metrics.selectors import EXPORT_COLUMNS, export_rows, snapshot_exists, snapshot_get
 from metrics.services import metrics_compute
 from metrics.windows import WINDOW_DAYS
+from pddadmin.exports import safe_cell
 from pddadmin.shops.models import Shop
 
 
@@ -35,7 +36,7 @@ class Command(BaseCommand):
             writer = csv.writer(self.stdout, lineterminator="\n")
             writer.writerow(EXPORT_COLUMNS)
             for row in rows:
-                writer.writerow(["" if row[col] is None else row[col] for col in EXPORT_COLUMNS])
+                writer.writerow(["" if row[col] is None else safe_cell(row[col]) for col in EXPORT_COLUMNS])
         else:
             for row in rows:
                 for col in EXPORT_COLUMNS:
