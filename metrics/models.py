@@ -106,7 +106,8 @@ class GoodsDaySnapshot(models.Model):
 
     # Derived rows, 20,000 a day, written in one statement from the goods table itself: no
     # foreign-key triggers (they doubled the commit) and no single-column indexes beside the
-    # composite ones below, which serve every lookup. Deleting goods or shops still cascades (Django).
+    # composite ones below, which serve every lookup. Deleting goods or shops still cascades
+    # (Django), by a scan of this table: rare, since orders protect goods and shops.
     goods = models.ForeignKey(
         Goods, on_delete=models.CASCADE, related_name="metric_snapshots", db_constraint=False, db_index=False
     )
@@ -136,9 +137,12 @@ class GoodsDaySnapshot(models.Model):
         verbose_name = _("goods daily snapshot")
         verbose_name_plural = _("goods daily snapshots")
         ordering = ["goods", "-date"]
-        constraints = [models.UniqueConstraint(fields=["goods", "date"], name="one_goods_snapshot_per_day")]
+        # Date first in both: a day's rows are written, replaced and read together, so its index
+        # entries sit side by side (the insert appends instead of touching a page per shop, and
+        # the replacement's delete is a range scan instead of a scan of every day).
+        constraints = [models.UniqueConstraint(fields=["date", "goods"], name="one_goods_snapshot_a_day")]
         indexes = [
-            models.Index(fields=["shop", "date"], name="goods_snapshot_shop_date"),
+            models.Index(fields=["date", "shop"], name="goods_snapshot_date_shop"),
             # Small: only goods flagged on the day. Tomorrow's streaks and the restricted list read it.
             models.Index(fields=["date"], condition=models.Q(streak_3x__gt=0), name="goods_snapshot_flagged"),
         ]
