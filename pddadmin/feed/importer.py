@@ -123,17 +123,27 @@ def _claim(events: list[Event]) -> set[str]:
     An id another importer already recorded (or is recording: the insert waits for its
     transaction) is not returned, so exactly one importer applies each event.
     """
-    now = connection.ops.adapt_datetimefield_value(timezone.now())
-    adapt = connection.ops.adapt_datetimefield_value
     table = connection.ops.quote_name(ImportedEvent._meta.db_table)
-    values = ", ".join(["(%s, %s, %s, %s)"] * len(events))
-    params = [p for e in events for p in (e.id, e.type, adapt(e.at), now)]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (event_id, type, at, imported_at) VALUES {values} "
-            "ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
-            params,
+    if connection.vendor == "postgresql":
+        # Three arrays instead of 4 × N placeholders: the driver's query parsing was a
+        # visible part of large imports.
+        sql = (
+            f"INSERT INTO {table} (event_id, type, at, imported_at) "
+            "SELECT *, now() FROM unnest(%s::varchar[], %s::varchar[], %s::timestamptz[]) "
+            "ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
         )
+        params = [[e.id for e in events], [e.type for e in events], [e.at for e in events]]
+    else:
+        adapt = connection.ops.adapt_datetimefield_value
+        now = adapt(timezone.now())
+        sql = (
+            f"INSERT INTO {table} (event_id, type, at, imported_at) VALUES "
+            + ", ".join(["(%s, %s, %s, %s)"] * len(events))
+            + " ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
+        )
+        params = [p for e in events for p in (e.id, e.type, adapt(e.at), now)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
         return {row[0] for row in cursor.fetchall()}
 
 

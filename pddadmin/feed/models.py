@@ -5,12 +5,15 @@ from django.utils.translation import gettext_lazy as _
 class ImportedEvent(models.Model):
     """One row per applied feed event: the unique id is what makes re-imports change nothing."""
 
-    event_id = models.CharField(_("event id"), max_length=128, unique=True)
+    # A plain unique constraint (no extra LIKE index on PostgreSQL); the importer's
+    # INSERT … ON CONFLICT (event_id) relies on it.
+    event_id = models.CharField(_("event id"), max_length=128)
     type = models.CharField(_("type"), max_length=64)
     at = models.DateTimeField(_("event time"))
     imported_at = models.DateTimeField(_("imported at"), auto_now_add=True)
 
     class Meta:
+        constraints = [models.UniqueConstraint(fields=["event_id"], name="imported_event_id_unique")]
         verbose_name = _("imported event")
         verbose_name_plural = _("imported events")
 
