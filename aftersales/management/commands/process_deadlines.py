@@ -1,34 +1,26 @@
-import datetime as dt
 import sys
 
-from django.core.management.base import BaseCommand, CommandError, no_translations
+from django.core.management.base import BaseCommand, no_translations
 from django.utils import timezone
 from tqdm import tqdm
 
 from aftersales.services.deadlines import due_cases, process_deadlines
-
-
-def parse_now(value: str) -> dt.datetime:
-    try:
-        moment = dt.datetime.fromisoformat(value)
-    except ValueError:
-        raise CommandError(f"--now must be an ISO-8601 time with UTC offset, got {value!r}") from None
-    if moment.tzinfo is None:
-        raise CommandError(f"--now must be an ISO-8601 time with UTC offset, got {value!r}")
-    return moment
+from pddadmin.cli import parse_moment_option
 
 
 class Command(BaseCommand):
     help = "Apply every automatic after-sales transition due at or before --now (default: now), SPEC §2.3."
 
     def add_arguments(self, parser):
-        parser.add_argument("--now", type=str, help="ISO-8601 time with UTC offset, e.g. 2026-01-05T00:00:00+08:00")
+        parser.add_argument(
+            "--now", type=str, help="ISO-8601 time, e.g. 2026-01-05T00:00:00+08:00 (no offset: Asia/Shanghai)"
+        )
         parser.add_argument("--batch-size", type=int, default=2000)
         parser.add_argument("--progress", action="store_true", help="show progress even when stderr is not a tty")
 
     @no_translations  # operators' scripts read the summary line: keep it in the source language
     def handle(self, *args, now: str | None, batch_size: int, progress: bool, **options):
-        moment = parse_now(now) if now else timezone.now()
+        moment = parse_moment_option(now, "--now") if now else timezone.now()
         show_bar = progress or sys.stderr.isatty()
         total = due_cases(moment).count() if show_bar else None
         with tqdm(total=total, unit=" cases", disable=not show_bar, file=sys.stderr, leave=False) as bar:

@@ -1,25 +1,22 @@
 import sys
 import time
 
-from django.core.management.base import BaseCommand, CommandError, no_translations
+from django.core.management.base import BaseCommand, no_translations
 from tqdm import tqdm
 
 from compensation.services.payouts import payouts_issue, pending_lines
-from pddadmin.feed.events import Rejected, parse_moment
+from pddadmin.cli import parse_moment_option
 
 
 class Command(BaseCommand):
     help = "Pay ¥100 per order of every upheld warranty violation as a platform coupon (SPEC §6)."
 
     def add_arguments(self, parser):
-        parser.add_argument("--now", help="issue time, ISO-8601 with offset (default: now)")
+        parser.add_argument("--now", help="issue time, ISO-8601 (no offset: Asia/Shanghai; default: now)")
 
     @no_translations
     def handle(self, *args, now: str | None, **options):
-        try:
-            moment = parse_moment(now, "--now") if now else None
-        except Rejected as exc:
-            raise CommandError(str(exc).replace("field '--now'", "--now")) from None
+        moment = parse_moment_option(now, "--now") if now else None
         started = time.monotonic()
         show_bar = sys.stderr.isatty()
         total = pending_lines().count() if show_bar else None

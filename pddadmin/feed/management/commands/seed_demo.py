@@ -9,12 +9,12 @@ import datetime as dt
 import sys
 import time
 
-from django.core.management.base import BaseCommand, CommandError, no_translations
-from django.utils.dateparse import parse_datetime
+from django.core.management.base import BaseCommand, no_translations
 from tqdm import tqdm
 
 from metrics.services import metrics_compute
 from metrics.windows import local_zone
+from pddadmin.cli import parse_moment_option
 from pddadmin.demo.users import DEMO_PASSWORD, ensure_demo_users
 from pddadmin.demo.world import SHANGHAI, demo_feed, world_exists
 from pddadmin.feed.importer import import_events
@@ -99,10 +99,7 @@ class Command(BaseCommand):
 
 
 def _parse_end(value: str) -> dt.datetime:
-    moment = parse_datetime(value)
-    if moment is None or moment.tzinfo is None:
-        raise CommandError(f"--end must be an ISO-8601 time with UTC offset, got {value!r}")
-    return moment
+    return parse_moment_option(value, "--end")
 
 
 def _yesterday(moment: dt.datetime) -> dt.date:

@@ -1,0 +1,23 @@
+"""Argument parsing shared by the management commands."""
+
+import datetime as dt
+
+from django.core.management.base import CommandError
+from django.utils import timezone
+
+
+def parse_moment_option(value: str, option: str) -> dt.datetime:
+    """An ISO-8601 time for a command option such as --now.
+
+    With a UTC offset it is taken as given; without one (or a bare date, meaning its midnight)
+    it is a wall-clock time in the platform's time zone (Asia/Shanghai), as operators read it.
+    """
+    try:
+        moment = dt.datetime.fromisoformat(value.strip())
+    except (ValueError, AttributeError):
+        raise CommandError(
+            f"{option} must be an ISO-8601 time such as 2026-01-05T00:00:00+08:00, got {value!r}"
+        ) from None
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        moment = timezone.make_aware(moment, timezone.get_default_timezone())
+    return moment
