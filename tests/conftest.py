@@ -62,3 +62,17 @@ def reviewer(db):
     user = factories.UserFactory(is_staff=True)
     user.groups.add(Group.objects.get_or_create(name="reviewers")[0])
     return user
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _end_stray_sessions(django_db_setup, django_db_blocker):
+    """Threads of the concurrency and live-server tests may leave a PostgreSQL session open,
+    which makes dropping the test database fail at the end of the run; end them first."""
+    yield
+    with django_db_blocker.unblock():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
