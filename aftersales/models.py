@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from django_fsm import GET_STATE, ConcurrentTransitionMixin, FSMField, Transition, transition
 
 from pddadmin.shops.models import MONEY, Order, Shop
@@ -296,7 +297,8 @@ class AfterSalesCase(ConcurrentTransitionMixin, models.Model):
     amount = models.DecimalField(_("amount"), **MONEY)
     state = FSMField(_("state"), max_length=32, choices=State.choices, default=State.PENDING_MERCHANT, protected=True)
 
-    opened_at = models.DateTimeField(_("opened at"))
+    # A context of its own: the shops catalogue translates "opened at" as a shop's opening.
+    opened_at = models.DateTimeField(pgettext_lazy("after-sales case", "opened at"))
     # Start of the current merchant review (opening or the latest resubmission).
     submitted_at = models.DateTimeField(_("submitted at"))
     # When the automatic transition of the current waiting state falls due; null when none.
