@@ -107,16 +107,6 @@ def time_left(case: AfterSalesCase, now: dt.datetime | None = None) -> str:
     return gettext("overdue %(time)s") % {"time": text} if seconds < 0 else text
 
 
-def _labelled(rows):
-    labels = {
-        t.name: t.custom.get("label", t.name)
-        for t in AfterSalesCase._meta.get_field("state").get_all_transitions(AfterSalesCase)
-    }
-    for row in rows:
-        row.label = labels.get(row.transition, row.transition)
-        yield row
-
-
 class DeadlineFilter(admin.SimpleListFilter):
     title = _("deadline")
     parameter_name = "due"
@@ -224,7 +214,7 @@ class CaseAdmin(ShopScopedAdminMixin, admin.ModelAdmin):
             "order": case.order,
             "refund": getattr(case, "refund", None),
             "time_left": time_left(case),
-            "transitions": _labelled(case.transitions.select_related("actor").order_by("at", "id")),
+            "transitions": case.transitions.select_related("actor").order_by("at", "id"),
             "evidence": case.evidence.all(),
             "buttons": buttons,
             "has_view_permission": True,

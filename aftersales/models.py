@@ -1,6 +1,7 @@
 """After-sales settings (SPEC §3)."""
 
 import datetime as dt
+import functools
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -602,6 +603,14 @@ def automatic_transitions() -> dict[str, Transition]:
     return found
 
 
+@functools.cache
+def transition_labels() -> dict[str, str]:
+    return {
+        t.name: t.custom.get("label", t.name)
+        for t in AfterSalesCase._meta.get_field("state").get_all_transitions(AfterSalesCase)
+    }
+
+
 class CaseTransition(models.Model):
     """Immutable log row per transition: the audit trail and the source of every metric."""
 
@@ -628,6 +637,11 @@ class CaseTransition(models.Model):
         if self.pk is not None:
             raise ValueError("case transitions are append-only")
         super().save(*args, **kwargs)
+
+    @property
+    def label(self) -> str:
+        """The transition's name as staff read it (its button label), from the FSM declaration."""
+        return transition_labels().get(self.transition, self.transition)
 
 
 class Refund(models.Model):

@@ -426,3 +426,10 @@ def test_state_field_cannot_be_set_directly():
     case = open_case()
     with pytest.raises(AttributeError, match="Direct state modification is not allowed"):
         case.state = State.REFUNDED
+
+
+def test_log_rows_read_as_the_transition_labels_staff_see():
+    from aftersales.models import CaseTransition
+
+    assert str(CaseTransition(transition="merchant_refuse").label) == "Refuse"
+    assert str(CaseTransition(transition="no_such_transition").label) == "no_such_transition"
