@@ -5,32 +5,19 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from pddadmin.shops.admin_scope import ShopListFilter, ShopScopedAdminMixin
+from pddadmin.shops.admin_scope import ReadOnlyAdminMixin, ShopListFilter, ShopScopedAdminMixin
 
 from .models import Account, Coupon, Entry, LedgerTransaction, Payout, Violation, ViolationLog, ViolationOrder
 
 
-class ReadOnlyMixin:
-    """First in the bases: nobody adds, edits or deletes ledger rows here, whatever their role."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class ViolationOrderInline(ReadOnlyMixin, admin.TabularInline):
+class ViolationOrderInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = ViolationOrder
     fields = ["position", "order", "active"]
     readonly_fields = fields
     extra = 0
 
 
-class ViolationLogInline(ReadOnlyMixin, admin.TabularInline):
+class ViolationLogInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = ViolationLog
     fields = ["at", "action", "from_state", "to_state", "actor", "source", "note"]
     readonly_fields = fields
@@ -38,7 +25,7 @@ class ViolationLogInline(ReadOnlyMixin, admin.TabularInline):
 
 
 @admin.register(Violation)
-class ViolationAdmin(ReadOnlyMixin, ShopScopedAdminMixin, admin.ModelAdmin):
+class ViolationAdmin(ReadOnlyAdminMixin, ShopScopedAdminMixin, admin.ModelAdmin):
     shop_path = "shop"
     list_display = ["platform_id", "shop", "reason", "state", "reported_at", "explanation_due_at", "ruled_at", "page"]
     list_filter = [ShopListFilter, "state", "reason"]
@@ -55,7 +42,7 @@ class ViolationAdmin(ReadOnlyMixin, ShopScopedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Payout)
-class PayoutAdmin(ReadOnlyMixin, ShopScopedAdminMixin, admin.ModelAdmin):
+class PayoutAdmin(ReadOnlyAdminMixin, ShopScopedAdminMixin, admin.ModelAdmin):
     shop_path = "shop"
     list_display = ["violation", "order", "buyer", "amount", "from_deposit", "from_balance", "arrears", "issued_at"]
     list_filter = [ShopListFilter]
@@ -65,7 +52,7 @@ class PayoutAdmin(ReadOnlyMixin, ShopScopedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Coupon)
-class CouponAdmin(ReadOnlyMixin, ShopScopedAdminMixin, admin.ModelAdmin):
+class CouponAdmin(ReadOnlyAdminMixin, ShopScopedAdminMixin, admin.ModelAdmin):
     shop_path = "payout__shop"
     list_display = ["code", "buyer", "face_value", "min_spend", "issued_at", "expires_at", "status"]
     search_fields = ["code", "buyer"]
@@ -73,7 +60,7 @@ class CouponAdmin(ReadOnlyMixin, ShopScopedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Account)
-class AccountAdmin(ReadOnlyMixin, ShopScopedAdminMixin, admin.ModelAdmin):
+class AccountAdmin(ReadOnlyAdminMixin, ShopScopedAdminMixin, admin.ModelAdmin):
     shop_path = "shop"
     list_display = ["__str__", "kind", "balance", "statement"]
     list_filter = [ShopListFilter, "kind"]
@@ -86,7 +73,7 @@ class AccountAdmin(ReadOnlyMixin, ShopScopedAdminMixin, admin.ModelAdmin):
         return format_html('<a href="{}">{}</a>', reverse("compensation:statement", args=[obj.pk]), _("open"))
 
 
-class EntryInline(ReadOnlyMixin, admin.TabularInline):
+class EntryInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = Entry
     fields = ["account", "amount", "at"]
     readonly_fields = fields
@@ -94,7 +81,7 @@ class EntryInline(ReadOnlyMixin, admin.TabularInline):
 
 
 @admin.register(LedgerTransaction)
-class LedgerTransactionAdmin(ReadOnlyMixin, ShopScopedAdminMixin, admin.ModelAdmin):
+class LedgerTransactionAdmin(ReadOnlyAdminMixin, ShopScopedAdminMixin, admin.ModelAdmin):
     shop_path = "shop"
     list_display = ["id", "kind", "shop", "at", "memo"]
     list_filter = [ShopListFilter, "kind"]

@@ -3,6 +3,7 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
+from pddadmin.shops.admin_scope import ReadOnlyAdminMixin
 from pddadmin.shops.paginator import LargeTablePaginator
 from pddadmin.shops.selectors import is_platform_staff
 
@@ -24,7 +25,7 @@ class EventTypeFilter(admin.SimpleListFilter):
 
 
 @admin.register(ImportedEvent)
-class ImportedEventAdmin(admin.ModelAdmin):
+class ImportedEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     paginator = LargeTablePaginator
     show_full_result_count = False
     list_display = ["event_id", "type", "at", "imported_at"]
@@ -39,12 +40,3 @@ class ImportedEventAdmin(admin.ModelAdmin):
 
     def has_view_permission(self, request, obj=None):
         return is_platform_staff(request.user)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

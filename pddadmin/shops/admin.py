@@ -9,7 +9,7 @@ from aftersales.selectors import shops_with_info_missing
 from aftersales.services import settings as services_settings
 
 from . import services
-from .admin_scope import ShopListFilter, ShopScopedAdminMixin
+from .admin_scope import ReadOnlyAdminMixin, ShopListFilter, ShopScopedAdminMixin
 from .models import Goods, Order, Shop, ShopMembership
 from .paginator import LargeTablePaginator
 from .selectors import EDIT_SETTINGS_ROLES
@@ -141,7 +141,7 @@ class GoodsAdmin(ShopScopedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Order)
-class OrderAdmin(ShopScopedAdminMixin, admin.ModelAdmin):
+class OrderAdmin(ReadOnlyAdminMixin, ShopScopedAdminMixin, admin.ModelAdmin):
     """Orders are the platform's: read-only for everyone, and cheap to list on millions of rows."""
 
     paginator = LargeTablePaginator
@@ -158,12 +158,3 @@ class OrderAdmin(ShopScopedAdminMixin, admin.ModelAdmin):
     ordering = ["-placed_at"]
     # Sorting by an unindexed column would sort the whole table; placed_at has an index.
     sortable_by = ["placed_at"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -114,6 +114,20 @@ def scope_queryset(queryset: QuerySet, request: HttpRequest, shop_path: str, rol
     return queryset.filter(**{lookup: shop_ids_for(request.user, roles)})
 
 
+class ReadOnlyAdminMixin:
+    """First in the bases: nobody adds, edits or deletes these rows here, whatever their role
+    (platform data, ledgers, logs: they change only through their services)."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class ShopListFilter(admin.SimpleListFilter):
     """Filter by shop, offering only the shops the user may see (never every shop's name)."""
 
