@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 from django_fsm import GET_STATE, ConcurrentTransitionMixin, FSMField, Transition, transition
 
+from pddadmin.evidence import EvidenceBase
 from pddadmin.shops.models import MONEY, Order, Shop
 from pddadmin.shops.selectors import EDIT_CASES_ROLES, is_reviewer, role_in
 from pddadmin.shops.validators import validate_phone
@@ -666,17 +667,9 @@ class Refund(models.Model):
         return f"{self.case_id} ¥{self.amount}"
 
 
-class Evidence(models.Model):
-    class Side(models.TextChoices):
-        BUYER = "buyer", _("buyer")
-        MERCHANT = "merchant", _("merchant")
-
+class Evidence(EvidenceBase):
     case = models.ForeignKey(AfterSalesCase, on_delete=models.CASCADE, related_name="evidence")
-    side = models.CharField(_("side"), max_length=16, choices=Side.choices)
     image = models.ImageField(_("image"), upload_to="evidence/%Y/%m/", blank=True)
-    url = models.URLField(_("image address"), blank=True)
-    note = models.CharField(_("note"), max_length=255, blank=True)
-    added_at = models.DateTimeField(_("added at"))
 
     class Meta:
         verbose_name = _("evidence")

@@ -17,6 +17,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from django_fsm import FSMField, FSMModelMixin, transition
 
+from pddadmin.evidence import EvidenceBase
 from pddadmin.shops.models import MONEY, Order, Shop
 
 PAYOUT_AMOUNT = Decimal("100.00")
@@ -128,18 +129,10 @@ class ViolationOrder(models.Model):
         return f"{self.violation_id}#{self.position}"
 
 
-class ViolationEvidence(models.Model):
-    class Side(models.TextChoices):
-        BUYER = "buyer", _("buyer")
-        MERCHANT = "merchant", _("merchant")
-
+class ViolationEvidence(EvidenceBase):
     violation = models.ForeignKey(Violation, on_delete=models.CASCADE, related_name="evidence")
-    side = models.CharField(_("side"), max_length=16, choices=Side.choices)
     image = models.ImageField(_("image"), upload_to="warranty/%Y/%m/", blank=True)
-    url = models.URLField(_("image address"), blank=True)
-    note = models.CharField(_("note"), max_length=255, blank=True)
     added_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True)
-    added_at = models.DateTimeField(_("added at"))
 
     class Meta:
         verbose_name = _("violation evidence")
