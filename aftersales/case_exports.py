@@ -5,27 +5,43 @@ import json
 from collections.abc import Iterator
 from typing import IO, Any
 
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from pddadmin.exports import safe_cell
 
 from .models import AfterSalesCase
 
-COLUMNS = [
-    "case",
-    "order",
-    "shop",
-    "kind",
-    "state",
-    "close_reason",
-    "reason",
-    "amount",
-    "refund_amount",
-    "refunded_at",
-    "intervened",
-    "liable",
-]
+# Each exported column and where it comes from: one place, so the header and the query agree.
+SOURCES = {
+    "case": "platform_id",
+    "order": "order__platform_id",
+    "shop": "shop__platform_id",
+    "kind": "kind",
+    "state": "state",
+    "close_reason": "close_reason",
+    "reason": "reason",
+    "amount": "amount",
+    "refund_amount": "refund__amount",
+    "refunded_at": "refund__refunded_at",
+    "intervened": "was_intervened",
+    "liable": "liable",
+}
+COLUMNS = list(SOURCES)
+
+
+def _money(value) -> str | None:
+    return None if value is None else f"{value:.2f}"
+
+
+FORMATS = {
+    "close_reason": lambda v: v or None,
+    "liable": lambda v: v or None,
+    "amount": _money,
+    "refund_amount": _money,
+    "refunded_at": lambda v: None if v is None else timezone.localtime(v).isoformat(),
+    "intervened": bool,
+}
 
 
 def case_rows(*, chunk_size: int = 5000) -> Iterator[dict[str, Any]]:
@@ -33,57 +49,14 @@ def case_rows(*, chunk_size: int = 5000) -> Iterator[dict[str, Any]]:
     times with their offset, None where a value is absent. One query, no per-row lookups."""
     rows = (
         AfterSalesCase.objects.order_by("pk")
-        .annotate(
-            case_id=F("platform_id"),
-            order_id_=F("order__platform_id"),
-            shop_id_=F("shop__platform_id"),
-            refund_amount=F("refund__amount"),
-            refunded_at=F("refund__refunded_at"),
-            intervened=Q(intervened_at__isnull=False),
-        )
-        .values_list(
-            "case_id",
-            "order_id_",
-            "shop_id_",
-            "kind",
-            "state",
-            "close_reason",
-            "reason",
-            "amount",
-            "refund_amount",
-            "refunded_at",
-            "intervened",
-            "liable",
-        )
+        .annotate(was_intervened=Q(intervened_at__isnull=False))
+        .values_list(*SOURCES.values())
         .iterator(chunk_size=chunk_size)
     )
-    for (
-        case,
-        order,
-        shop,
-        kind,
-        state,
-        close_reason,
-        reason,
-        amount,
-        refund_amount,
-        refunded_at,
-        intervened,
-        liable,
-    ) in rows:
+    for values in rows:
         yield {
-            "case": case,
-            "order": order,
-            "shop": shop,
-            "kind": kind,
-            "state": state,
-            "close_reason": close_reason or None,
-            "reason": reason,
-            "amount": f"{amount:.2f}",
-            "refund_amount": None if refund_amount is None else f"{refund_amount:.2f}",
-            "refunded_at": None if refunded_at is None else timezone.localtime(refunded_at).isoformat(),
-            "intervened": bool(intervened),
-            "liable": liable or None,
+            column: FORMATS[column](value) if column in FORMATS else value
+            for column, value in zip(COLUMNS, values, strict=True)
         }
 
 
