@@ -27,7 +27,7 @@ from ..models import Violation, ViolationEvidence, ViolationLog, ViolationOrder,
 
 
 def explanation_window() -> dt.timedelta:
-    return dt.timedelta(hours=getattr(settings, "WARRANTY_EXPLANATION_HOURS", 48))
+    return dt.timedelta(hours=settings.WARRANTY_EXPLANATION_HOURS)
 
 
 def new_violation_id() -> str:
