@@ -14,7 +14,7 @@ from django.utils.translation import pgettext_lazy
 from django_fsm import GET_STATE, ConcurrentTransitionMixin, FSMField, Transition, transition
 
 from pddadmin.evidence import EvidenceBase
-from pddadmin.shops.models import MONEY, Order, Shop
+from pddadmin.shops.models import MONEY, Goods, Order, Shop
 from pddadmin.shops.selectors import EDIT_CASES_ROLES, is_reviewer, role_in
 from pddadmin.shops.validators import validate_phone
 
@@ -651,6 +651,9 @@ class Refund(models.Model):
     case = models.OneToOneField(AfterSalesCase, on_delete=models.PROTECT, related_name="refund")
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="refunds")
     shop = models.ForeignKey(Shop, on_delete=models.PROTECT, related_name="refunds")
+    # The order's goods, copied: the daily metrics count quality refunds per goods without
+    # looking up the order of each one.
+    goods = models.ForeignKey(Goods, on_delete=models.PROTECT, related_name="refunds")
     amount = models.DecimalField(_("amount"), **MONEY)
     reason = models.CharField(_("reason at refund"), max_length=32, choices=Reason.choices)
     reason_class = models.CharField(_("reason class"), max_length=16, choices=ReasonClass.choices)

@@ -100,15 +100,15 @@ FROM y
 """
 
 _REFUNDS = """
-INSERT INTO aftersales_refund (case_id, order_id, shop_id, amount, reason, reason_class, intervened, liable,
-                               refunded_at)
-SELECT c.id, c.order_id, c.shop_id, c.amount, c.reason,
+INSERT INTO aftersales_refund (case_id, order_id, shop_id, goods_id, amount, reason, reason_class, intervened,
+                               liable, refunded_at)
+SELECT c.id, c.order_id, c.shop_id, o.goods_id, c.amount, c.reason,
        CASE WHEN c.reason IN ('quality_issue', 'not_as_described', 'counterfeit', 'defective') THEN 'quality'
             WHEN c.reason IN ('not_shipped', 'damaged_in_transit', 'wrong_or_missing', 'lost_in_transit')
             THEN 'logistics' ELSE 'other' END,
        c.intervened_at IS NOT NULL, c.liable,
        COALESCE(c.intervened_at + interval '1 day', c.opened_at + random() * interval '48 hours')
-FROM aftersales_aftersalescase c
+FROM aftersales_aftersalescase c JOIN shops_order o ON o.id = c.order_id
 WHERE c.state = 'refunded'
 """
 

@@ -101,15 +101,18 @@ def record_transitions(
         )
         if to_state != State.REFUNDED:
             return
-        reason_class = "CASE reason " + " ".join(["WHEN %s THEN %s"] * len(REASON_CLASS)) + " END"
+        reason_class = "CASE c.reason " + " ".join(["WHEN %s THEN %s"] * len(REASON_CLASS)) + " END"
         class_params = [str(v) for pair in REASON_CLASS.items() for v in pair]
         refund_columns = _columns(
-            Refund, "case", "order", "shop", "amount", "reason", "reason_class", "intervened", "liable", "refunded_at"
+            Refund, "case", "order", "shop", "goods", "amount", "reason", "reason_class", "intervened", "liable",
+            "refunded_at",
         )
+        orders = qn(Order._meta.db_table)
         cursor.execute(
             f"INSERT INTO {qn(Refund._meta.db_table)} ({refund_columns}) "
-            f"SELECT id, order_id, shop_id, amount, reason, {reason_class}, intervened_at IS NOT NULL, liable, "
-            f"changed_at FROM {cases} WHERE id IN ({ids})",
+            f"SELECT c.id, c.order_id, c.shop_id, o.goods_id, c.amount, c.reason, {reason_class}, "
+            f"c.intervened_at IS NOT NULL, c.liable, c.changed_at "
+            f"FROM {cases} c JOIN {orders} o ON o.id = c.order_id WHERE c.id IN ({ids})",
             [*class_params, *case_ids],
         )
 

@@ -48,6 +48,6 @@ def refund(order: Order, at: dt.datetime, *, reason: str = "quality_issue", inte
         intervened_at=(at - dt.timedelta(minutes=30)) if intervened else None,
     )
     return Refund.objects.create(
-        case=refunded_case, order=order, shop=order.shop, amount=order.amount, reason=reason,
+        case=refunded_case, order=order, shop=order.shop, goods=order.goods, amount=order.amount, reason=reason,
         reason_class=REASON_CLASS[reason], intervened=intervened, liable=liable, refunded_at=at,
     )
