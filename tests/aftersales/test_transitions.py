@@ -155,6 +155,7 @@ def test_merchant_agree_refund_only_refunds_at_once(shop, agent):
         "",
     )
     assert refund.refunded_at == OPENED + HOUR
+    assert (refund.order_id, refund.shop_id, refund.goods_id) == (case.order_id, shop.pk, case.order.goods_id)
     row = CaseTransition.objects.get(case=case, transition="merchant_agree")
     assert (row.actor_kind, row.actor, row.to_state) == ("merchant", agent, State.REFUNDED)
 
