@@ -104,10 +104,12 @@ class ShopDaySnapshot(ShopRates, models.Model):
 class GoodsDaySnapshot(models.Model):
     """One goods' quality figures for day D against its category, and the flag / restriction."""
 
-    # Derived rows, 20,000 a day, written in one statement from the goods table itself: no
-    # foreign-key triggers (they doubled the commit) and no single-column indexes beside the
-    # composite ones below, which serve every lookup. Deleting goods or shops still cascades
-    # (Django), by a scan of this table: rare, since orders protect goods and shops.
+    # Derived rows, 20,000 a day, written in one statement from the goods table itself. Each
+    # index costs every row of that statement, so there are two: the key, in the order a day is
+    # written, replaced and read (a day's rows, a shop's within it), and a small partial one.
+    # No foreign-key triggers either (they doubled the commit). Deleting goods or shops still
+    # cascades (Django), by a scan of this table: rare, since orders protect goods and shops.
+    pk = models.CompositePrimaryKey("date", "shop", "goods")
     goods = models.ForeignKey(
         Goods, on_delete=models.CASCADE, related_name="metric_snapshots", db_constraint=False, db_index=False
     )
@@ -121,6 +123,11 @@ class GoodsDaySnapshot(models.Model):
     quality_refund_orders = models.PositiveIntegerField(_("quality refund orders"), default=0)
     day_grouped_orders = models.PositiveIntegerField(_("grouped orders (day)"), default=0)
     day_quality_refund_orders = models.PositiveIntegerField(_("quality refund orders (day)"), default=0)
+    # The goods' share of the shop's refund numerators; the shop snapshot sums them.
+    dispute_refund_orders = models.PositiveIntegerField(_("dispute refund orders"), default=0)
+    day_dispute_refund_orders = models.PositiveIntegerField(_("dispute refund orders (day)"), default=0)
+    logistics_anomaly_orders = models.PositiveIntegerField(_("logistics anomaly orders"), default=0)
+    day_logistics_anomaly_orders = models.PositiveIntegerField(_("logistics anomaly orders (day)"), default=0)
     # Category figures of the same day (all shops): rate = quality / grouped, count = quality / goods.
     category_grouped_orders = models.PositiveIntegerField(_("category grouped orders"), default=0)
     category_quality_refund_orders = models.PositiveIntegerField(_("category quality refund orders"), default=0)
@@ -137,12 +144,7 @@ class GoodsDaySnapshot(models.Model):
         verbose_name = _("goods daily snapshot")
         verbose_name_plural = _("goods daily snapshots")
         ordering = ["goods", "-date"]
-        # Date first in both: a day's rows are written, replaced and read together, so its index
-        # entries sit side by side (the insert appends instead of touching a page per shop, and
-        # the replacement's delete is a range scan instead of a scan of every day).
-        constraints = [models.UniqueConstraint(fields=["date", "goods"], name="one_goods_snapshot_a_day")]
         indexes = [
-            models.Index(fields=["date", "shop"], name="goods_snapshot_date_shop"),
             # Small: only goods flagged on the day. Tomorrow's streaks and the restricted list read it.
             models.Index(fields=["date"], condition=models.Q(streak_3x__gt=0), name="goods_snapshot_flagged"),
         ]

@@ -2,11 +2,14 @@
 
 The whole day is a handful of set-based statements, so the work stays in the database whatever
 the number of shops:
-1. one row per goods: grouped and quality refund orders of the window and the day (one scan of
-   the window's orders, grouped by goods), its category's figures (window functions over the same
-   rows), the 3× / 5× flags, and the consecutive-day streaks carried on from the previous day's
-   snapshot;
-2. one row per shop: grouped orders summed from (1), numerators from refunds and cases by shop.
+1. one row per goods: grouped orders and refund numerators of the window and the day (one scan
+   of the window's orders, grouped by goods, and one of its refunds), its category's figures, the
+   3× / 5× flags, and the consecutive-day streaks carried on from the previous day's snapshot;
+2. one row per shop: the goods rows summed, and interventions counted from the cases.
+
+A day not stored yet is inserted straight; a stored day is compared with the new figures and
+only the rows that differ are written (see _UPDATE_CHANGED_GOODS). How fast, against what:
+bench/results/metrics.md.
 """
 
 import datetime as dt
@@ -35,12 +38,18 @@ class ComputeResult:
     restricted_goods: int
 
 
+# Refund numerators are counted per goods and summed per shop: an order has one goods, so its
+# shop's distinct orders are exactly the sum of its goods' distinct orders, and the refunds of
+# the window are scanned once for both levels.
 _GOODS_COUNTS = """
 SELECT g.id AS goods_id, g.shop_id, g.category,
     COALESCE(o.grouped, 0) AS grouped, COALESCE(o.day_grouped, 0) AS day_grouped,
-    COALESCE(q.quality, 0) AS quality, COALESCE(q.day_quality, 0) AS day_quality
+    COALESCE(r.quality, 0) AS quality, COALESCE(r.day_quality, 0) AS day_quality,
+    COALESCE(r.dispute, 0) AS dispute, COALESCE(r.day_dispute, 0) AS day_dispute,
+    COALESCE(r.logistics, 0) AS logistics, COALESCE(r.day_logistics, 0) AS day_logistics
 FROM {goods} g
 LEFT JOIN (
+    -- an index-only scan of order_goods_grouped, already in goods order
     SELECT goods_id, COUNT(*) AS grouped,
         COUNT(CASE WHEN grouped_at >= %(day_start)s THEN 1 END) AS day_grouped
     FROM {order}
@@ -48,26 +57,41 @@ LEFT JOIN (
     GROUP BY goods_id
 ) o ON o.goods_id = g.id
 LEFT JOIN (
-    SELECT qr.goods_id, COUNT(DISTINCT qr.order_id) AS quality,
-        COUNT(DISTINCT CASE WHEN qr.refunded_at >= %(day_start)s THEN qr.order_id END) AS day_quality
+    -- Distinct orders counted in two steps: one flag per order (an order may have two refunds),
+    -- then plain sums; six COUNT(DISTINCT …) would sort each goods' refunds six times.
+    SELECT goods_id, SUM(q) AS quality, SUM(dq) AS day_quality, SUM(d) AS dispute, SUM(dd) AS day_dispute,
+        SUM(l) AS logistics, SUM(dl) AS day_logistics
     FROM (
-        -- The scalar subquery keeps this a primary-key lookup per quality refund of the window
-        -- (a few percent of orders) instead of a second scan of every order.
-        SELECT r.order_id, r.refunded_at, (SELECT ro.goods_id FROM {order} ro WHERE ro.id = r.order_id) AS goods_id
-        FROM {refund} r
-        WHERE r.reason_class = %(quality)s AND r.refunded_at >= %(start)s AND r.refunded_at < %(end)s
-    ) qr
-    GROUP BY qr.goods_id
-) q ON q.goods_id = g.id
+        SELECT goods_id, order_id,
+            MAX(CASE WHEN reason_class = %(quality)s THEN 1 ELSE 0 END) AS q,
+            MAX(CASE WHEN reason_class = %(quality)s AND refunded_at >= %(day_start)s THEN 1 ELSE 0 END) AS dq,
+            MAX(CASE WHEN intervened = %(true)s AND liable = %(merchant)s THEN 1 ELSE 0 END) AS d,
+            MAX(CASE WHEN intervened = %(true)s AND liable = %(merchant)s
+                AND refunded_at >= %(day_start)s THEN 1 ELSE 0 END) AS dd,
+            MAX(CASE WHEN reason_class = %(logistics)s THEN 1 ELSE 0 END) AS l,
+            MAX(CASE WHEN reason_class = %(logistics)s AND refunded_at >= %(day_start)s THEN 1 ELSE 0 END) AS dl
+        FROM {refund}
+        WHERE refunded_at >= %(start)s AND refunded_at < %(end)s
+        GROUP BY goods_id, order_id
+    ) per_order
+    GROUP BY goods_id
+) r ON r.goods_id = g.id
 """
 
-# Category figures are over every shop's goods of the category on the same day.
+# Category figures are over every shop's goods of the category on the same day: a small grouped
+# table joined back by hash, which keeps the goods rows in their order (a window function would
+# sort all of them by category first).
 _WITH_CATEGORY = """
-SELECT t.*,
-    SUM(t.grouped) OVER (PARTITION BY t.category) AS cat_grouped,
-    SUM(t.quality) OVER (PARTITION BY t.category) AS cat_quality,
-    SUM(CASE WHEN t.grouped > 0 THEN 1 ELSE 0 END) OVER (PARTITION BY t.category) AS cat_goods
-FROM ({inner}) t
+WITH t AS ({inner}),
+k AS (
+    SELECT category,
+        -- integers, not PostgreSQL's numeric SUM of bigints: the flags multiply them for every goods
+        CAST(SUM(grouped) AS BIGINT) AS cat_grouped, CAST(SUM(quality) AS BIGINT) AS cat_quality,
+        COUNT(CASE WHEN grouped > 0 THEN 1 END) AS cat_goods
+    FROM t
+    GROUP BY category
+)
+SELECT t.*, k.cat_grouped, k.cat_quality, k.cat_goods FROM t JOIN k ON k.category = t.category
 """
 
 # rate > k × category rate  ⇔  q / grouped > k · cq / cg  ⇔  q · cg > k · cq · grouped (grouped, cg > 0);
@@ -98,13 +122,19 @@ LEFT JOIN (
 ) p ON p.goods_id = f.goods_id
 """
 
-# Each goods' final row, built in a temporary table first: PostgreSQL runs CREATE TABLE … AS
-# with parallel workers (an INSERT … SELECT never does), and the orders scan is most of the work.
-_GOODS_DAY = "metrics_goods_day"
-_CREATE_GOODS_DAY = """
-CREATE TEMPORARY TABLE {goods_day} AS
+_GOODS_VALUES = (
+    "category, grouped_orders, day_grouped_orders, quality_refund_orders, "
+    "day_quality_refund_orders, dispute_refund_orders, day_dispute_refund_orders, logistics_anomaly_orders, "
+    "day_logistics_anomaly_orders, category_grouped_orders, category_quality_refund_orders, category_goods, "
+    "flag, streak_3x, streak_5x, restriction, restricted_since"
+)
+_GOODS_COLUMNS = f"goods_id, shop_id, {_GOODS_VALUES}"
+# Each goods' row of the day, its columns named as the snapshot's.
+_GOODS_ROWS = """
 SELECT s.goods_id, s.shop_id, s.category, s.grouped AS grouped_orders, s.day_grouped AS day_grouped_orders,
     s.quality AS quality_refund_orders, s.day_quality AS day_quality_refund_orders,
+    s.dispute AS dispute_refund_orders, s.day_dispute AS day_dispute_refund_orders,
+    s.logistics AS logistics_anomaly_orders, s.day_logistics AS day_logistics_anomaly_orders,
     s.cat_grouped AS category_grouped_orders, s.cat_quality AS category_quality_refund_orders,
     s.cat_goods AS category_goods,
     CASE WHEN s.over5 = 1 THEN %(over_5x)s WHEN s.over3 = 1 THEN %(over_3x)s ELSE '' END AS flag,
@@ -118,62 +148,77 @@ SELECT s.goods_id, s.shop_id, s.category, s.grouped AS grouped_orders, s.day_gro
 FROM ({inner}) s
 """
 
-_GOODS_COLUMNS = (
-    "goods_id, shop_id, category, grouped_orders, day_grouped_orders, quality_refund_orders, "
-    "day_quality_refund_orders, category_grouped_orders, category_quality_refund_orders, category_goods, "
-    "flag, streak_3x, streak_5x, restriction, restricted_since"
-)
+# A day not stored yet (the daily run): straight in, in key order so that each index page is
+# filled once rather than revisited.
 _INSERT_GOODS = f"""
 INSERT INTO {{snapshot}} ({_GOODS_COLUMNS}, date, computed_at)
-SELECT {_GOODS_COLUMNS}, %(date)s, %(now)s FROM {{goods_day}}
-ORDER BY goods_id  -- index entries in key order: fewer pages touched than in category order
+SELECT {_GOODS_COLUMNS}, %(date)s, %(now)s FROM ({{rows}}) r
+ORDER BY shop_id, goods_id
 """
 
-# Grouped orders are summed from the goods rows (an order has one goods, so the sum is exact
-# and the orders are scanned once); the numerators count distinct orders per shop
-# straight from refunds and cases, which carry their shop.
-_INSERT_SHOPS = """
-INSERT INTO {shop_snapshot} (
-    shop_id, date,
-    grouped_orders, dispute_refund_orders, quality_refund_orders, intervention_orders, logistics_anomaly_orders,
-    day_grouped_orders, day_dispute_refund_orders, day_quality_refund_orders, day_intervention_orders,
-    day_logistics_anomaly_orders, flagged_goods, restricted_goods, computed_at
+# A day stored already (a re-run): the new rows go to a temporary table, and only what differs
+# is written: changed rows updated, new goods inserted, rows of goods gone deleted. Re-running a
+# day whose data has not changed writes nothing, leaving no dead rows to slow later runs down.
+_GOODS_DAY = "metrics_goods_day"
+_CREATE_GOODS_DAY = "CREATE TEMPORARY TABLE {goods_day} AS {rows}"
+_UPDATE_CHANGED_GOODS = """
+UPDATE {snapshot} SET {assignments}, computed_at = %(now)s
+FROM {goods_day} t
+WHERE {snapshot}.date = %(date)s AND {snapshot}.shop_id = t.shop_id AND {snapshot}.goods_id = t.goods_id
+    AND ({changed})
+"""
+# NOT IN rather than NOT EXISTS: its hashed subplan stays a hash lookup per row however few rows
+# the planner expects (a just-written day has no statistics yet; NOT EXISTS became a nested loop
+# over 20,000 × 20,000 rows). Neither side has NULL keys.
+_INSERT_NEW_GOODS = f"""
+INSERT INTO {{snapshot}} ({_GOODS_COLUMNS}, date, computed_at)
+SELECT {_GOODS_COLUMNS}, %(date)s, %(now)s FROM {{goods_day}} t
+WHERE (t.shop_id, t.goods_id) NOT IN (SELECT shop_id, goods_id FROM {{snapshot}} WHERE date = %(date)s)
+ORDER BY shop_id, goods_id
+"""
+_DELETE_GONE_GOODS = """
+DELETE FROM {snapshot}
+WHERE date = %(date)s AND (shop_id, goods_id) NOT IN (SELECT shop_id, goods_id FROM {goods_day})
+"""
+
+# Everything but interventions is summed from the day's goods rows (exact: see _GOODS_COUNTS);
+# interventions are counted from the cases, which carry their shop but not their goods.
+_SHOP_VALUES = (
+    "grouped_orders, dispute_refund_orders, quality_refund_orders, intervention_orders, logistics_anomaly_orders, "
+    "day_grouped_orders, day_dispute_refund_orders, day_quality_refund_orders, day_intervention_orders, "
+    "day_logistics_anomaly_orders, flagged_goods, restricted_goods"
 )
+_INSERT_SHOPS = f"""
+INSERT INTO {{shop_snapshot}} (shop_id, date, {_SHOP_VALUES}, computed_at)
 SELECT sh.id, %(date)s,
-    COALESCE(g.grouped, 0), COALESCE(r.dispute, 0), COALESCE(r.quality, 0), COALESCE(c.intervention, 0),
-    COALESCE(r.logistics, 0),
-    COALESCE(g.day_grouped, 0), COALESCE(r.day_dispute, 0), COALESCE(r.day_quality, 0),
-    COALESCE(c.day_intervention, 0), COALESCE(r.day_logistics, 0),
+    COALESCE(g.grouped, 0), COALESCE(g.dispute, 0), COALESCE(g.quality, 0), COALESCE(c.intervention, 0),
+    COALESCE(g.logistics, 0),
+    COALESCE(g.day_grouped, 0), COALESCE(g.day_dispute, 0), COALESCE(g.day_quality, 0),
+    COALESCE(c.day_intervention, 0), COALESCE(g.day_logistics, 0),
     COALESCE(g.flagged, 0), COALESCE(g.restricted, 0), %(now)s
-FROM {shop} sh
+FROM {{shop}} sh
 LEFT JOIN (
     SELECT shop_id, SUM(grouped_orders) AS grouped, SUM(day_grouped_orders) AS day_grouped,
+        SUM(dispute_refund_orders) AS dispute, SUM(day_dispute_refund_orders) AS day_dispute,
+        SUM(quality_refund_orders) AS quality, SUM(day_quality_refund_orders) AS day_quality,
+        SUM(logistics_anomaly_orders) AS logistics, SUM(day_logistics_anomaly_orders) AS day_logistics,
         COUNT(CASE WHEN flag <> '' THEN 1 END) AS flagged, COUNT(CASE WHEN restriction <> '' THEN 1 END) AS restricted
-    FROM {goods_day}
+    FROM {{goods_snapshot}}
+    WHERE date = %(date)s
     GROUP BY shop_id
 ) g ON g.shop_id = sh.id
 LEFT JOIN (
-    SELECT shop_id,
-        COUNT(DISTINCT CASE WHEN intervened = %(true)s AND liable = %(merchant)s THEN order_id END) AS dispute,
-        COUNT(DISTINCT CASE WHEN intervened = %(true)s AND liable = %(merchant)s
-            AND refunded_at >= %(day_start)s THEN order_id END) AS day_dispute,
-        COUNT(DISTINCT CASE WHEN reason_class = %(quality)s THEN order_id END) AS quality,
-        COUNT(DISTINCT CASE WHEN reason_class = %(quality)s
-            AND refunded_at >= %(day_start)s THEN order_id END) AS day_quality,
-        COUNT(DISTINCT CASE WHEN reason_class = %(logistics)s THEN order_id END) AS logistics,
-        COUNT(DISTINCT CASE WHEN reason_class = %(logistics)s
-            AND refunded_at >= %(day_start)s THEN order_id END) AS day_logistics
-    FROM {refund}
-    WHERE refunded_at >= %(start)s AND refunded_at < %(end)s
-    GROUP BY shop_id
-) r ON r.shop_id = sh.id
-LEFT JOIN (
-    SELECT shop_id, COUNT(DISTINCT order_id) AS intervention,
-        COUNT(DISTINCT CASE WHEN intervened_at >= %(day_start)s THEN order_id END) AS day_intervention
-    FROM {case}
-    WHERE intervened_at >= %(start)s AND intervened_at < %(end)s
+    SELECT shop_id, COUNT(*) AS intervention, SUM(on_day) AS day_intervention
+    FROM (
+        SELECT shop_id, order_id, MAX(CASE WHEN intervened_at >= %(day_start)s THEN 1 ELSE 0 END) AS on_day
+        FROM {{case}}
+        WHERE intervened_at >= %(start)s AND intervened_at < %(end)s
+        GROUP BY shop_id, order_id
+    ) per_order
     GROUP BY shop_id
 ) c ON c.shop_id = sh.id
+WHERE 1 = 1
+{{on_conflict}}
 """
 
 
@@ -192,21 +237,57 @@ def _tables() -> dict[str, str]:
     }
 
 
-def goods_day_sql() -> str:
+def _columns(values: str) -> list[str]:
+    return [c.strip() for c in values.split(",")]
+
+
+def goods_rows_sql() -> str:
     tables = _tables()
     sql = _GOODS_COUNTS.format(**tables)
     sql = _WITH_CATEGORY.format(inner=sql)
     sql = _WITH_FLAGS.format(inner=sql)
     sql = _WITH_STREAKS.format(inner=sql, snapshot=tables["snapshot"])
-    return _CREATE_GOODS_DAY.format(inner=sql, goods_day=tables["goods_day"])
-
-
-def goods_snapshot_sql() -> str:
-    return _INSERT_GOODS.format(**_tables())
+    return _GOODS_ROWS.format(inner=sql)
 
 
 def shop_snapshot_sql() -> str:
-    return _INSERT_SHOPS.format(**_tables())
+    # Upsert: a stored shop row is rewritten only where a figure differs (see _UPDATE_CHANGED_GOODS).
+    table = _tables()["shop_snapshot"]
+    columns = _columns(_SHOP_VALUES)
+    assignments = ", ".join(f"{c} = excluded.{c}" for c in (*columns, "computed_at"))
+    changed = " OR ".join(f"{table}.{c} IS DISTINCT FROM excluded.{c}" for c in columns)
+    on_conflict = f"ON CONFLICT (shop_id, date) DO UPDATE SET {assignments} WHERE {changed}"
+    return _INSERT_SHOPS.format(**_tables(), on_conflict=on_conflict)
+
+
+def _write_goods_rows(cursor, day: dt.date, params: dict) -> None:
+    tables = _tables()
+    snapshot, goods_day = tables["snapshot"], tables["goods_day"]
+    if not GoodsDaySnapshot.objects.filter(date=day).exists():
+        cursor.execute(_INSERT_GOODS.format(snapshot=snapshot, rows=goods_rows_sql()), params)
+        return
+    columns = _columns(_GOODS_VALUES)
+    cursor.execute(f"DROP TABLE IF EXISTS {goods_day}")
+    cursor.execute(_CREATE_GOODS_DAY.format(goods_day=goods_day, rows=goods_rows_sql()), params)
+    cursor.execute(
+        _UPDATE_CHANGED_GOODS.format(
+            snapshot=snapshot,
+            goods_day=goods_day,
+            assignments=", ".join(f"{c} = t.{c}" for c in columns),
+            changed=" OR ".join(f"{snapshot}.{c} IS DISTINCT FROM t.{c}" for c in columns),
+        ),
+        params,
+    )
+    cursor.execute(_INSERT_NEW_GOODS.format(snapshot=snapshot, goods_day=goods_day), params)
+    cursor.execute(_DELETE_GONE_GOODS.format(snapshot=snapshot, goods_day=goods_day), params)
+    cursor.execute(f"DROP TABLE {goods_day}")
+
+
+_SUMMARY = """
+SELECT COUNT(*), COALESCE(SUM(flagged_goods), 0), COALESCE(SUM(restricted_goods), 0),
+    (SELECT COUNT(*) FROM {snapshot} WHERE date = %(date)s)
+FROM {shop_snapshot} WHERE date = %(date)s
+"""
 
 
 def _params(day: dt.date, now: dt.datetime, consecutive_days: int) -> dict:
@@ -240,25 +321,25 @@ def metrics_compute(*, day: dt.date, consecutive_days: int | None = None) -> Com
     params = _params(day, timezone.now(), consecutive_days)
     with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            # Two copies running for the same day would both delete, then collide on insert.
-            # (SQLite writers are already serialised by the IMMEDIATE transaction.)
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_ADVISORY_LOCK_KEY])
-            # The per-refund subquery inflates the cost estimate past jit_above_cost; compiling
-            # the plan then took longer (~0.4 s) than the whole aggregation it was meant to speed up.
-            cursor.execute("SET LOCAL jit = off")
-        GoodsDaySnapshot.objects.filter(date=day).delete()
-        ShopDaySnapshot.objects.filter(date=day).delete()
-        goods_day = _tables()["goods_day"]
-        cursor.execute(f"DROP TABLE IF EXISTS {goods_day}")
-        cursor.execute(goods_day_sql(), params)
-        cursor.execute(goods_snapshot_sql(), params)
-        goods = cursor.rowcount
+            # One round trip for four things:
+            # - the lock: two copies running for the same day would both find it missing, then
+            #   collide on insert (SQLite writers are already serialised by the IMMEDIATE transaction);
+            # - jit off: the goods grouping's estimate crosses jit_above_cost, and compiling the
+            #   plan took longer than the aggregation it was meant to speed up;
+            # - serial plans: the window's orders stream out of order_goods_grouped in goods order
+            #   into a group aggregate. The planner prefers a parallel scan that hashes every goods
+            #   in each worker and merges them: twice as slow on 1M orders;
+            # - no wait for the WAL flush at commit: snapshots are derived and recomputable, and the
+            #   job run recorded after this (a synchronous commit) flushes the WAL up to and past
+            #   this transaction, so a run reported done is durable.
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s), set_config('jit', 'off', true), "
+                "set_config('max_parallel_workers_per_gather', '0', true), "
+                "set_config('synchronous_commit', 'off', true)",
+                [_ADVISORY_LOCK_KEY],
+            )
+        _write_goods_rows(cursor, day, params)
         cursor.execute(shop_snapshot_sql(), params)
-        shops = cursor.rowcount
-        cursor.execute(
-            f"SELECT COUNT(CASE WHEN flag <> '' THEN 1 END), COUNT(CASE WHEN restriction <> '' THEN 1 END) "
-            f"FROM {goods_day}"
-        )
-        flagged, restricted = cursor.fetchone()
-        cursor.execute(f"DROP TABLE {goods_day}")
+        cursor.execute(_SUMMARY.format(**_tables()), params)
+        shops, flagged, restricted, goods = cursor.fetchone()
     return ComputeResult(date=day, shops=shops, goods=goods, flagged_goods=flagged, restricted_goods=restricted)
