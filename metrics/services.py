@@ -260,12 +260,13 @@ def shop_snapshot_sql() -> str:
     return _INSERT_SHOPS.format(**_tables(), on_conflict=on_conflict)
 
 
-def _write_goods_rows(cursor, day: dt.date, params: dict) -> None:
+def _write_goods_rows(cursor, day: dt.date, params: dict) -> int:
+    """Write the goods rows of `day`; return how many the day has."""
     tables = _tables()
     snapshot, goods_day = tables["snapshot"], tables["goods_day"]
     if not GoodsDaySnapshot.objects.filter(date=day).exists():
         cursor.execute(_INSERT_GOODS.format(snapshot=snapshot, rows=goods_rows_sql()), params)
-        return
+        return cursor.rowcount
     columns = _columns(_GOODS_VALUES)
     cursor.execute(f"DROP TABLE IF EXISTS {goods_day}")
     cursor.execute(_CREATE_GOODS_DAY.format(goods_day=goods_day, rows=goods_rows_sql()), params)
@@ -280,12 +281,14 @@ def _write_goods_rows(cursor, day: dt.date, params: dict) -> None:
     )
     cursor.execute(_INSERT_NEW_GOODS.format(snapshot=snapshot, goods_day=goods_day), params)
     cursor.execute(_DELETE_GONE_GOODS.format(snapshot=snapshot, goods_day=goods_day), params)
+    cursor.execute(f"SELECT COUNT(*) FROM {goods_day}")
+    (goods,) = cursor.fetchone()
     cursor.execute(f"DROP TABLE {goods_day}")
+    return goods
 
 
 _SUMMARY = """
-SELECT COUNT(*), COALESCE(SUM(flagged_goods), 0), COALESCE(SUM(restricted_goods), 0),
-    (SELECT COUNT(*) FROM {snapshot} WHERE date = %(date)s)
+SELECT COUNT(*), COALESCE(SUM(flagged_goods), 0), COALESCE(SUM(restricted_goods), 0)
 FROM {shop_snapshot} WHERE date = %(date)s
 """
 
@@ -338,8 +341,8 @@ def metrics_compute(*, day: dt.date, consecutive_days: int | None = None) -> Com
                 "set_config('synchronous_commit', 'off', true)",
                 [_ADVISORY_LOCK_KEY],
             )
-        _write_goods_rows(cursor, day, params)
+        goods = _write_goods_rows(cursor, day, params)
         cursor.execute(shop_snapshot_sql(), params)
         cursor.execute(_SUMMARY.format(**_tables()), params)
-        shops, flagged, restricted, goods = cursor.fetchone()
+        shops, flagged, restricted = cursor.fetchone()
     return ComputeResult(date=day, shops=shops, goods=goods, flagged_goods=flagged, restricted_goods=restricted)
