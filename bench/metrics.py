@@ -2,7 +2,8 @@
 
 Run: `.venv/bin/python -m bench.metrics [--orders N] [--reuse]` (PostgreSQL, database pdd_bench_d).
 The floor is one SQL query computing the same shop counts from the same rows, timed in the same
-run; targets: compute / floor ≤ 2 and compute < 10 s. Then the merchant dashboard of one shop:
+run; targets: compute / floor ≤ 2 and compute < 10 s. Measured on days not stored yet (what the
+daily schedule does), and on a stored day run again. Then the merchant dashboard of one shop:
 < 150 ms, with its query count.
 """
 
@@ -16,7 +17,7 @@ import time
 from bench.common import PG_SERVER, fresh_database, machine, manage, timer, write_result
 
 DATABASE = "pdd_bench_d"
-RUNS = 5
+RUNS = 9
 HISTORY_DAYS = 30
 
 FLOOR = """
@@ -96,7 +97,7 @@ def main() -> None:
     from django.db import connection, transaction
 
     from bench.metrics_data import LAST_DAY, generate
-    from metrics.models import GoodsDaySnapshot, ShopDaySnapshot
+    from metrics.models import ShopDaySnapshot
     from metrics.services import _params, metrics_compute
     from pddadmin.shops.models import Order
 
@@ -125,64 +126,80 @@ def main() -> None:
     )
 
     day = LAST_DAY
-    params = _params(day, dt.datetime.now(dt.UTC), 3)
+    days = [day - dt.timedelta(days=offset) for offset in range(RUNS - 1, -1, -1)]
 
-    def floor():
+    def params_for(d):
+        return _params(d, dt.datetime.now(dt.UTC), 3)
+
+    def floor(p):
         with connection.cursor() as cursor:
-            cursor.execute(FLOOR, params)
+            cursor.execute(FLOOR, p)
             return cursor.fetchall()
 
-    def floor_serial():
+    def floor_serial(p):
         # The same query planned without parallel workers: an index-only scan of order_shop_grouped,
-        # which the planner costs above the parallel seq scan but which ran faster on this machine.
+        # which the planner costs above the parallel seq scan but which often runs faster here.
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
-            cursor.execute(FLOOR, params)
+            cursor.execute(FLOOR, p)
             return cursor.fetchall()
 
-    def compute_fresh():
-        # What the daily schedule does: the day has no snapshot yet (removing it is not timed).
-        GoodsDaySnapshot.objects.filter(date=day).delete()
-        ShopDaySnapshot.objects.filter(date=day).delete()
-        started = time.perf_counter()
-        metrics_compute(day=day)
-        return time.perf_counter() - started
+    def check(d, p):
+        expected = [tuple(row) for row in floor(p)]
+        got = list(ShopDaySnapshot.objects.filter(date=d).order_by("shop_id").values_list(*SNAPSHOT_FIELDS))
+        assert got == expected, f"snapshot counts of {d} differ from the floor query"
 
-    # warm the cache and give the day a previous snapshot to continue streaks from
-    metrics_compute(day=day - dt.timedelta(days=1))
-    floor()
-    metrics_compute(day=day)
-    floor_times, serial_times, compute_times, fresh_times = [], [], [], []
-    for _ in range(RUNS):  # alternate, so all see the same cache state and machine load
-        floor_times += timed(floor, 1)
-        serial_times += timed(floor_serial, 1)
-        compute_times += timed(lambda: metrics_compute(day=day), 1)
-        fresh_times.append(compute_fresh())
-    expected = [tuple(row) for row in floor()]
-    got = list(ShopDaySnapshot.objects.filter(date=day).order_by("shop_id").values_list(*SNAPSHOT_FIELDS))
-    assert got == expected, "snapshot counts differ from the floor query"
-    f, fs = statistics.median(floor_times), statistics.median(serial_times)
-    c, cf = statistics.median(compute_times), statistics.median(fresh_times)
-    print(f"floor {f:.3f} s (serial plan {fs:.3f} s), compute_metrics {c:.3f} s (fresh day {cf:.3f} s), "
-          f"ratio {c / f:.2f}")
+    # Fresh days, as the daily schedule computes them: the days measured have no snapshot yet
+    # (removed, and the table vacuumed, before timing), the day before the first one has.
+    forget_days(days)
+    metrics_compute(day=days[0] - dt.timedelta(days=1))
+    floor(params_for(days[0]))  # warm the cache
+    floor_times, serial_times, fresh_times = [], [], []
+    for d in days:  # alternate, so all see the same cache state and machine load
+        p = params_for(d)
+        floor_times += timed(lambda p=p: floor(p), 1)
+        serial_times += timed(lambda p=p: floor_serial(p), 1)
+        fresh_times += timed(lambda d=d: metrics_compute(day=d), 1)
+        check(d, p)
+    # Re-running the last day: compared with what is stored, nothing written (nothing changed).
+    p = params_for(day)
+    replace_floor, replace_times = [], []
+    for _ in range(RUNS):
+        replace_floor += timed(lambda: floor(p), 1)
+        replace_times += timed(lambda: metrics_compute(day=day), 1)
+    check(day, p)
+
+    f, fs, cf = statistics.median(floor_times), statistics.median(serial_times), statistics.median(fresh_times)
+    paired = [compute / floor_time for compute, floor_time in zip(fresh_times, floor_times, strict=True)]
+    rf, c = statistics.median(replace_floor), statistics.median(replace_times)
+    print(f"fresh days: floor {f:.3f} s (serial plan {fs:.3f} s), compute_metrics {cf:.3f} s, "
+          f"ratio {cf / f:.2f} ({cf / fs:.2f} against the serial plan); "
+          f"replacing: floor {rf:.3f} s, compute {c:.3f} s, ratio {c / rf:.2f}")
 
     def row(label, median, times):
         return f"| {label} | {median:.3f} s | " + ", ".join(f"{x:.3f}" for x in times) + " |\n"
 
     lines += [
-        f"\n## compute_metrics for one day ({day}), {RUNS} alternating runs, median\n",
-        f"Load average {os.getloadavg()[0]:.1f} after the runs.\n\n",
+        f"\n## compute_metrics for one day, {RUNS} days ({days[0]} … {day}), median\n",
+        f"Each day: the floor, the floor's serial plan, then `compute_metrics` of that day, so all three see the "
+        f"same cache state and machine load. Load average {os.getloadavg()[0]:.1f} after the runs.\n\n",
         "| | median | runs |\n|---|---|---|\n",
         row("floor: one hand-written SQL query, shop counts only (default plan: parallel seq scan)", f,
             floor_times),
         row("floor, the same query without parallel workers (index-only scan of order_shop_grouped)", fs,
             serial_times),
-        row("`metrics_compute` replacing the day (shops **and** 20,000 goods with category figures, flags, "
-            "streaks; delete + insert, committed)", c, compute_times),
-        row("`metrics_compute` of a day not yet stored (the daily schedule's case)", cf, fresh_times),
-        f"\n**Ratio compute / floor: {c / f:.2f}** (target ≤ 2); against the faster floor plan "
-        f"{c / min(f, fs):.2f}; fresh day {cf / f:.2f} / {cf / min(f, fs):.2f}. Absolute {c:.2f} s "
-        f"(target < 10 s). The snapshot's 1,000 shop rows were checked equal to the floor query's, all ten counts.\n",
+        row("`metrics_compute` of a day not yet stored (the daily schedule's case): shops **and** 20,000 goods "
+            "with category figures, flags, streaks; committed", cf, fresh_times),
+        f"\n**Ratio compute / floor: {cf / f:.2f}** (target ≤ 2); day by day {min(paired):.2f} … {max(paired):.2f}. "
+        f"Against the floor forced onto its serial plan: {cf / fs:.2f}. "
+        f"Absolute {cf:.2f} s (target < 10 s). Each day's 1,000 shop rows were checked equal to the floor "
+        f"query's, all ten counts.\n",
+        f"\n### Re-running a stored day ({day}), {RUNS} alternating runs\n\n",
+        "| | median | runs |\n|---|---|---|\n",
+        row("floor (default plan)", rf, replace_floor),
+        row("`metrics_compute` of the stored day again: its figures compared with the new ones, only rows that "
+            "differ written (here none: the data has not changed)", c, replace_times),
+        f"\nRatio {c / rf:.2f}.\n",
     ]
     lines += breakdown_section(day)
     lines += dashboard_section(day)
@@ -190,8 +207,21 @@ def main() -> None:
     print(f"wrote {path}")
 
 
+def forget_days(days: list[dt.date]) -> None:
+    """Remove the snapshots of `days` and vacuum, so computing them is a first computation."""
+    from django.db import connection
+
+    from metrics.models import GoodsDaySnapshot, ShopDaySnapshot
+
+    GoodsDaySnapshot.objects.filter(date__in=days).delete()
+    ShopDaySnapshot.objects.filter(date__in=days).delete()
+    with connection.cursor() as cursor:
+        for table in (GoodsDaySnapshot._meta.db_table, ShopDaySnapshot._meta.db_table):
+            cursor.execute(f"VACUUM ANALYZE {table}")
+
+
 def breakdown_section(day: dt.date) -> list[str]:
-    """Where one compute_metrics run spends its time, statement by statement."""
+    """Where one compute_metrics run of a fresh day spends its time, statement by statement."""
     from django.db import connection
 
     from metrics.services import metrics_compute
@@ -205,15 +235,29 @@ def breakdown_section(day: dt.date) -> list[str]:
         finally:
             spent.append((time.perf_counter() - started, " ".join(sql.split())[:60]))
 
+    forget_days([day])
     with connection.execute_wrapper(wrapper):
         metrics_compute(day=day)
     rows = "".join(f"| `{sql}…` | {seconds:.3f} s |\n" for seconds, sql in spent if seconds >= 0.005)
     return [
         "\n### One run, statement by statement (≥ 5 ms)\n\n| statement | time |\n|---|---|\n", rows,
-        "\nThe floor is a shop-only SELECT (parallel, nothing written). `metrics_compute` also aggregates the "
-        "window's orders per goods (20,000 groups instead of 1,000) for the category figures and flags, "
-        "looks up the goods of each quality refund, and writes and indexes 21,000 rows in one transaction; "
-        "those parts are what the ratio measures.\n",
+        "\nThe floor is a shop-only SELECT (nothing written). What `metrics_compute` does beyond it, and how "
+        "that is kept cheap (metrics/services.py):\n\n"
+        "- the window's orders: one index-only scan of order_goods_grouped (goods, grouped_at), already in goods "
+        "order, the same work as the floor's scan of order_shop_grouped;\n"
+        "- the window's refunds: one scan, grouped per goods (refunds carry their goods), distinct orders taken in "
+        "two steps instead of COUNT(DISTINCT); the shop numerators are sums of the goods ones (an order has one "
+        "goods), so refunds are not read again per shop;\n"
+        "- category figures from a 40-row grouped CTE joined back (no window sort), flags in integer arithmetic, "
+        "streaks from yesterday's flagged rows only (a partial index);\n"
+        "- 20,000 goods rows written in key order into a table whose only full index is its key (date, shop, "
+        "goods); the 1,000 shop rows summed from them, interventions counted from the cases;\n"
+        "- serial plans, jit off, and no wait for the WAL flush at commit (the job run recorded afterwards "
+        "flushes it).\n\n"
+        "Scaling beyond this bench: the floor and `compute_metrics` both read the whole (…, grouped_at) index, "
+        "every order ever grouped, not only the window's; here the window is half of the 60 days. A range scan "
+        "per goods (LATERAL) reads only the window but cost 125 ms against 90–115 ms for the full scan on this "
+        "data; it wins once the window is a small share of the history.\n",
     ]
 
 
