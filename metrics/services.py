@@ -217,7 +217,7 @@ LEFT JOIN (
     ) per_order
     GROUP BY shop_id
 ) c ON c.shop_id = sh.id
-WHERE 1 = 1
+WHERE 1 = 1  -- SQLite would read the ON CONFLICT below as a join's ON: a WHERE ends the FROM clause
 {{on_conflict}}
 """
 
