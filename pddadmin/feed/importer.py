@@ -1,10 +1,14 @@
 """Apply a JSON Lines platform feed (SPEC §8).
 
 Lines are applied in file order, each on its own: a rejected line leaves nothing behind
-(savepoint), an event id seen before is skipped. Runs of consecutive events whose type has a
-batch handler are validated and written together, which is what makes 100k-line order feeds
-fast; if such a run meets a conflict (another importer wrote the same ids meanwhile) it is
-rolled back and replayed line by line, so the outcome never depends on batching.
+(savepoint) but the record that its id was seen, with the reason; an id seen before, applied or
+rejected, is skipped, so re-importing a file changes nothing even when what made a line fail
+has changed since (a line without a readable id cannot be recorded, and is rejected again).
+
+Runs of consecutive events whose type has a batch handler are validated and written together,
+which is what makes 100k-line order feeds fast; if such a run meets a conflict (another importer
+wrote the same ids meanwhile) it is rolled back and replayed line by line, so the outcome never
+depends on batching.
 """
 
 import itertools
@@ -96,12 +100,23 @@ def _apply_chunk(events: list[Event], report: ImportReport, reject: Callable) ->
         else:
             seen.add(event.id)
             fresh.append(event)
-    for registration, run in _runs(fresh, reject):
+    refused: list[ImportedEvent] = []
+
+    def reject_event(event: Event, exc: BaseException) -> None:
+        reject(event.line, exc)
+        refused.append(
+            ImportedEvent(event_id=event.id, type=event.type[:64], at=event.at, rejection=reason_of(exc)[:500])
+        )
+
+    for registration, run in _runs(fresh, reject_event):
         if registration.apply_batch is not None and len(run) > 1:
-            _apply_run(registration, run, report, reject)
+            _apply_run(registration, run, report, reject_event)
         else:
             for event in run:
-                _apply_one(registration, event, report, reject)
+                _apply_one(registration, event, report, reject_event)
+    # After the lines, outside their rolled-back savepoints. An id another importer recorded
+    # meanwhile keeps that record.
+    ImportedEvent.objects.bulk_create(refused, ignore_conflicts=True)
 
 
 def _runs(events: list[Event], reject: Callable) -> Iterator[tuple[Registration, list[Event]]]:
@@ -110,7 +125,7 @@ def _runs(events: list[Event], reject: Callable) -> Iterator[tuple[Registration,
     for event in events:
         registration = lookup(event.type)
         if registration is None:
-            reject(event.line, Rejected(f"unknown event type {event.type!r}"))
+            reject(event, Rejected(f"unknown event type {event.type!r}"))
         else:
             known.append((registration, event))
     for registration, group in itertools.groupby(known, key=lambda pair: pair[0]):
@@ -161,11 +176,11 @@ def _apply_one(registration: Registration, event: Event, report: ImportReport, r
                 return
             registration.apply(event)
     except (Rejected, ValidationError) as exc:
-        reject(event.line, exc)
+        reject(event, exc)
         return
     except IntegrityError as exc:
         log.info("line %s conflicted: %s", event.line, exc)
-        reject(event.line, Rejected(f"conflicts with existing data ({reason_of(exc)})"))
+        reject(event, Rejected(f"conflicts with existing data ({reason_of(exc)})"))
         return
     report.applied += 1
 
@@ -179,7 +194,7 @@ def _apply_run(registration: Registration, run: list[Event], report: ImportRepor
             errors = registration.apply_batch(mine) if mine else []
             refused = [event.id for event, error in zip(mine, errors, strict=True) if error is not None]
             if refused:
-                # A rejected line leaves no trace, not even its claim: a corrected re-send applies.
+                # Their claims give way to the records of their rejections (see _apply_chunk).
                 ImportedEvent.objects.filter(event_id__in=refused).delete()
     except IntegrityError as exc:
         log.info("batch of %s events conflicted (%s); replaying line by line", len(run), exc)
@@ -189,5 +204,5 @@ def _apply_run(registration: Registration, run: list[Event], report: ImportRepor
     report.skipped += len(run) - len(mine)
     for event, error in zip(mine, errors, strict=True):
         if error is not None:
-            reject(event.line, error)
+            reject(event, error)
     report.applied += len(mine) - len(refused)

@@ -112,5 +112,6 @@ def test_ruling_twice_is_rejected_and_reimport_changes_nothing(tmp_path):
     assert (code, rejected) == (1, [len(lines)])
     assert "violation V1 is already ruled (no breach)" in err
     code, out, rejected, _err = run_import(tmp_path / "feed.jsonl")
-    assert "0 applied" in out and rejected == [len(lines)]
+    # Every id was seen, the rejected one included: all skipped (SPEC §8).
+    assert (code, rejected) == (0, []) and f"0 applied, {len(lines)} skipped" in out
     assert Violation.objects.get().state == ViolationState.DISMISSED

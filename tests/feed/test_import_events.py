@@ -101,8 +101,44 @@ def test_bad_lines_are_rejected_by_number_and_the_rest_applied(tmp_path):
     assert Order.objects.get(platform_id="O3").shipped_at is None
     assert set(Shop.objects.values_list("platform_id", flat=True)) == {"S1", "S3"}
     assert not Goods.objects.filter(platform_id="G9").exists()
-    rejected_ids = ["x1", "x2", "x3", "x4", "x5", "x6", "x7", "x10", "x11"]
-    assert not ImportedEvent.objects.filter(event_id__in=rejected_ids).exists()
+    # Each rejected id is remembered with its reason (line 4 has none to remember).
+    rejections = dict(ImportedEvent.objects.exclude(rejection="").values_list("event_id", "rejection"))
+    assert set(rejections) == {"x2", "x3", "x4", "x5", "x6", "x7", "x10", "x11"}
+    assert rejections["x3"] == reasons["line 6"]
+    assert set(ImportedEvent.objects.filter(rejection="").values_list("event_id", flat=True)) == {
+        "e1", "e2", "e3", "x8", "x9", "x12"
+    }
+
+
+def test_reimporting_a_file_changes_nothing_even_where_a_line_was_rejected(tmp_path):
+    # Line 1 is rejected (its order comes later); on a second import the order exists, but the
+    # line's id was seen: it is skipped, not applied (SPEC §8).
+    lines = [
+        *WORLD[:3],
+        feed_line("late", "order.grouped", at="2026-01-02T10:05:00+08:00", order="O1"),
+        WORLD[3],
+    ]
+    path = tmp_path / "feed.jsonl"
+    code, _, rejected, _ = run_import(path, *lines)
+    assert (code, rejected) == (1, [4])
+
+    code, out, rejected, err = run_import(path)
+    assert (code, rejected, err) == (0, [], "")
+    assert "0 applied, 5 skipped" in out
+    assert Order.objects.get(platform_id="O1").grouped_at is None
+
+
+@pytest.mark.parametrize("batch_size", [1, 2, 1000])
+def test_an_id_seen_rejected_is_skipped_later_in_the_file_whatever_the_batching(tmp_path, batch_size):
+    lines = [
+        WORLD[0],
+        feed_line("dup", "shop.opened", shop="S2", name="二店", hotline="12345"),  # rejected: hotline
+        feed_line("dup", "shop.opened", shop="S2", name="二店", hotline="13900139000"),  # same id: skipped
+    ]
+    code, out, rejected, _ = run_import(tmp_path / "feed.jsonl", *lines, batch_size=batch_size)
+    assert (code, rejected) == (1, [2])
+    assert "1 applied, 1 skipped" in out
+    assert not Shop.objects.filter(platform_id="S2").exists()
 
 
 def test_a_repeated_id_is_skipped_silently_and_nulls_mean_defaults(tmp_path):
@@ -177,3 +213,15 @@ def test_orders_give_the_same_outcome_whatever_the_batch_size(tmp_path, batch_si
     assert (code, rejected) == (1, [2, 3, 5])
     assert sorted(Order.objects.values_list("platform_id", "buyer")) == [("O1", "B1"), ("O6", "B6")]
     assert "order O1 already exists" in err and "unknown shop 'S2'" in err
+
+
+def test_platform_staff_find_rejected_events_and_their_reasons_in_the_admin(tmp_path, client, reviewer):
+    run_import(tmp_path / "feed.jsonl", WORLD[0], feed_line("bad", "shop.opened", shop="S2", name="二店",
+                                                            hotline="12345"))
+    client.force_login(reviewer)
+    page = client.get("/admin/feed/importedevent/?outcome=rejected")
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "bad" in text and "12345" in text
+    assert ">e1<" not in text
+    assert ">e1<" in client.get("/admin/feed/importedevent/?outcome=applied").content.decode()
