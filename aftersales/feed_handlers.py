@@ -59,6 +59,11 @@ def _case(event: Event) -> AfterSalesCase:
 def case_opened(event: Event) -> None:
     order = event.ref(Order, "order", lock=True)
     event.check_not_older(order, f"order {order.platform_id}")
+    # The order's existing cases are touched too (SPEC §8): a new case may not be dated before
+    # their last change, or the order would have had two open cases at once.
+    latest = AfterSalesCase.objects.filter(order=order).order_by("-changed_at").first()
+    if latest is not None:
+        event.check_not_older(latest, f"case {latest.platform_id} of order {order.platform_id}")
     cases.case_open(
         platform_id=event.text("case", max_length=64),
         order=order,

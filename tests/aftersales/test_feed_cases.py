@@ -272,3 +272,23 @@ def test_reimport_changes_nothing(tmp_path):
     code, out, rejected, _ = run_import(tmp_path / "feed.jsonl")
     assert (code, rejected) == (0, []) and "0 applied" in out
     assert Refund.objects.count() == 1 and CaseTransition.objects.count() == 2
+
+
+def test_a_case_dated_before_the_last_change_of_its_orders_cases_is_rejected(tmp_path):
+    # C1 is cancelled at 27 h; a C2 stamped 24 h would overlap C1, still open then.
+    code, _, rejected, err = run_import(
+        tmp_path / "feed.jsonl",
+        *world(),
+        feed_line("c1", "case.opened", t(3), case="C1", order="O1", kind="refund_only", reason="quality_issue",
+                  amount="59.90"),
+        feed_line("c1x", "case.cancelled", t(27), case="C1"),
+        feed_line("c2", "case.opened", t(24), case="C2", order="O1", kind="refund_only", reason="quality_issue",
+                  amount="59.90"),
+        feed_line("c3", "case.opened", t(28), case="C3", order="O1", kind="refund_only", reason="quality_issue",
+                  amount="59.90"),
+    )
+    assert (code, rejected) == (1, [10])
+    assert "older than the last change of case C1 of order O1" in err
+    assert sorted(AfterSalesCase.objects.values_list("platform_id", "state")) == [
+        ("C1", State.CLOSED), ("C3", State.PENDING_MERCHANT)
+    ]
