@@ -93,3 +93,12 @@ def test_compute_metrics_defaults_to_yesterday_in_shanghai(figures, monkeypatch)
     # 2026-04-01 00:30 in Shanghai is still 2026-03-31 in UTC: "yesterday" is 2026-03-31.
     monkeypatch.setattr(timezone, "now", lambda: at("2026-04-01 00:30").astimezone(dt.UTC))
     assert run("compute_metrics").startswith("compute_metrics: 2026-03-31:")
+
+
+def test_export_says_what_it_did_on_stderr_and_keeps_stdout_for_data(figures):
+    first_err, second_err = io.StringIO(), io.StringIO()
+    out = run("export_metrics", "--date", "2026-03-31", stderr=first_err)
+    json.loads(out)  # nothing but the document on stdout
+    run("export_metrics", "--date", "2026-03-31", "--shop", "S0002", "--format", "csv", stderr=second_err)
+    assert first_err.getvalue() == "export_metrics: 2026-03-31: 2 shops written as json (snapshot computed now)\n"
+    assert second_err.getvalue() == "export_metrics: 2026-03-31: 1 shop written as csv (stored snapshot)\n"

@@ -29,7 +29,8 @@ class Command(BaseCommand):
             shop = Shop.objects.filter(platform_id=options["shop"]).first()
             if shop is None:
                 raise CommandError(f"unknown shop {options['shop']!r}")
-        if not _has_snapshot(day, shop):
+        computed = not _has_snapshot(day, shop)
+        if computed:
             metrics_compute(day=day)
         rows = export_rows(day=day, shop=shop)
         if options["format"] == "csv":
@@ -44,6 +45,12 @@ class Command(BaseCommand):
                         row[col] = float(row[col])  # already rounded to 6 places; JSON wants a number
             document = {"date": day.isoformat(), "window_days": WINDOW_DAYS, "shops": rows}
             self.stdout.write(json.dumps(document, ensure_ascii=False, indent=2))
+        # stdout carries the data; the summary line goes to stderr so a pipe stays clean.
+        source = "snapshot computed now" if computed else "stored snapshot"
+        self.stderr.write(
+            f"export_metrics: {day.isoformat()}: {len(rows)} shop{'' if len(rows) == 1 else 's'} written as "
+            f"{options['format']} ({source})"
+        )
 
 
 def _has_snapshot(day, shop) -> bool:
