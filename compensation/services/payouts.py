@@ -65,11 +65,15 @@ def new_coupon_code() -> str:
     return "".join(secrets.choice(COUPON_ALPHABET) for _ in range(COUPON_LENGTH))
 
 
-def pending_lines() -> QuerySet[ViolationOrder]:
-    """(violation, order) pairs of upheld violations that have no payout yet."""
-    return ViolationOrder.objects.filter(violation__state=ViolationState.UPHELD).filter(
-        ~Exists(Payout.objects.filter(line=OuterRef("pk")))
-    )
+def pending_lines(now: dt.datetime) -> QuerySet[ViolationOrder]:
+    """(violation, order) pairs of violations upheld at or before `now` that have no payout yet.
+
+    A run as of `now` cannot pay a ruling made after it: its payout would be issued before the
+    breach was ruled.
+    """
+    return ViolationOrder.objects.filter(
+        violation__state=ViolationState.UPHELD, violation__ruled_at__lte=now
+    ).filter(~Exists(Payout.objects.filter(line=OuterRef("pk"))))
 
 
 def split(*, amount: Decimal, deposit: Decimal, balance: Decimal) -> tuple[Decimal, Decimal, Decimal]:
@@ -98,13 +102,13 @@ class PayoutReport:
         self.payouts.append(payout.pk)
 
 
-def _claim_statement() -> tuple[str, tuple]:
+def _claim_statement(now: dt.datetime) -> tuple[str, tuple]:
     """SQL that locks a shop no other worker holds and returns (shop id, its first pending line).
 
     Built once per run: it is the same statement every time, and compiling it costs more CPU
     than the rest of a payout.
     """
-    pending = pending_lines()
+    pending = pending_lines(now)
     first_due = pending.filter(violation__shop_id=OuterRef("pk")).order_by(*PAYOUT_ORDER)
     qs = (
         Shop.objects.filter(pk__in=pending.values("violation__shop_id"))
@@ -178,7 +182,7 @@ def _issue_next(now: dt.datetime, statement: tuple[str, tuple]) -> Payout | obje
         if claimed is None:
             return _NOTHING
         # Read again under the shop lock: the claim's snapshot may predate another worker's commit.
-        line = pending_lines().filter(pk=claimed[1]).select_related("violation", "order").first()
+        line = pending_lines(now).filter(pk=claimed[1]).select_related("violation", "order").first()
         if line is None:
             return _RETRY
         return _pay(line, now=now)
@@ -191,7 +195,7 @@ def payouts_issue(
     now = now or timezone.now()
     crash_after = int(os.environ.get(CRASH_AFTER_ENV) or 0)
     report = PayoutReport()
-    statement = _claim_statement()
+    statement = _claim_statement(now)
     while True:
         try:
             outcome = _issue_next(now, statement)

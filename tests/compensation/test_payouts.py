@@ -165,3 +165,15 @@ def test_payout_issued_on_29_february_through_the_job():
     coupon = Coupon.objects.get()
     assert coupon.issued_at == run
     assert coupon.expires_at.astimezone(SH).replace(tzinfo=None) == dt.datetime(2078, 2, 28, 12, 0)
+
+
+def test_a_run_as_of_a_time_pays_only_violations_ruled_by_then():
+    shop = open_shop(deposit="1000.00")
+    first, second = warranty_orders(shop, 2)
+    upheld([first], ruled_at=T0 + dt.timedelta(days=2))
+    later = upheld([second], ruled_at=T0 + dt.timedelta(days=5))
+
+    assert payouts_issue(now=RUN).paid == 1  # day 3: the day-5 ruling has not been made yet
+    assert not Payout.objects.filter(violation=later).exists()
+    assert payouts_issue(now=T0 + dt.timedelta(days=5)).paid == 1  # at the ruling's own time
+    assert Payout.objects.get(violation=later).issued_at == T0 + dt.timedelta(days=5)

@@ -2,6 +2,7 @@ import sys
 import time
 
 from django.core.management.base import BaseCommand, no_translations
+from django.utils import timezone
 from tqdm import tqdm
 
 from compensation.services.payouts import payouts_issue, pending_lines
@@ -16,10 +17,10 @@ class Command(BaseCommand):
 
     @no_translations
     def handle(self, *args, now: str | None, **options):
-        moment = parse_moment_option(now, "--now") if now else None
+        moment = parse_moment_option(now, "--now") if now else timezone.now()
         started = time.monotonic()
         show_bar = sys.stderr.isatty()
-        total = pending_lines().count() if show_bar else None
+        total = pending_lines(moment).count() if show_bar else None
         with tqdm(total=total, unit=" payouts", disable=not show_bar, file=sys.stderr, leave=False) as bar:
             report = payouts_issue(now=moment, on_progress=bar.update)
         self.stdout.write(
