@@ -74,6 +74,9 @@ class Violation(FSMModelMixin, models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     ruling_note = models.TextField(_("ruling note"), blank=True)
+    # The ruling's place among all rulings as recorded (its log row's id): payouts follow the
+    # ruling order (SPEC §6), and rulings stamped with the same time keep the order they were made.
+    ruled_seq = models.BigIntegerField(_("ruling sequence"), null=True, blank=True, editable=False)
     changed_at = models.DateTimeField(_("last changed"))
 
     class Meta:
@@ -81,7 +84,7 @@ class Violation(FSMModelMixin, models.Model):
         verbose_name_plural = _("warranty violations")
         ordering = ["-reported_at", "-id"]
         indexes = [
-            models.Index(fields=["state", "ruled_at", "id"], name="violation_state_ruled"),
+            models.Index(fields=["state", "ruled_at", "ruled_seq"], name="violation_state_ruled_seq"),
             models.Index(fields=["shop", "-reported_at"], name="violation_shop_reported"),
             models.Index(fields=["state", "reported_at"], name="violation_state_reported"),
         ]

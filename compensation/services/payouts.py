@@ -46,7 +46,7 @@ COUPON_LENGTH = 16  # 32**16 = 2**80 codes: not guessable
 COUPON_YEARS = 50
 # Fault injection for tests and drills: the job exits hard right after the N-th payout of a run.
 CRASH_AFTER_ENV = "PDDADMIN_PAYOUT_CRASH_AFTER"
-PAYOUT_ORDER = ("violation__ruled_at", "violation_id", "position")
+PAYOUT_ORDER = ("violation__ruled_at", "violation__ruled_seq", "position")
 
 
 def coupon_expiry(issued_at: dt.datetime, years: int = COUPON_YEARS) -> dt.datetime:
@@ -115,10 +115,11 @@ def _claim_statement(now: dt.datetime) -> tuple[str, tuple]:
         .annotate(
             first_line=Subquery(first_due.values("pk")[:1]),
             first_ruled=Subquery(first_due.values("violation__ruled_at")[:1]),
+            first_ruled_seq=Subquery(first_due.values("violation__ruled_seq")[:1]),
         )
         # One worker alone pays in ruling order across shops too; with several, each shop
         # still pays strictly in order, which is what decides where its money comes from.
-        .order_by("first_ruled", "pk")
+        .order_by("first_ruled", "first_ruled_seq")
         .select_for_update(skip_locked=True)
         .values_list("pk", "first_line")
     )[:1]

@@ -35,8 +35,10 @@ def new_violation_id() -> str:
     return f"WV-{timezone.now():%Y%m%d}-{secrets.token_hex(4).upper()}"
 
 
-def _log(violation: Violation, *, action: str, from_state: str, actor, source: str, at, note: str = "") -> None:
-    ViolationLog.objects.create(
+def _log(
+    violation: Violation, *, action: str, from_state: str, actor, source: str, at, note: str = ""
+) -> ViolationLog:
+    return ViolationLog.objects.create(
         violation=violation,
         action=action,
         from_state=from_state,
@@ -204,6 +206,8 @@ def violation_rule(
         # A dismissed report no longer blocks a new report of the same order and reason.
         violation.lines.update(active=False)
     violation.save()
-    _log(violation, action="rule", from_state=ViolationState.REPORTED, actor=actor, source=source, at=at,
-         note=note.strip())
+    entry = _log(violation, action="rule", from_state=ViolationState.REPORTED, actor=actor, source=source, at=at,
+                 note=note.strip())
+    Violation.objects.filter(pk=violation.pk).update(ruled_seq=entry.pk)
+    violation.ruled_seq = entry.pk
     return violation

@@ -177,3 +177,16 @@ def test_a_run_as_of_a_time_pays_only_violations_ruled_by_then():
     assert not Payout.objects.filter(violation=later).exists()
     assert payouts_issue(now=T0 + dt.timedelta(days=5)).paid == 1  # at the ruling's own time
     assert Payout.objects.get(violation=later).issued_at == T0 + dt.timedelta(days=5)
+
+
+def test_rulings_stamped_with_the_same_time_are_paid_in_the_order_they_were_made():
+    shop = open_shop(deposit="100.00")
+    first_reported, second_reported = warranty_orders(shop, 2)
+    va, vb = report([first_reported]), report([second_reported])
+    same_time = T0 + dt.timedelta(days=2)
+    for violation in (vb, va):  # VB ruled first, both stamped the same time
+        violations.violation_rule(violation=violation, breach=True, note="refused repair", at=same_time)
+
+    assert payouts_issue(now=RUN).paid == 2
+    assert split_of(Payout.objects.get(violation=vb)) == ("100.00", "0.00", "0.00")
+    assert split_of(Payout.objects.get(violation=va)) == ("0.00", "0.00", "100.00")
