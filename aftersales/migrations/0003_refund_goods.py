@@ -22,7 +22,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='refund',
             name='goods',
-            field=models.ForeignKey(null=True, on_delete=django.db.models.deletion.PROTECT, related_name='refunds', to='shops.goods'),
+            field=models.ForeignKey(db_index=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='refunds', to='shops.goods'),
         ),
         migrations.RunPython(copy_goods_from_orders, migrations.RunPython.noop),
     ]
