@@ -120,7 +120,7 @@ FROM ({inner}) f
 LEFT JOIN (
     -- only yesterday's flagged goods can carry a streak (partial index goods_snapshot_flagged)
     SELECT goods_id, streak_3x, streak_5x, restriction, restricted_since
-    FROM {snapshot}
+    FROM {goods_snapshot}
     WHERE date = %(previous)s AND streak_3x > 0
 ) p ON p.goods_id = f.goods_id
 """
@@ -154,7 +154,7 @@ FROM ({inner}) s
 # A day not stored yet (the daily run): straight in, in the key order the rows come in (see
 # _WITH_CATEGORY; sorting the finished rows again cost more than it saved).
 _INSERT_GOODS = f"""
-INSERT INTO {{snapshot}} ({_GOODS_COLUMNS}, date, computed_at)
+INSERT INTO {{goods_snapshot}} ({_GOODS_COLUMNS}, date, computed_at)
 SELECT {_GOODS_COLUMNS}, %(date)s, %(now)s FROM ({{rows}}) r
 """
 
@@ -164,22 +164,23 @@ SELECT {_GOODS_COLUMNS}, %(date)s, %(now)s FROM ({{rows}}) r
 _GOODS_DAY = "metrics_goods_day"
 _CREATE_GOODS_DAY = "CREATE TEMPORARY TABLE {goods_day} AS {rows}"
 _UPDATE_CHANGED_GOODS = """
-UPDATE {snapshot} SET {assignments}, computed_at = %(now)s
+UPDATE {goods_snapshot} SET {assignments}, computed_at = %(now)s
 FROM {goods_day} t
-WHERE {snapshot}.date = %(date)s AND {snapshot}.shop_id = t.shop_id AND {snapshot}.goods_id = t.goods_id
+WHERE {goods_snapshot}.date = %(date)s
+    AND {goods_snapshot}.shop_id = t.shop_id AND {goods_snapshot}.goods_id = t.goods_id
     AND ({changed})
 """
 # NOT IN rather than NOT EXISTS: its hashed subplan stays a hash lookup per row however few rows
 # the planner expects (a just-written day has no statistics yet; NOT EXISTS became a nested loop
 # over 20,000 × 20,000 rows). Neither side has NULL keys.
 _INSERT_NEW_GOODS = f"""
-INSERT INTO {{snapshot}} ({_GOODS_COLUMNS}, date, computed_at)
+INSERT INTO {{goods_snapshot}} ({_GOODS_COLUMNS}, date, computed_at)
 SELECT {_GOODS_COLUMNS}, %(date)s, %(now)s FROM {{goods_day}} t
-WHERE (t.shop_id, t.goods_id) NOT IN (SELECT shop_id, goods_id FROM {{snapshot}} WHERE date = %(date)s)
+WHERE (t.shop_id, t.goods_id) NOT IN (SELECT shop_id, goods_id FROM {{goods_snapshot}} WHERE date = %(date)s)
 ORDER BY shop_id, goods_id
 """
 _DELETE_GONE_GOODS = """
-DELETE FROM {snapshot}
+DELETE FROM {goods_snapshot}
 WHERE date = %(date)s AND (shop_id, goods_id) NOT IN (SELECT shop_id, goods_id FROM {goods_day})
 """
 
@@ -232,7 +233,6 @@ def _tables() -> dict[str, str]:
         "refund": qn(Refund._meta.db_table),
         "case": qn(AfterSalesCase._meta.db_table),
         "shop": qn(Shop._meta.db_table),
-        "snapshot": qn(GoodsDaySnapshot._meta.db_table),
         "goods_snapshot": qn(GoodsDaySnapshot._meta.db_table),
         "shop_snapshot": qn(ShopDaySnapshot._meta.db_table),
         "goods_day": qn(_GOODS_DAY),
@@ -248,7 +248,7 @@ def goods_rows_sql() -> str:
     sql = _GOODS_COUNTS.format(**tables)
     sql = _WITH_CATEGORY.format(inner=sql)
     sql = _WITH_FLAGS.format(inner=sql)
-    sql = _WITH_STREAKS.format(inner=sql, snapshot=tables["snapshot"])
+    sql = _WITH_STREAKS.format(inner=sql, goods_snapshot=tables["goods_snapshot"])
     return _GOODS_ROWS.format(inner=sql)
 
 
@@ -269,24 +269,24 @@ def shop_snapshot_sql(*, stored: bool) -> str:
 def _write_goods_rows(cursor, day: dt.date, params: dict) -> int:
     """Write the goods rows of `day`; return how many the day has."""
     tables = _tables()
-    snapshot, goods_day = tables["snapshot"], tables["goods_day"]
+    snapshot, goods_day = tables["goods_snapshot"], tables["goods_day"]
     if not GoodsDaySnapshot.objects.filter(date=day).exists():
-        cursor.execute(_INSERT_GOODS.format(snapshot=snapshot, rows=goods_rows_sql()), params)
+        cursor.execute(_INSERT_GOODS.format(goods_snapshot=snapshot, rows=goods_rows_sql()), params)
         return cursor.rowcount
     columns = _columns(_GOODS_VALUES)
     cursor.execute(f"DROP TABLE IF EXISTS {goods_day}")
     cursor.execute(_CREATE_GOODS_DAY.format(goods_day=goods_day, rows=goods_rows_sql()), params)
     cursor.execute(
         _UPDATE_CHANGED_GOODS.format(
-            snapshot=snapshot,
+            goods_snapshot=snapshot,
             goods_day=goods_day,
             assignments=", ".join(f"{c} = t.{c}" for c in columns),
             changed=" OR ".join(f"{snapshot}.{c} IS DISTINCT FROM t.{c}" for c in columns),
         ),
         params,
     )
-    cursor.execute(_INSERT_NEW_GOODS.format(snapshot=snapshot, goods_day=goods_day), params)
-    cursor.execute(_DELETE_GONE_GOODS.format(snapshot=snapshot, goods_day=goods_day), params)
+    cursor.execute(_INSERT_NEW_GOODS.format(goods_snapshot=snapshot, goods_day=goods_day), params)
+    cursor.execute(_DELETE_GONE_GOODS.format(goods_snapshot=snapshot, goods_day=goods_day), params)
     cursor.execute(f"SELECT COUNT(*) FROM {goods_day}")
     (goods,) = cursor.fetchone()
     cursor.execute(f"DROP TABLE {goods_day}")
