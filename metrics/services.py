@@ -243,6 +243,11 @@ def _columns(values: str) -> list[str]:
     return [c.strip() for c in values.split(",")]
 
 
+def _differs(stored: str, new: str, columns: list[str]) -> str:
+    """SQL true where a stored row's figure differs from the new one (NULLs compared as values)."""
+    return " OR ".join(f"{stored}.{c} IS DISTINCT FROM {new}.{c}" for c in columns)
+
+
 def goods_rows_sql() -> str:
     tables = _tables()
     sql = _GOODS_COUNTS.format(**tables)
@@ -261,7 +266,7 @@ def shop_snapshot_sql(*, stored: bool) -> str:
         table = tables["shop_snapshot"]
         columns = _columns(_SHOP_VALUES)
         assignments = ", ".join(f"{c} = excluded.{c}" for c in (*columns, "computed_at"))
-        changed = " OR ".join(f"{table}.{c} IS DISTINCT FROM excluded.{c}" for c in columns)
+        changed = _differs(table, "excluded", columns)
         on_conflict = f"ON CONFLICT (shop_id, date) DO UPDATE SET {assignments} WHERE {changed}"
     return _INSERT_SHOPS.format(**tables, on_conflict=on_conflict)
 
@@ -281,7 +286,7 @@ def _write_goods_rows(cursor, day: dt.date, params: dict) -> int:
             goods_snapshot=snapshot,
             goods_day=goods_day,
             assignments=", ".join(f"{c} = t.{c}" for c in columns),
-            changed=" OR ".join(f"{snapshot}.{c} IS DISTINCT FROM t.{c}" for c in columns),
+            changed=_differs(snapshot, "t", columns),
         ),
         params,
     )
