@@ -6,6 +6,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from pddadmin.shops.admin_scope import ReadOnlyAdminMixin, ShopListFilter, ShopScopedAdminMixin
+from pddadmin.shops.paginator import LargeTablePaginator
 
 from .models import Account, Coupon, Entry, LedgerTransaction, Payout, Violation, ViolationLog, ViolationOrder
 
@@ -32,7 +33,7 @@ class ViolationAdmin(ReadOnlyAdminMixin, ShopScopedAdminMixin, admin.ModelAdmin)
     list_select_related = ["shop"]
     search_fields = ["platform_id"]
     date_hierarchy = "reported_at"
-    show_full_result_count = False
+    paginator = LargeTablePaginator
     inlines = [ViolationOrderInline, ViolationLogInline]
 
     @admin.display(description=_("page"))
@@ -48,7 +49,7 @@ class PayoutAdmin(ReadOnlyAdminMixin, ShopScopedAdminMixin, admin.ModelAdmin):
     list_filter = [ShopListFilter]
     list_select_related = ["violation", "order"]
     search_fields = ["violation__platform_id", "order__platform_id", "buyer"]
-    show_full_result_count = False
+    paginator = LargeTablePaginator
 
 
 @admin.register(Coupon)
@@ -56,7 +57,7 @@ class CouponAdmin(ReadOnlyAdminMixin, ShopScopedAdminMixin, admin.ModelAdmin):
     shop_path = "payout__shop"
     list_display = ["code", "buyer", "face_value", "min_spend", "issued_at", "expires_at", "status"]
     search_fields = ["code", "buyer"]
-    show_full_result_count = False
+    paginator = LargeTablePaginator
 
 
 @admin.register(Account)
@@ -86,5 +87,5 @@ class LedgerTransactionAdmin(ReadOnlyAdminMixin, ShopScopedAdminMixin, admin.Mod
     list_display = ["id", "kind", "shop", "at", "memo"]
     list_filter = [ShopListFilter, "kind"]
     list_select_related = ["shop"]
-    show_full_result_count = False
+    paginator = LargeTablePaginator
     inlines = [EntryInline]

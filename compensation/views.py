@@ -7,13 +7,13 @@ import tablib
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from pddadmin.shops.models import Order
+from pddadmin.shops.paginator import LargeTablePaginator
 from pddadmin.shops.selectors import is_reviewer
 
 from . import selectors
@@ -25,13 +25,14 @@ PER_PAGE = 50
 
 
 def _page(request: HttpRequest, qs):
-    return Paginator(qs, PER_PAGE).get_page(request.GET.get("page"))
+    return LargeTablePaginator(qs, PER_PAGE).get_page(request.GET.get("page"))
 
 
 def _export(rows, columns, name: str, fmt: str) -> HttpResponse:
     data = tablib.Dataset(headers=list(columns))
     for row in rows:
-        data.append([selectors.safe_row(row)[c] for c in columns])
+        safe = selectors.safe_row(row)
+        data.append([safe[c] for c in columns])
     if fmt == "xlsx":
         response = HttpResponse(
             data.export("xlsx"), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -99,7 +100,7 @@ def violation_detail(request: HttpRequest, platform_id: str) -> HttpResponse:
             return redirect("compensation:violation", platform_id=platform_id)
     return render(request, "compensation/violation_detail.html", {
         "violation": violation,
-        "lines": violation.lines.select_related("order", "order__goods", "payout__coupon").order_by("position"),
+        "lines": violation.lines.select_related("order__goods", "payout").order_by("position"),
         "evidence": violation.evidence.all(),
         "log": violation.log.select_related("actor"),
         "can_explain": can_explain,

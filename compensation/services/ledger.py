@@ -93,7 +93,7 @@ def lock_books(*, shop_id: int, at: dt.datetime | None = None, shop_locked: bool
     books = Books(shop, accounts)
     if fresh:
         opening_deposit, opening_balance = shop.deposit, shop.balance
-        _post(
+        post(
             books,
             kind=TransactionKind.OPENING,
             at=at or shop.opened_at,
@@ -113,9 +113,10 @@ def shop_open_accounts(*, shop: Shop, at: dt.datetime) -> Books:
     return lock_books(shop_id=shop.pk, at=at)
 
 
-def _post(
+def post(
     books: Books, *, kind: str, at: dt.datetime, memo: str, moves: Sequence[tuple[Account, Decimal]]
 ) -> LedgerTransaction | None:
+    """Write one balanced transaction on locked books (callers compute the moves under the lock)."""
     moves = [(account, amount) for account, amount in moves if amount != 0]
     for _account, amount in moves:
         if amount != amount.quantize(CENT):
@@ -139,11 +140,6 @@ def _post(
     return txn
 
 
-def post(books: Books, *, kind: str, at: dt.datetime, memo: str, moves: Sequence[tuple[Account, Decimal]]):
-    """Write one balanced transaction on locked books (callers compute the moves under the lock)."""
-    return _post(books, kind=kind, at=at, memo=memo, moves=moves)
-
-
 @transaction.atomic
 def shop_credit_balance(*, shop: Shop, amount: Decimal, at: dt.datetime | None = None, memo: str = "") -> Books:
     """Credit the goods balance (e.g. settled sales); arrears are settled from it first (SPEC §6)."""
@@ -151,7 +147,7 @@ def shop_credit_balance(*, shop: Shop, amount: Decimal, at: dt.datetime | None =
         raise ValidationError(_("a balance credit must be greater than 0, got %(amount)s") % {"amount": amount})
     at = at or timezone.now()
     books = lock_books(shop_id=shop.pk, at=at)
-    _post(
+    post(
         books,
         kind=TransactionKind.BALANCE_CREDIT,
         at=at,
@@ -160,7 +156,7 @@ def shop_credit_balance(*, shop: Shop, amount: Decimal, at: dt.datetime | None =
     )
     settle = min(books.owed, books.balance.balance)
     if settle > 0:
-        _post(
+        post(
             books,
             kind=TransactionKind.ARREARS_SETTLEMENT,
             at=at,

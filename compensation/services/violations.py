@@ -143,19 +143,16 @@ def violation_explain(
     if not can_explain(actor, violation):
         raise PermissionDenied(_("only the shop's owner or agents may explain a violation"))
     at = at or timezone.now()
-    if violation.state != ViolationState.REPORTED:
-        raise ValidationError(
-            _("violation %(id)s is already ruled (%(state)s)")
-            % {"id": violation.platform_id, "state": violation.get_state_display()}
-        )
+    _require_reported(violation)
     if at > violation.explanation_due_at:
         raise ValidationError(
             _("the deadline for an explanation passed at %(due)s")
             % {"due": timezone.localtime(violation.explanation_due_at).strftime("%Y-%m-%d %H:%M")}
         )
-    if not text.strip():
+    text = text.strip()
+    if not text:
         raise ValidationError(_("an explanation is required"))
-    violation.explain(text=text.strip(), at=at)
+    violation.explain(text=text, at=at)
     violation.save()
     if image or url:
         ViolationEvidence.objects.create(
@@ -168,8 +165,16 @@ def violation_explain(
             added_at=at,
         )
     _log(violation, action="explain", from_state=ViolationState.REPORTED, actor=actor, source="admin", at=at,
-         note=text.strip())
+         note=text)
     return violation
+
+
+def _require_reported(violation: Violation) -> None:
+    if violation.state != ViolationState.REPORTED:
+        raise ValidationError(
+            _("violation %(id)s is already ruled (%(state)s)")
+            % {"id": violation.platform_id, "state": violation.get_state_display()}
+        )
 
 
 @transaction.atomic
@@ -187,12 +192,9 @@ def violation_rule(
         raise PermissionDenied(_("only platform reviewers may rule on a violation"))
     violation = _lock(violation)
     at = at or timezone.now()
-    if violation.state != ViolationState.REPORTED:
-        raise ValidationError(
-            _("violation %(id)s is already ruled (%(state)s)")
-            % {"id": violation.platform_id, "state": violation.get_state_display()}
-        )
-    if not note.strip():
+    _require_reported(violation)
+    note = note.strip()
+    if not note:
         raise ValidationError(_("a ruling needs a note"))
     if at < violation.changed_at:
         raise ValidationError(
@@ -200,14 +202,14 @@ def violation_rule(
             % {"at": at.isoformat(), "id": violation.platform_id}
         )
     if breach:
-        violation.uphold(by=actor, note=note.strip(), at=at)
+        violation.uphold(by=actor, note=note, at=at)
     else:
-        violation.dismiss(by=actor, note=note.strip(), at=at)
+        violation.dismiss(by=actor, note=note, at=at)
         # A dismissed report no longer blocks a new report of the same order and reason.
         violation.lines.update(active=False)
-    violation.save()
+    # The log row first: its id is the ruling's place in the payout order, saved with the ruling.
     entry = _log(violation, action="rule", from_state=ViolationState.REPORTED, actor=actor, source=source, at=at,
-                 note=note.strip())
-    Violation.objects.filter(pk=violation.pk).update(ruled_seq=entry.pk)
+                 note=note)
     violation.ruled_seq = entry.pk
+    violation.save()
     return violation
