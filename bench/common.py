@@ -42,7 +42,12 @@ def timer():
 
 
 def machine() -> str:
-    return f"{os.cpu_count()} cores, Python {sys.version.split()[0]}"
+    """Cores, Python and the PostgreSQL server the benches run against, as they report themselves."""
+    server = subprocess.run(
+        ["psql", f"{PG_SERVER}/postgres", "-tAc", "SHOW server_version"], capture_output=True, text=True, check=False
+    ).stdout.split()
+    postgres = f"PostgreSQL {server[0]}" if server else "PostgreSQL (version not readable)"
+    return f"{os.cpu_count()} cores, Python {sys.version.split()[0]}, {postgres} at {PG_SERVER.rsplit('@', 1)[-1]}"
 
 
 def write_result(name: str, text: str) -> Path:

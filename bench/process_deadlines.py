@@ -7,6 +7,7 @@ it rolls back, then times `process_deadlines` (log rows, refunds and all) over t
 Target: within 5× of the bare UPDATE and under 60 s.
 """
 
+import inspect
 import os
 import statistics
 import subprocess
@@ -112,6 +113,7 @@ def measure(n: int) -> None:
     from aftersales.models import CaseTransition, Refund
     from aftersales.services.deadlines import process_deadlines
 
+    batch_size = inspect.signature(process_deadlines).parameters["batch_size"].default
     now = timezone.now().replace(microsecond=0)
     rows = []
     for run in range(1, RUNS + 1):
@@ -130,10 +132,10 @@ def measure(n: int) -> None:
     table = "\n".join(f"| {i} | {b:.2f} | {j:.2f} | {r:.1f}× |" for i, (b, j, r) in enumerate(rows, 1))
     text = (
         f"# process_deadlines: {n:,} due cases on PostgreSQL\n\n"
-        f"Machine: {machine()}; PostgreSQL 15 on 127.0.0.1 (shared with other work while measured).\n"
+        f"Machine: {machine()} (shared with other work while measured).\n"
         f"Data: {n:,} due cases ({', '.join(f'{share}% {s}' for s, share in MIX)}), generated with "
         "INSERT … SELECT; every run on fresh rows. The bare UPDATE sets the same rows' state in one "
-        "statement (rolled back); `process_deadlines` (batch 2,000, SKIP LOCKED) also writes the log row "
+        f"statement (rolled back); `process_deadlines` (batch {batch_size:,}, SKIP LOCKED) also writes the log row "
         "of every case and the refund of every case it refunds.\n\n"
         "| run | bare UPDATE (s) | process_deadlines (s) | ratio |\n|---|---|---|---|\n"
         f"{table}\n\n"

@@ -131,6 +131,7 @@ def measure(n: int, reuse: bool) -> None:
     from django.utils import timezone
 
     from aftersales.models import AfterSalesCase
+    from pddadmin.shops.paginator import LargeTablePaginator
 
     # Not setup_test_environment(): it instruments every template render so the test client can
     # keep a copy of each context, which is test-only overhead a real server does not pay.
@@ -143,6 +144,7 @@ def measure(n: int, reuse: bool) -> None:
     generated = time.perf_counter() - started
     waiting = AfterSalesCase.objects.filter(state="under_intervention").count()
     claimed = AfterSalesCase.objects.filter(state="under_intervention", claimed_by__isnull=False).count()
+    refunded = AfterSalesCase.objects.filter(state="refunded").count()
     print(f"generated {waiting} waiting cases ({claimed} claimed) in {generated:.1f}s", flush=True)
 
     client = Client()
@@ -171,16 +173,17 @@ def measure(n: int, reuse: bool) -> None:
     load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
     verdict = "PASS" if worst < TARGET_MS else "FAIL"
     lines = [
-        "# Review queue page over 100,000 cases under intervention (issue 5)",
+        f"# Review queue page over {waiting:,} cases under intervention (issue 5)",
         "",
-        f"`.venv/bin/python -m bench.review_queue {n}` on PostgreSQL 15 ({machine()}), database {DB_NAME}.",
-        f"Load average while measuring (1/5/15 min): {load} on 2 cores shared with other work.",
+        f"`.venv/bin/python -m bench.review_queue {n}` ({machine()}), database {DB_NAME}.",
+        f"Load average while measuring (1/5/15 min): {load} on {os.cpu_count()} cores shared with other work.",
         f"Data: {waiting:,} cases under intervention ({claimed:,} claimed by {REVIEWERS} reviewers) and "
-        f"{n // 5:,} refunded cases across {SHOPS} shops"
+        f"{refunded:,} refunded cases across {SHOPS} shops"
         + ("." if reuse else f", generated in {generated:.1f} s."),
         f"Each variant: one warm-up request, then the median and maximum of {RUNS} requests to /review/ "
         "through Django's test client as a signed-in reviewer (whole request: middleware, session, "
-        "filters, queries, template rendering of 25 rows; no test instrumentation of templates), "
+        f"filters, queries, template rendering of up to {max(r[7] for r in rows)} rows; no test instrumentation "
+        "of templates), "
         "with production settings (DEBUG off).",
         "",
         "Python CPU is this process's CPU time for the request (rendering, ORM); the rest of the wall time "
@@ -196,10 +199,11 @@ def measure(n: int, reuse: bool) -> None:
         "tests/review/test_queue.py::TestListing::test_query_count_is_bounded).",
         "",
         "Why it stays fast: the default order (escalated_at, id) walks the (state, escalated_at) index and "
-        "stops after 25 rows; sorting by shop walks the (shop, state, due_at) index (shop, then oldest "
+        "stops after one page; sorting by shop walks the (shop, state, due_at) index (shop, then oldest "
         "first), never a sort of the whole queue by a joined name; the page count is bounded (at most "
-        "10,001 rows counted, then the planner's estimate), never a COUNT(*) over the queue; shop and "
-        "claimer are joined (small tables), the 25 orders come in one extra query instead of a join "
+        f"{LargeTablePaginator.exact_limit + 1:,} rows counted, then the planner's estimate), never a COUNT(*) "
+        "over the queue; shop and claimer are joined (small tables), the page's orders come in one extra query "
+        "instead of a join "
         "with every order.",
         "",
     ]
