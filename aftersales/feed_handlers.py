@@ -81,7 +81,7 @@ def case_resubmitted(event: Event) -> None:
     cases.case_resubmit(
         case=case,
         amount=event.money("amount", None),
-        reason=event.choice("reason", Reason.values, None) if event.data.get("reason") is not None else None,
+        reason=event.choice("reason", Reason.values, None),
         at=event.at,
     )
 

@@ -85,7 +85,7 @@ class Event:
     def money(self, name: str, default: Any = REQUIRED) -> Any:
         value = self._get(name, default)
         if value is default and default is not REQUIRED:
-            return Decimal(value) if isinstance(value, str) else value
+            return value
         if not isinstance(value, str):
             raise Rejected(f"field '{name}' must be a decimal string such as \"59.90\", got {json.dumps(value)}")
         try:
@@ -114,6 +114,8 @@ class Event:
 
     def choice(self, name: str, choices: Any, default: Any = REQUIRED) -> Any:
         value = self._get(name, default)
+        if value is default and default is not REQUIRED:
+            return value
         allowed = [str(c) for c in choices]
         if value not in allowed:
             raise Rejected(f"field '{name}' must be one of {', '.join(allowed)}; got {json.dumps(value)}")
