@@ -353,14 +353,6 @@ class AfterSalesCase(ConcurrentTransitionMixin, models.Model):
     def __str__(self) -> str:
         return self.platform_id
 
-    @property
-    def reason_class(self) -> str:
-        return REASON_CLASS[self.reason]
-
-    @property
-    def is_open(self) -> bool:
-        return self.state in OPEN_STATES
-
     def merchant_deadline_at_open(self) -> dt.datetime:
         """SPEC §2.3: opened_at + 48 h; for a refund-only case on an unshipped order, no later
         than the promised shipping time (but not before the case exists)."""

@@ -19,12 +19,6 @@ class RuleForm(forms.Form):
         help_text=_("Required. Shown to both sides and kept in the case log."),
     )
 
-    def clean_note(self) -> str:
-        note = self.cleaned_data["note"].strip()
-        if not note:
-            raise forms.ValidationError(_("a ruling needs a note"))
-        return note
-
 
 class ShortenDeadlineForm(forms.Form):
     due_at = forms.DateTimeField(

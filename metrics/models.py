@@ -153,10 +153,6 @@ class GoodsDaySnapshot(models.Model):
         return f"{self.goods_id} {self.date}"
 
     @property
-    def restricted(self) -> bool:
-        return bool(self.restriction)
-
-    @property
     def quality_refund_rate(self) -> Decimal | None:
         return ratio(self.quality_refund_orders, self.grouped_orders)
 

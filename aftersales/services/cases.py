@@ -189,17 +189,17 @@ def _act(
     with transaction.atomic():
         case = _lock(case)
         if not apply_due_locked(case, at):
-            _check_current(case, name, at=at, expected_state=expected_state)
+            _check_current(case, at=at, expected_state=expected_state)
             return _take(case, name, actor=actor, log_note=log_note, at=at, **kwargs)
-    # The case's deadline passed before this action: its automatic transition is committed
-    # (inside the feed importer's per-line savepoint it is undone with the line), and the
-    # action, meeting a finished case, is refused.
-    _check_current(case, name, at=at, expected_state=expected_state)
+    # The case's deadline passed before this action: its automatic transition is committed and
+    # the action, meeting a finished case, is refused. (The feed applies due transitions before
+    # a line's own savepoint, see Registration.prepare, so they stay when the line is refused.)
+    _check_current(case, at=at, expected_state=expected_state)
     _transition_of(case, name)
     raise CaseChanged()  # pragma: no cover - every automatic transition ends the case
 
 
-def _check_current(case: AfterSalesCase, name: str, *, at: dt.datetime, expected_state: str | None) -> None:
+def _check_current(case: AfterSalesCase, *, at: dt.datetime, expected_state: str | None) -> None:
     if expected_state is not None and case.state != expected_state:
         raise CaseChanged(
             _("case %(case)s changed (now %(state)s), please reload")

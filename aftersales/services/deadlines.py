@@ -24,7 +24,6 @@ from .cases import _lock, apply_due_locked, record_transitions
 @dataclass
 class DeadlineReport:
     now: dt.datetime
-    due: int = 0
     batches: int = 0
     applied: Counter = field(default_factory=Counter)
     seconds: float = 0.0
@@ -69,7 +68,7 @@ def process_deadlines(
     started = time.monotonic()
     now = now or timezone.now()
     leaving = automatic_transitions()
-    report = DeadlineReport(now=now, due=due_cases(now).count())
+    report = DeadlineReport(now=now)
     last_id = 0
     while True:
         with transaction.atomic():

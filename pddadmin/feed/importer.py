@@ -39,10 +39,6 @@ class ImportReport:
         return len(self.rejections)
 
 
-class _RunConflict(Exception):
-    """A batch run collided with concurrent writes; replay it line by line."""
-
-
 def reason_of(exc: BaseException) -> str:
     if isinstance(exc, ValidationError):
         text = "; ".join(str(m) for m in exc.messages)

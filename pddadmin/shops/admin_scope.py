@@ -44,9 +44,6 @@ Behaviour:
   all-or-nothing) becomes an error message and nothing is deleted; one raised by any other action
   becomes an error message (wrap the action in ``transaction.atomic`` yourself if it must be
   all-or-nothing). So admins call services and stay declarative.
-
-``ShopScopedInlineMixin`` does the same for inlines: ``shop_path`` is the inline model's path to
-its shop, ``parent_shop_path`` the parent model's (default ``"shop"``; ``"pk"`` under Shop).
 """
 
 from __future__ import annotations
@@ -346,35 +343,3 @@ def _is_relation(model, name: str) -> bool:
     except FieldDoesNotExist:
         return False
     return bool(field.is_relation)
-
-
-class ShopScopedInlineMixin(_ScopeMixin):
-    """For InlineModelAdmin: rows scoped like the parent; permissions by the parent's shop."""
-
-    parent_shop_path: str = "shop"
-
-    def get_queryset(self, request):
-        return self._scoped(request, super().get_queryset(request))
-
-    def _parent_shop(self, obj):
-        return shop_id_of(obj, self.parent_shop_path)
-
-    def has_view_permission(self, request, obj=None):
-        if is_platform_staff(request.user):
-            return True
-        return self._merchant_may(request, "view", self._parent_shop(obj), any_shop=obj is None)
-
-    def has_change_permission(self, request, obj=None):
-        if is_platform_staff(request.user):
-            return super().has_change_permission(request, obj)
-        return self._merchant_may(request, "change", self._parent_shop(obj), any_shop=obj is None)
-
-    def has_add_permission(self, request, obj=None):
-        if is_platform_staff(request.user):
-            return super().has_add_permission(request, obj)
-        return self._merchant_may(request, "add", self._parent_shop(obj), any_shop=obj is None)
-
-    def has_delete_permission(self, request, obj=None):
-        if is_platform_staff(request.user):
-            return super().has_delete_permission(request, obj)
-        return self._merchant_may(request, "delete", self._parent_shop(obj), any_shop=obj is None)

@@ -247,26 +247,6 @@ def _apply_step(step: str, field: str, item: OrderStep, order: Order | None) -> 
     return None
 
 
-def _advance_one(step: str, order: Order, at: dt.datetime, tracking: str = "") -> Order:
-    (error,) = orders_advance(step=step, items=[OrderStep(order.platform_id, at, tracking)])
-    if error is not None:
-        raise error
-    order.refresh_from_db()
-    return order
-
-
-def order_group(*, order: Order, at: dt.datetime) -> Order:
-    return _advance_one("group", order, at)
-
-
-def order_ship(*, order: Order, at: dt.datetime, tracking: str) -> Order:
-    return _advance_one("ship", order, at, tracking)
-
-
-def order_receive(*, order: Order, at: dt.datetime) -> Order:
-    return _advance_one("receive", order, at)
-
-
 # --- Shop staff ---------------------------------------------------------------------------
 
 
