@@ -44,9 +44,18 @@ class ShopRates:
     def intervention_rate(self) -> Decimal | None:
         return ratio(self.intervention_orders, self.grouped_orders)
 
+    # Seed formula: anomaly orders / (anomaly orders × 100 + grouped orders).
+    @property
+    def logistics_anomaly_denominator(self) -> int:
+        return self.logistics_anomaly_orders * 100 + self.grouped_orders
+
+    @property
+    def day_logistics_anomaly_denominator(self) -> int:
+        return self.day_logistics_anomaly_orders * 100 + self.day_grouped_orders
+
     @property
     def logistics_anomaly_rate(self) -> Decimal | None:
-        return ratio(self.logistics_anomaly_orders, self.logistics_anomaly_orders * 100 + self.grouped_orders)
+        return ratio(self.logistics_anomaly_orders, self.logistics_anomaly_denominator)
 
     @property
     def day_dispute_refund_rate(self) -> Decimal | None:
@@ -63,7 +72,7 @@ class ShopRates:
     @property
     def day_logistics_anomaly_rate(self) -> Decimal | None:
         return ratio(
-            self.day_logistics_anomaly_orders, self.day_logistics_anomaly_orders * 100 + self.day_grouped_orders
+            self.day_logistics_anomaly_orders, self.day_logistics_anomaly_denominator
         )
 
 

@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from pddadmin.shops.models import Order
 
 from .models import GoodsDaySnapshot, ShopDaySnapshot
-from .templatetags.metrics_tags import percent
+from .templatetags.metrics_tags import percent, rate_value
 
 
 class PercentColumn(tables.Column):
@@ -17,7 +17,7 @@ class PercentColumn(tables.Column):
         return percent(value)
 
     def value(self, value):  # exports carry the exported figure, not the display text
-        return "" if value is None else f"{value:.6f}"
+        return rate_value(value)
 
 
 class GoodsTable(tables.Table):

@@ -48,9 +48,11 @@ def _shop(request: HttpRequest) -> tuple[Shop, list[Shop] | None]:
     choices = None if platform else list(shops_for(request.user))
     requested = request.GET.get("shop")
     if requested:
-        visible = Shop.objects.all() if platform else Shop.objects.filter(pk__in=[s.pk for s in choices])
-        lookup = {"pk": requested} if requested.isdigit() else {"platform_id": requested}
-        shop = visible.filter(**lookup).first()
+        if platform:
+            lookup = {"pk": requested} if requested.isdigit() else {"platform_id": requested}
+            shop = Shop.objects.filter(**lookup).first()
+        else:  # among the shops already loaded for the picker
+            shop = next((s for s in choices if str(s.pk) == requested or s.platform_id == requested), None)
         if shop is None:
             raise Http404(_("No such shop."))
         return shop, choices
@@ -93,7 +95,6 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     export_format = request.GET.get("_export")
     if SafeTableExport.is_valid_format(export_format):
         return SafeTableExport(export_format, goods).response(f"goods-{shop.platform_id}-{day}.{export_format}")
-    logistics_denominator = figures.logistics_anomaly_orders * 100 + figures.grouped_orders
     return render(request, "metrics/dashboard.html", {
         "title": _("After-sales service quality"),
         "shop": shop,
@@ -105,7 +106,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "day_cards": _rate_cards(figures, "day"),
         "logistics": {
             "numerator": figures.logistics_anomaly_orders,
-            "denominator": logistics_denominator,
+            "denominator": figures.logistics_anomaly_denominator,
             "rate": figures.logistics_anomaly_rate,
         },
         "trend": selectors.shop_trend(shop=shop, day=day, days=TREND_DAYS),

@@ -141,7 +141,7 @@ def test_goods_export_neutralises_formula_cells(client, owner, shop):
     orders(goods, 2, at("2026-03-20 10:00"))
     metrics_compute(day=D)
 
-    response = page(client, owner, _export="csv", day=D.isoformat())
+    response = page(client, owner, _export="csv", date=D.isoformat())
 
     assert response.status_code == 200
     body = response.content.decode("utf-8-sig")
