@@ -31,7 +31,7 @@ class Command(BaseCommand):
         parser.add_argument("--orders", type=int, default=2000)
         parser.add_argument("--days", type=int, default=60)
         parser.add_argument("--seed", type=int, default=1)
-        parser.add_argument("--end", help="ISO-8601 end of the demo period, with offset (default: now)")
+        parser.add_argument("--end", help="ISO-8601 end of the demo period (no offset: Asia/Shanghai; default: now)")
         parser.add_argument(
             "--force", action="store_true", help="import even if a demo world is already there (ids seen are skipped)"
         )
