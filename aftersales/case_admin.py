@@ -22,7 +22,7 @@ from django.utils.translation import gettext_lazy as _
 from pddadmin.shops.admin_scope import ShopListFilter, ShopScopedAdminMixin
 from pddadmin.shops.paginator import LargeTablePaginator
 
-from .models import AfterSalesCase, Liable, ReturnAddress, State, automatic_transitions
+from .models import AfterSalesCase, Kind, Liable, ReturnAddress, State, automatic_transitions
 from .services import cases as case_services
 from .services.errors import CaseRuleError
 
@@ -59,7 +59,7 @@ def _form_for(kind: str | None, case: AfterSalesCase, data=None):
     if kind is None:
         return None
     if kind == "address":
-        return AddressForm(data, case=case, prefix="address") if case.kind == "return_refund" else None
+        return AddressForm(data, case=case, prefix="address") if case.kind == Kind.RETURN_REFUND else None
     return {"reason": ReasonForm, "ruling": RulingForm, "deadline": DeadlineForm}[kind](data, prefix=kind)
 
 
@@ -248,7 +248,7 @@ class CaseAdmin(ShopScopedAdminMixin, admin.ModelAdmin):
     def agree_selected(self, request, queryset):
         """Each case on its own: one refusal does not stop the others; the report names it."""
         done, failed = 0, []
-        for case in queryset.select_related("shop").order_by("pk"):
+        for case in queryset.order_by("pk"):
             try:
                 case_services.case_merchant_agree(case=case, actor=request.user, expected_state=State.PENDING_MERCHANT)
             except CaseRuleError as error:

@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from pddadmin.shops.selectors import is_reviewer
 
 from ..models import AfterSalesCase, State
+from .cases import case_rule, case_shorten_deadline
 
 # On SQLite (no row locks) a reviewer who loses the race for a candidate simply tries the next
 # one; this many lost races in a row means the queue is being drained faster than we can read it.
@@ -111,8 +112,6 @@ def case_review_rule(
     at: dt.datetime | None = None,
 ) -> AfterSalesCase:
     """A reviewer's ruling from the queue: claim check, then the one `case_rule` the feed uses too."""
-    from .cases import case_rule  # the FSM service; imported here to keep module loading order free
-
     with transaction.atomic():
         # Claims the case if nobody has; refuses when another reviewer holds it or it moved on.
         current = case_claim(case=case, reviewer=reviewer, at=at)
@@ -125,7 +124,5 @@ def case_review_shorten_deadline(
     *, case: AfterSalesCase, reviewer: AbstractBaseUser, due_at: dt.datetime, at: dt.datetime | None = None
 ) -> AfterSalesCase:
     """SPEC §2.3: a reviewer shortens a pending merchant deadline (never below 24 h; `case_shorten_deadline`)."""
-    from .cases import case_shorten_deadline
-
     _check_reviewer(reviewer)
     return case_shorten_deadline(case=case, due_at=due_at, actor=reviewer, at=at)
