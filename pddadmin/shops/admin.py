@@ -145,7 +145,6 @@ class OrderAdmin(ReadOnlyAdminMixin, ShopScopedAdminMixin, admin.ModelAdmin):
     """Orders are the platform's: read-only for everyone, and cheap to list on millions of rows."""
 
     paginator = LargeTablePaginator
-    show_full_result_count = False
     list_display = [
         "platform_id", "shop", "goods", "buyer", "amount", "placed_at", "grouped_at", "shipped_at", "received_at",
         "warranty",

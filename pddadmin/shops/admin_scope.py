@@ -59,10 +59,10 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from .models import Role, Shop, ShopMembership
-from .selectors import is_platform_staff, shop_ids_for
+from .selectors import EDIT_CASES_ROLES, is_platform_staff, shop_ids_for
 
 ALL_ROLES = frozenset(Role.values)
-DEFAULT_EDIT_ROLES = frozenset({Role.OWNER, Role.AGENT})
+DEFAULT_EDIT_ROLES = EDIT_CASES_ROLES
 _SERVICE_ERROR = "_pddadmin_service_error"
 
 
@@ -135,9 +135,11 @@ class ShopListFilter(admin.SimpleListFilter):
         shops = Shop.objects.only("pk", "name", "platform_id").order_by("platform_id")
         if not is_platform_staff(request.user):
             shops = shops.filter(pk__in=list(user_shop_roles(request)))
-        elif shops[:201].count() > 200:
-            # Thousands of shops make a useless sidebar; platform staff search by shop instead.
-            return []
+        else:
+            shops = list(shops[:201])
+            if len(shops) > 200:
+                # Thousands of shops make a useless sidebar; platform staff search by shop instead.
+                return []
         return [(str(s.pk), str(s)) for s in shops]
 
     def queryset(self, request, queryset):
@@ -148,7 +150,7 @@ class ShopListFilter(admin.SimpleListFilter):
             shop_id = int(value)
         except ValueError:
             return queryset.none()
-        path = _normalise(getattr(self, "shop_path", None) or "shop")
+        path = _normalise(self.shop_path)
         return queryset.filter(**{path or "pk": shop_id})
 
     def __init__(self, request, params, model, model_admin):
