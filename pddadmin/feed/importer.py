@@ -16,6 +16,7 @@ import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -50,11 +51,12 @@ def reason_of(exc: BaseException) -> str:
 def import_events(
     *,
     lines: Iterable[str | bytes],
-    batch_size: int = 1000,
+    batch_size: int | None = None,
     on_reject: Callable[[int, str], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
 ) -> ImportReport:
     report = ImportReport()
+    batch_size = batch_size or settings.FEED_BATCH_SIZE
 
     def reject(line: int, exc: BaseException) -> None:
         report.rejections.append((line, reason_of(exc)))

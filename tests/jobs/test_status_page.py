@@ -76,3 +76,14 @@ def test_a_run_that_never_finished_is_shown_as_stuck(admin_client):
 def test_unscheduled_job_is_pointed_out(admin_client):
     page = admin_client.get(URL, HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert page.count("not scheduled: run setup_schedules") == 3
+
+
+def test_run_history_admin_filters_by_the_known_jobs(admin_client):
+    now = timezone.now()
+    JobRun.objects.create(job="compute_metrics", started_at=now, outcome=Outcome.OK, summary="metrics run")
+    JobRun.objects.create(job="issue_payouts", started_at=now, outcome=Outcome.OK, summary="payouts run")
+    page = admin_client.get("/admin/jobs/jobrun/?job=compute_metrics")
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "metrics run" in text and "payouts run" not in text
+    assert "process_deadlines" in text  # offered in the filter though it never ran
