@@ -156,14 +156,7 @@ def _buyer_or_system(case: "AfterSalesCase", user) -> bool:
 
 
 def _merchant_staff(case: "AfterSalesCase", user) -> bool:
-    if user is None or not user.is_authenticated or not user.is_active:
-        return False
-    roles = getattr(user, "_case_roles", None)
-    if roles is None:
-        roles = user._case_roles = {}
-    if case.shop_id not in roles:
-        roles[case.shop_id] = role_in(user, case.shop_id)
-    return roles[case.shop_id] in EDIT_CASES_ROLES
+    return user is not None and role_in(user, case.shop_id) in EDIT_CASES_ROLES
 
 
 def _reviewer(case: "AfterSalesCase", user) -> bool:

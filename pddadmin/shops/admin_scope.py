@@ -58,8 +58,8 @@ from django.http import Http404, HttpRequest, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from .models import Role, Shop, ShopMembership
-from .selectors import EDIT_CASES_ROLES, is_platform_staff, shop_ids_for
+from .models import Role, Shop
+from .selectors import EDIT_CASES_ROLES, is_platform_staff, shop_ids_for, shop_roles
 
 ALL_ROLES = frozenset(Role.values)
 DEFAULT_EDIT_ROLES = EDIT_CASES_ROLES
@@ -67,17 +67,8 @@ _SERVICE_ERROR = "_pddadmin_service_error"
 
 
 def user_shop_roles(request: HttpRequest) -> dict[int, str]:
-    """{shop id: role} of the requesting user, read once per request (a page asks many times)."""
-    roles = getattr(request, "_pddadmin_shop_roles", None)
-    if roles is None:
-        user = request.user
-        roles = (
-            dict(ShopMembership.objects.filter(user_id=user.pk).values_list("shop_id", "role"))
-            if user.is_authenticated and user.is_active
-            else {}
-        )
-        request._pddadmin_shop_roles = roles
-    return roles
+    """{shop id: role} of the requesting user (read once: see selectors.shop_roles)."""
+    return shop_roles(request.user)
 
 
 def _normalise(path: str) -> str:

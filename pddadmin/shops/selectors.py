@@ -40,7 +40,18 @@ def shops_for(user: AbstractBaseUser | AnonymousUser, roles: frozenset[str] | No
     return Shop.objects.filter(pk__in=shop_ids_for(user, roles))
 
 
+def shop_roles(user: AbstractBaseUser | AnonymousUser) -> dict[int, str]:
+    """{shop id: role} of the user, read once and kept on the user object (one request, one
+    job): a page or a bulk action asks for many cases and shops."""
+    if not user.is_authenticated or not user.is_active:
+        return {}
+    cached = getattr(user, "_shop_roles", None)
+    if cached is None:
+        cached = user._shop_roles = dict(
+            ShopMembership.objects.filter(user_id=user.pk).values_list("shop_id", "role")
+        )
+    return cached
+
+
 def role_in(user: AbstractBaseUser | AnonymousUser, shop_id: int) -> str | None:
-    if not user.is_authenticated:
-        return None
-    return ShopMembership.objects.filter(user_id=user.pk, shop_id=shop_id).values_list("role", flat=True).first()
+    return shop_roles(user).get(shop_id)
