@@ -7,7 +7,6 @@ from pddadmin.shops.models import Order, Shop
 from .models import AfterSalesCase, Kind, Liable, Reason, ReturnAddress
 from .services import cases
 from .services import settings as settings_services
-from .services.deadlines import apply_due_deadlines
 
 
 @handles("address.added")
@@ -17,7 +16,7 @@ def address_added(event: Event) -> None:
     province, city, district = settings_services.split_region(event.text("region"))
     settings_services.address_add(
         shop=shop,
-        platform_id=event.text("address", max_length=64),
+        platform_id=event.platform_id("address"),
         receiver=event.text("receiver", max_length=100),
         phone=event.text("phone", max_length=32),
         province=province,
@@ -32,21 +31,9 @@ def address_added(event: Event) -> None:
 # --- after-sales cases (SPEC §2 through §8) ---------------------------------------------------
 # Each handler reads its fields, refuses an event older than the case's last change, and calls
 # the case service the admin and the review queue call. The services apply the lazy deadline
-# rule themselves (SPEC §8), and case_open applies it to the order's existing cases.
-
-
-def _settle_case(event: Event) -> None:
-    """Prepare step: apply the case's automatic transition due at or before the event."""
-    case = AfterSalesCase.objects.filter(platform_id=event.data.get("case")).first()
-    if case is not None:
-        apply_due_deadlines(case=case, now=event.at)
-
-
-def _settle_order_cases(event: Event) -> None:
-    """Prepare step of case.opened: settle each existing case of the order first."""
-    order_id = event.data.get("order")
-    for case in AfterSalesCase.objects.filter(order__platform_id=order_id, due_at__lte=event.at):
-        apply_due_deadlines(case=case, now=event.at)
+# rule themselves (SPEC §8), and case_open applies it to the order's existing cases, inside the
+# line's savepoint: a rejected line rolls them back with the rest, and they fall due all the
+# same for the next event or `process_deadlines`.
 
 
 def _case(event: Event) -> AfterSalesCase:
@@ -55,7 +42,7 @@ def _case(event: Event) -> AfterSalesCase:
     return case
 
 
-@handles("case.opened", prepare=_settle_order_cases)
+@handles("case.opened")
 def case_opened(event: Event) -> None:
     order = event.ref(Order, "order", lock=True)
     event.check_not_older(order, f"order {order.platform_id}")
@@ -65,7 +52,7 @@ def case_opened(event: Event) -> None:
     if latest is not None:
         event.check_not_older(latest, f"case {latest.platform_id} of order {order.platform_id}")
     cases.case_open(
-        platform_id=event.text("case", max_length=64),
+        platform_id=event.platform_id("case"),
         order=order,
         kind=event.choice("kind", Kind.values),
         reason=event.choice("reason", Reason.values),
@@ -75,7 +62,7 @@ def case_opened(event: Event) -> None:
     )
 
 
-@handles("case.resubmitted", prepare=_settle_case)
+@handles("case.resubmitted")
 def case_resubmitted(event: Event) -> None:
     case = _case(event)
     cases.case_resubmit(
@@ -86,23 +73,23 @@ def case_resubmitted(event: Event) -> None:
     )
 
 
-@handles("case.cancelled", prepare=_settle_case)
+@handles("case.cancelled")
 def case_cancelled(event: Event) -> None:
     cases.case_cancel(case=_case(event), at=event.at)
 
 
-@handles("case.escalated", prepare=_settle_case)
+@handles("case.escalated")
 def case_escalated(event: Event) -> None:
     cases.case_escalate(case=_case(event), at=event.at)
 
 
-@handles("case.return_shipped", prepare=_settle_case)
+@handles("case.return_shipped")
 def case_return_shipped(event: Event) -> None:
     case = _case(event)
     cases.case_ship_return(case=case, tracking=event.text("tracking", max_length=64), at=event.at)
 
 
-@handles("case.merchant_agreed", prepare=_settle_case)
+@handles("case.merchant_agreed")
 def case_merchant_agreed(event: Event) -> None:
     case = _case(event)
     address = None
@@ -111,24 +98,24 @@ def case_merchant_agreed(event: Event) -> None:
     cases.case_merchant_agree(case=case, address=address, at=event.at)
 
 
-@handles("case.merchant_refused", prepare=_settle_case)
+@handles("case.merchant_refused")
 def case_merchant_refused(event: Event) -> None:
     case = _case(event)
     cases.case_merchant_refuse(case=case, reason=event.text("reason", max_length=2000), at=event.at)
 
 
-@handles("case.merchant_return_refused", prepare=_settle_case)
+@handles("case.merchant_return_refused")
 def case_merchant_return_refused(event: Event) -> None:
     case = _case(event)
     cases.case_refuse_return(case=case, reason=event.text("reason", max_length=2000), at=event.at)
 
 
-@handles("case.merchant_refunded", prepare=_settle_case)
+@handles("case.merchant_refunded")
 def case_merchant_refunded(event: Event) -> None:
     cases.case_confirm_refund(case=_case(event), at=event.at)
 
 
-@handles("case.ruled", prepare=_settle_case)
+@handles("case.ruled")
 def case_ruled(event: Event) -> None:
     case = _case(event)
     cases.case_rule(

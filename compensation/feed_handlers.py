@@ -10,8 +10,8 @@ from .services import violations
 
 @handles("warranty.reported")
 def warranty_reported(event: Event) -> None:
-    platform_id = event.text("violation", max_length=64)
-    order_ids = event.text_list("orders")
+    platform_id = event.platform_id("violation")
+    order_ids = event.id_list("orders")
     reason = event.choice("reason", ViolationReason.values)
     found = Order.objects.select_related("shop").in_bulk(order_ids, field_name="platform_id")
     missing = [order_id for order_id in order_ids if order_id not in found]

@@ -192,8 +192,8 @@ def _act(
             _check_current(case, at=at, expected_state=expected_state)
             return _take(case, name, actor=actor, log_note=log_note, at=at, **kwargs)
     # The case's deadline passed before this action: its automatic transition is committed and
-    # the action, meeting a finished case, is refused. (The feed applies due transitions before
-    # a line's own savepoint, see Registration.prepare, so they stay when the line is refused.)
+    # the action, meeting a finished case, is refused. (A feed line runs inside its own
+    # savepoint, so a refused line rolls the automatic transition back with it, SPEC §8.)
     _check_current(case, at=at, expected_state=expected_state)
     _transition_of(case, name)
     raise CaseChanged()  # pragma: no cover - every automatic transition ends the case

@@ -6,9 +6,10 @@ one-line reason without the handlers formatting anything.
 
 import datetime as dt
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, TypeVar
 
 from django.db import models
@@ -16,21 +17,108 @@ from django.db import models
 M = TypeVar("M", bound=models.Model)
 REQUIRED: Any = object()
 
+# SPEC §8: a platform id is 1–64 characters, an ASCII letter or digit and then letters, digits,
+# `_`, `.`, `:` or `-`, so that it can stand in a URL as it is.
+PLATFORM_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
+# SPEC §8: ASCII digits, at most two decimals; no sign, exponent, spaces or other digits.
+AMOUNT = re.compile(r"[0-9]+(?:\.[0-9]{1,2})?")
+# What no stored text may hold: PostgreSQL refuses NUL, and a lone surrogate cannot be encoded.
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+# Events are flat objects whose values are at most a list of ids; anything deeper is hostile.
+MAX_DEPTH = 3
+# Integer literals longer than this are refused before Python turns them into numbers (stars
+# are 1–5; a 5,000-digit literal would otherwise raise from inside the JSON parser).
+MAX_INT_DIGITS = 20
+# The range of times the product stores and computes with: deadlines up to 50 years later
+# (SPEC, coupon validity) must still be representable, so the far ends are refused.
+EARLIEST = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+LATEST = dt.datetime(9000, 1, 1, tzinfo=dt.UTC)
+QUOTE_LIMIT = 80
+
 
 class Rejected(Exception):
     """A feed line that cannot be applied; the message is the one-line reason."""
 
 
+def quote(value: Any) -> str:
+    """The offending value as a reason shows it: JSON, at most QUOTE_LIMIT characters of it
+    (SPEC §8), so a megabyte value never becomes a megabyte message."""
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    text = UNSTORABLE.sub("\ufffd", text)
+    if len(text) > QUOTE_LIMIT:
+        text = text[:QUOTE_LIMIT] + f"… ({len(text)} characters)"
+    return json.dumps(text, ensure_ascii=False) if isinstance(value, str) else text
+
+
 def parse_moment(value: Any, name: str) -> dt.datetime:
     if not isinstance(value, str):
-        raise Rejected(f"field '{name}' must be an ISO-8601 time string, got {json.dumps(value)}")
+        raise Rejected(f"field '{name}' must be an ISO-8601 time string, got {quote(value)}")
     try:
         moment = dt.datetime.fromisoformat(value)
     except ValueError:
-        raise Rejected(f"field '{name}' is not an ISO-8601 time: {value!r}") from None
+        raise Rejected(f"field '{name}' is not an ISO-8601 time: {quote(value)}") from None
     if moment.tzinfo is None or moment.utcoffset() is None:
-        raise Rejected(f"field '{name}' has no UTC offset: {value!r}")
-    return moment.astimezone(dt.UTC)
+        raise Rejected(f"field '{name}' has no UTC offset: {quote(value)}")
+    try:
+        moment = moment.astimezone(dt.UTC)
+    except OverflowError:
+        moment = None
+    if moment is None or not EARLIEST <= moment < LATEST:
+        raise Rejected(
+            f"field '{name}' is out of range (from {EARLIEST.year} up to {LATEST.year} UTC): {quote(value)}"
+        )
+    return moment
+
+
+def parse_platform_id(value: Any, name: str) -> str:
+    if not isinstance(value, str) or not PLATFORM_ID.fullmatch(value):
+        raise Rejected(
+            f"field '{name}' must be an id of 1–64 ASCII letters, digits, '_', '.', ':' or '-' "
+            f"starting with a letter or digit, got {quote(value)}"
+        )
+    return value
+
+
+def _refuse_int(literal: str) -> int:
+    if len(literal.lstrip("-")) > MAX_INT_DIGITS:
+        raise Rejected(f"a number has more than {MAX_INT_DIGITS} digits: {quote(literal)}")
+    return int(literal)
+
+
+def _refuse_constant(literal: str) -> None:
+    raise Rejected(f"{literal} is not JSON")
+
+
+def _load(raw: str | bytes) -> Any:
+    if isinstance(raw, bytes):
+        try:
+            raw = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise Rejected(f"line is not valid UTF-8 (byte {exc.start + 1})") from None
+    try:
+        return json.loads(raw, parse_int=_refuse_int, parse_constant=_refuse_constant)
+    except json.JSONDecodeError as exc:
+        raise Rejected(f"malformed JSON: {exc.msg} at column {exc.colno}") from None
+    except RecursionError:
+        raise Rejected(f"JSON nested deeper than {MAX_DEPTH} levels") from None
+
+
+def _check_storable(data: dict[str, Any]) -> None:
+    """Every key and string of the event can be stored as text, and nothing is nested deeper
+    than an event needs. Walked without recursion: the value itself may be hostile."""
+    stack: list[tuple[str, Any, int]] = [("", data, 1)]
+    while stack:
+        path, value, depth = stack.pop()
+        if isinstance(value, dict | list):
+            if depth > MAX_DEPTH:
+                raise Rejected(f"JSON nested deeper than {MAX_DEPTH} levels (at '{path}')")
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            for key, item in items:
+                if isinstance(key, str) and UNSTORABLE.search(key):
+                    raise Rejected(f"a field name holds a NUL or an unpaired surrogate: {quote(key)}")
+                stack.append((f"{path}.{key}" if path else str(key), item, depth + 1))
+        elif isinstance(value, str) and UNSTORABLE.search(value):
+            raise Rejected(f"field '{path}' holds a NUL character or an unpaired surrogate")
 
 
 @dataclass(frozen=True)
@@ -43,22 +131,16 @@ class Event:
 
     @classmethod
     def parse(cls, raw: str | bytes, line: int) -> "Event":
-        try:
-            data = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise Rejected(f"malformed JSON: {exc.msg} at column {exc.colno}") from None
-        except UnicodeDecodeError:
-            raise Rejected("line is not valid UTF-8") from None
+        data = _load(raw)
         if not isinstance(data, dict):
             raise Rejected("an event must be a JSON object")
-        event_id = data.get("id")
-        if not isinstance(event_id, str) or not event_id.strip():
-            raise Rejected("field 'id' is missing or not a non-empty string")
-        if len(event_id) > 128:
-            raise Rejected("field 'id' is longer than 128 characters")
+        _check_storable(data)
+        event_id = parse_platform_id(data.get("id"), "id")
         event_type = data.get("type")
         if not isinstance(event_type, str) or not event_type:
             raise Rejected("field 'type' is missing or not a string")
+        if len(event_type) > 64:
+            raise Rejected(f"field 'type' is not an event type: {quote(event_type)}")
         if "at" not in data or data["at"] is None:
             raise Rejected("field 'at' is missing")
         return cls(line=line, id=event_id, type=event_type, at=parse_moment(data["at"], "at"), data=data)
@@ -77,28 +159,31 @@ class Event:
         if value is default and default is not REQUIRED:
             return value
         if not isinstance(value, str) or not value.strip():
-            raise Rejected(f"field '{name}' must be a non-empty string")
+            raise Rejected(f"field '{name}' must be a non-empty string, got {quote(value)}")
         if len(value) > max_length:
-            raise Rejected(f"field '{name}' is longer than {max_length} characters")
+            raise Rejected(f"field '{name}' is longer than {max_length} characters: {quote(value)}")
         return value.strip()
+
+    def platform_id(self, name: str, default: Any = REQUIRED) -> Any:
+        value = self._get(name, default)
+        if value is default and default is not REQUIRED:
+            return value
+        return parse_platform_id(value, name)
 
     def money(self, name: str, default: Any = REQUIRED) -> Any:
         value = self._get(name, default)
         if value is default and default is not REQUIRED:
             return value
-        if not isinstance(value, str):
-            raise Rejected(f"field '{name}' must be a decimal string such as \"59.90\", got {json.dumps(value)}")
-        try:
-            amount = Decimal(value.strip())
-        except InvalidOperation:
-            raise Rejected(f"field '{name}' is not a decimal amount: {value!r}") from None
-        if not amount.is_finite():
-            raise Rejected(f"field '{name}' is not a finite amount: {value!r}")
-        if amount.as_tuple().exponent < -2:  # type: ignore[operator]
-            raise Rejected(f"field '{name}' has more than 2 decimal places: {value!r}")
-        if abs(amount) >= Decimal("1e12"):
-            raise Rejected(f"field '{name}' is too large: {value!r}")
-        return amount.quantize(Decimal("0.01"))
+        if isinstance(value, str) and value.startswith("-") and AMOUNT.fullmatch(value[1:]):
+            raise Rejected(f"field '{name}' must not be negative: {quote(value)}")
+        if not isinstance(value, str) or not AMOUNT.fullmatch(value):
+            raise Rejected(
+                f"field '{name}' must be a decimal string of ASCII digits with at most two decimals, "
+                f"no sign, exponent or spaces, such as \"59.90\"; got {quote(value)}"
+            )
+        if len(value.partition(".")[0]) > 12:
+            raise Rejected(f"field '{name}' is too large: {quote(value)}")
+        return Decimal(value).quantize(Decimal("0.01"))
 
     def moment(self, name: str, default: Any = REQUIRED) -> Any:
         value = self._get(name, default)
@@ -109,7 +194,7 @@ class Event:
     def flag(self, name: str, default: Any = REQUIRED) -> Any:
         value = self._get(name, default)
         if not isinstance(value, bool):
-            raise Rejected(f"field '{name}' must be true or false, got {json.dumps(value)}")
+            raise Rejected(f"field '{name}' must be true or false, got {quote(value)}")
         return value
 
     def choice(self, name: str, choices: Any, default: Any = REQUIRED) -> Any:
@@ -117,22 +202,23 @@ class Event:
         if value is default and default is not REQUIRED:
             return value
         allowed = [str(c) for c in choices]
-        if value not in allowed:
-            raise Rejected(f"field '{name}' must be one of {', '.join(allowed)}; got {json.dumps(value)}")
+        if not isinstance(value, str) or value not in allowed:
+            raise Rejected(f"field '{name}' must be one of {', '.join(allowed)}; got {quote(value)}")
         return value
 
-    def text_list(self, name: str) -> list[str]:
+    def id_list(self, name: str) -> list[str]:
         value = self._get(name, REQUIRED)
-        if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
-            raise Rejected(f"field '{name}' must be a non-empty list of ids")
-        if len(set(value)) != len(value):
+        if not isinstance(value, list) or not value:
+            raise Rejected(f"field '{name}' must be a non-empty list of ids, got {quote(value)}")
+        ids = [parse_platform_id(v, f"{name}[{i}]") for i, v in enumerate(value)]
+        if len(set(ids)) != len(ids):
             raise Rejected(f"field '{name}' lists the same id twice")
-        return value
+        return ids
 
     def ref(self, model: type[M], name: str, *, label: str | None = None, lock: bool = False,
             queryset: models.QuerySet | None = None) -> M:
         """The object whose platform id is in field `name`, or a rejection naming it."""
-        platform_id = self.text(name, max_length=64)
+        platform_id = self.platform_id(name)
         qs = queryset if queryset is not None else model._default_manager.all()
         if lock:
             qs = qs.select_for_update()

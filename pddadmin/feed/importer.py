@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 
-from .events import Event, Rejected
+from .events import UNSTORABLE, Event, Rejected
 from .models import ImportedEvent
 from .registry import Registration, lookup
 
@@ -40,12 +40,18 @@ class ImportReport:
         return len(self.rejections)
 
 
+REASON_LIMIT = 300
+
+
 def reason_of(exc: BaseException) -> str:
+    """One printable line, short whatever the message held (values are quoted short already,
+    SPEC §8; this is the guard for messages that come from elsewhere)."""
     if isinstance(exc, ValidationError):
         text = "; ".join(str(m) for m in exc.messages)
     else:
         text = str(exc) or exc.__class__.__name__
-    return " ".join(text.split())  # one line, whatever the message held
+    text = " ".join(UNSTORABLE.sub("\ufffd", text).split())
+    return text if len(text) <= REASON_LIMIT else text[:REASON_LIMIT] + "…"
 
 
 def import_events(
@@ -73,6 +79,8 @@ def import_events(
                 events.append(Event.parse(raw, number))
             except Rejected as exc:
                 reject(number, exc)
+            except (ValueError, RecursionError, MemoryError) as exc:  # a line no reader foresaw
+                reject(number, Rejected(f"unreadable line: {exc.__class__.__name__}"))
         # One transaction per chunk: each line is a savepoint inside it, so a line costs no
         # commit of its own, and a crash loses at most the chunk, which a re-import redoes.
         with transaction.atomic():
@@ -161,12 +169,6 @@ def _claim(events: list[Event]) -> set[str]:
 
 
 def _apply_one(registration: Registration, event: Event, report: ImportReport, reject: Callable) -> None:
-    if registration.prepare is not None:
-        try:
-            with transaction.atomic():
-                registration.prepare(event)
-        except (Rejected, ValidationError):
-            pass  # the event itself will be rejected with the reason
     try:
         with transaction.atomic():
             if not _claim([event]):
@@ -179,6 +181,12 @@ def _apply_one(registration: Registration, event: Event, report: ImportReport, r
     except IntegrityError as exc:
         log.info("line %s conflicted: %s", event.line, exc)
         reject(event, Rejected(f"conflicts with existing data ({reason_of(exc)})"))
+        return
+    except (DatabaseError, ArithmeticError, ValueError, RecursionError) as exc:
+        # What the readers did not foresee (a value the database refuses, a date computed out of
+        # range) still costs this line only: its savepoint is gone, the import goes on.
+        log.warning("line %s could not be applied", event.line, exc_info=True)
+        reject(event, Rejected(f"cannot be applied: {exc.__class__.__name__}: {reason_of(exc)}"))
         return
     report.applied += 1
 
@@ -194,8 +202,10 @@ def _apply_run(registration: Registration, run: list[Event], report: ImportRepor
             if refused:
                 # Their claims give way to the records of their rejections (see _apply_chunk).
                 ImportedEvent.objects.filter(event_id__in=refused).delete()
-    except IntegrityError as exc:
-        log.info("batch of %s events conflicted (%s); replaying line by line", len(run), exc)
+    except (DatabaseError, ArithmeticError, ValueError, RecursionError) as exc:
+        # Another importer wrote the same ids meanwhile, or one line holds what the batch could
+        # not foresee: line by line, each line settles its own fate.
+        log.info("batch of %s events failed (%s); replaying line by line", len(run), exc)
         for event in run:
             _apply_one(registration, event, report, reject)
         return

@@ -14,18 +14,14 @@ class Registration:
     # in one go; it returns, per event, the exception that rejected it or None. It must write
     # nothing for a rejected event.
     apply_batch: BatchHandler | None = None
-    # Runs before the event in a savepoint of its own, and stays even when the event is then
-    # rejected: the lazy deadline rule (SPEC §8) settles what was due before the event's time
-    # whatever the event itself turns out to be, exactly as `process_deadlines` would have.
-    prepare: Handler | None = None
 
 
 _registry: dict[str, Registration] = {}
 
 
-def handles(event_type: str, *, prepare: Handler | None = None) -> Callable[[Handler], Handler]:
+def handles(event_type: str) -> Callable[[Handler], Handler]:
     def register(fn: Handler) -> Handler:
-        _add(Registration(event_type, fn, prepare=prepare))
+        _add(Registration(event_type, fn))
         return fn
 
     return register

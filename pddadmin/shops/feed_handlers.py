@@ -12,7 +12,7 @@ from .models import Goods, Shop
 @handles("shop.opened")
 def shop_opened(event: Event) -> None:
     services.shop_open(
-        platform_id=event.text("shop", max_length=64),
+        platform_id=event.platform_id("shop"),
         name=event.text("name"),
         deposit=event.money("deposit", Decimal("0.00")),
         balance=event.money("balance", Decimal("0.00")),
@@ -27,7 +27,7 @@ def goods_listed(event: Event) -> None:
     event.check_not_older(shop, f"shop {shop.platform_id}", field="opened_at")
     services.goods_list(
         shop=shop,
-        platform_id=event.text("goods", max_length=64),
+        platform_id=event.platform_id("goods"),
         name=event.text("name"),
         category=event.text("category", max_length=100),
         special=event.flag("special", False),
@@ -62,9 +62,9 @@ def orders_placed(events: list[Event]) -> list[Exception | None]:
 
 
 def _new_order(event: Event, goods: dict[str, Goods], shops: set[str]) -> services.NewOrder:
-    order_id = event.text("order", max_length=64)
-    shop_id = event.text("shop", max_length=64)
-    goods_id = event.text("goods", max_length=64)
+    order_id = event.platform_id("order")
+    shop_id = event.platform_id("shop")
+    goods_id = event.platform_id("goods")
     buyer = event.text("buyer", max_length=64)
     amount = event.money("amount")
     promised_ship_by = event.moment("promised_ship_by")
@@ -90,7 +90,7 @@ def _order_steps(step: str, events: list[Event]) -> list[Exception | None]:
     for event in events:
         try:
             tracking = event.text("tracking", max_length=64) if step == "ship" else ""
-            items.append(services.OrderStep(event.text("order", max_length=64), event.at, tracking))
+            items.append(services.OrderStep(event.platform_id("order"), event.at, tracking))
         except Rejected as exc:
             items.append(exc)
     valid = [i for i in items if isinstance(i, services.OrderStep)]

@@ -151,21 +151,25 @@ def test_lazy_deadline_rule_applies_due_transitions_before_a_later_event(tmp_pat
             "c1", "case.opened", t(3), case="C1", order="O1", kind="refund_only", reason="defective", amount="59.90"
         ),
         feed_line("c2", "case.merchant_refused", t(3 + 48 + 1), case="C1", reason="too late"),
+        feed_line("c3", "case.cancelled", t(3 + 48 + 2), case="C1"),
     )
-    assert code == 1 and rejected == [9], err
-    assert "case C1 is refunded: merchant_refuse is only possible from pending_merchant" in err
+    assert code == 1 and rejected == [9, 10], err
+    assert "line 9: case C1 is refunded: merchant_refuse is only possible from pending_merchant" in err
+    assert "line 10: case C1 is refunded: cancel is only possible from" in err
     case = AfterSalesCase.objects.get(platform_id="C1")
-    # The lazy transition stays although the line was rejected (it was due whatever the line
-    # said), stamped with its deadline exactly as the job would have done; the refusal left nothing.
+    # A rejected line applies nothing, not even the automatic agreement it met (SPEC §8): that
+    # falls due all the same and the job applies it, stamped with its deadline.
+    assert case.state == State.PENDING_MERCHANT and not Refund.objects.exists()
+    from aftersales.services.deadlines import process_deadlines
+
+    assert process_deadlines(now=DAY0 + dt.timedelta(days=30)).total == 1
+    case.refresh_from_db()
     assert case.state == State.REFUNDED and case.resolved_at == DAY0 + dt.timedelta(hours=51)
     assert case.refund.refunded_at == DAY0 + dt.timedelta(hours=51)
     assert list(case.transitions.values_list("transition", "at")) == [
         ("open", DAY0 + dt.timedelta(hours=3)),
         ("auto_agree", DAY0 + dt.timedelta(hours=51)),
     ]
-    from aftersales.services.deadlines import process_deadlines
-
-    assert process_deadlines(now=DAY0 + dt.timedelta(days=30)).total == 0
 
 
 def test_lazy_rule_lets_an_order_whose_refused_case_expired_take_a_new_case(tmp_path):
