@@ -1,9 +1,10 @@
 """Merchant workbench (商家售后工作台) in the admin: the case list and the case page.
 
 Declarative list; the case page shows one button per transition the FSM allows this user now
-(`get_available_user_state_transitions`), and every button posts to `transition_view`, which
-calls the case service with the state the user saw, so a case someone else changed meanwhile
-is refused with "this case changed, please reload" instead of being acted on twice.
+(`get_available_user_state_transitions`), and every button posts to `transition_view` with the
+case as the user saw it (`case_forms.SeenForm`). `case_forms.submit_case_action` judges the post,
+so a case someone else changed meanwhile is refused with "case changed, please reload" instead
+of being acted on twice, or answering a stale form with a 500.
 """
 
 import datetime as dt
@@ -22,8 +23,10 @@ from django.utils.translation import gettext_lazy as _
 from pddadmin.shops.admin_scope import ShopListFilter, ShopScopedAdminMixin
 from pddadmin.shops.paginator import LargeTablePaginator
 
+from .case_forms import Outcome, SeenForm, submit_case_action
 from .models import AfterSalesCase, Kind, Liable, ReturnAddress, State, automatic_transitions
 from .services import cases as case_services
+from .services import review as review_services
 from .services.errors import CaseRuleError
 
 # --- forms of the transitions that need more than a click -----------------------------------
@@ -63,6 +66,13 @@ def _form_for(kind: str | None, case: AfterSalesCase, data=None):
     return {"reason": ReasonForm, "ruling": RulingForm, "deadline": DeadlineForm}[kind](data, prefix=kind)
 
 
+def declared(name: str):
+    """The transition `name` as declared, whatever state the case is in now: a posted button is
+    parsed by what it was drawn for, so a case that moved on cannot drop the button's fields.
+    (Every source of a declared transition shares its `custom`.)"""
+    return next(iter(getattr(AfterSalesCase, name)._django_fsm.transitions.values()))
+
+
 # What each button calls: the same services as the feed and the review queue.
 SERVICES = {
     "merchant_agree": lambda case, user, seen, data: case_services.case_merchant_agree(
@@ -77,8 +87,9 @@ SERVICES = {
     "refuse_return": lambda case, user, seen, data: case_services.case_refuse_return(
         case=case, actor=user, expected_state=seen, reason=data["reason"]
     ),
-    "rule": lambda case, user, seen, data: case_services.case_rule(
-        case=case, actor=user, expected_state=seen, liable=data["liable"], note=data["note"]
+    # The review queue's ruling: the claim policy of SPEC §4 holds on this page too.
+    "rule": lambda case, user, seen, data: review_services.case_review_rule(
+        case=case, reviewer=user, liable=data["liable"], note=data["note"]
     ),
     "shorten_deadline": lambda case, user, seen, data: case_services.case_shorten_deadline(
         case=case, actor=user, due_at=data["due_at"]
@@ -206,6 +217,7 @@ class CaseAdmin(ShopScopedAdminMixin, admin.ModelAdmin):
                 continue
             form = (bound or {}).get(spec.name) or _form_for(spec.custom.get("form"), case)
             buttons.append({"name": spec.name, "label": spec.custom.get("label", spec.name), "form": form})
+        seen = SeenForm.for_case(case)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
@@ -217,6 +229,7 @@ class CaseAdmin(ShopScopedAdminMixin, admin.ModelAdmin):
             "transitions": case.transitions.select_related("actor").order_by("at", "id"),
             "evidence": case.evidence.all(),
             "buttons": buttons,
+            "seen_form": seen,
             "has_view_permission": True,
         }
         return render(request, "aftersales/case_detail.html", context)
@@ -227,18 +240,18 @@ class CaseAdmin(ShopScopedAdminMixin, admin.ModelAdmin):
         case = self._case(request, object_id)
         if name not in SERVICES:
             raise Http404
-        spec = getattr(AfterSalesCase, name)._django_fsm.get_transition(case.state)
-        form = _form_for(spec.custom.get("form"), case, request.POST) if spec else None
-        if form is not None and not form.is_valid():
+        spec = declared(name)
+        form = _form_for(spec.custom.get("form"), case, request.POST)
+        result = submit_case_action(
+            case=case,
+            data=request.POST,
+            form=form,
+            act=lambda data, seen: SERVICES[name](case, request.user, seen, data),
+        )
+        if result.outcome is Outcome.INVALID:
             messages.error(request, gettext("Please correct the form below."))
             return self._render_case(request, case, bound={name: form})
-        seen = request.POST.get("expected_state") or None
-        try:
-            SERVICES[name](case, request.user, seen, form.cleaned_data if form else {})
-        except CaseRuleError as error:
-            messages.error(request, "; ".join(error.messages))
-        else:
-            messages.success(request, gettext("Done: %(action)s.") % {"action": spec.custom.get("label", name)})
+        result.report(request, done=gettext("Done: %(action)s.") % {"action": spec.custom.get("label", name)})
         return HttpResponseRedirect(
             reverse("admin:aftersales_aftersalescase_change", args=[case.pk], current_app=self.admin_site.name)
         )

@@ -18,6 +18,7 @@ from django_tables2.export import ExportMixin
 from pddadmin.exports import SafeTableExport
 from pddadmin.shops.selectors import is_reviewer
 
+from .case_forms import CaseActionResult, Outcome, SeenForm, submit_case_action
 from .models import AfterSalesCase, Evidence, State
 from .review_filters import QueueFilter
 from .review_forms import RuleForm, ShortenDeadlineForm
@@ -116,6 +117,7 @@ def _case_context(request: HttpRequest, pk: int, **forms) -> dict:
         "can_shorten": case.state == State.PENDING_MERCHANT,
         "rule_form": forms.get("rule_form") or RuleForm(),
         "shorten_form": forms.get("shorten_form") or ShortenDeadlineForm(),
+        "seen_form": SeenForm.for_case(case),
         "sla_hours": SLA_HOURS,
         "active_tab": "cases",
         "title": _("Case %(case)s · %(state)s") % {"case": case.platform_id, "state": case.get_state_display()},
@@ -194,40 +196,61 @@ class NextCaseView(ReviewerRequiredMixin, View):
         return redirect("review:case", pk=case.pk)
 
 
-class RuleView(_CaseAction):
+class _CaseFormAction(_CaseAction):
+    """A case-page form that changes the case: judged by `submit_case_action` like every
+    button of the admin's case page, so a stale or raced post is told to reload."""
+
+    form_class: type
+    form_name: str  # the name the case page's context gives this form
+
+    def act(self, case: AfterSalesCase, data: dict) -> None:
+        raise NotImplementedError
+
+    def done(self, case: AfterSalesCase) -> tuple[str, str]:
+        """The success message and where to go next."""
+        raise NotImplementedError
+
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         case = self.case()
-        form = RuleForm(request.POST)
-        if form.is_valid():
-            try:
-                review_services.case_review_rule(
-                    case=case, reviewer=request.user, liable=form.cleaned_data["liable"], note=form.cleaned_data["note"]
-                )
-            except ValidationError as error:
-                form.add_error(None, error)
-            else:
-                messages.success(request, _("Case %(case)s ruled.") % {"case": case.platform_id})
-                return redirect("review:queue")
-        return _render_case(request, pk, status=400, rule_form=form)
+        form = self.form_class(request.POST)
+        result: CaseActionResult = submit_case_action(
+            case=case, data=request.POST, form=form, act=lambda data, seen: self.act(case, data)
+        )
+        if result.outcome is Outcome.DONE:
+            message, target = self.done(case)
+            messages.success(request, message)
+            return HttpResponseRedirect(target)
+        if result.outcome is Outcome.CHANGED:
+            messages.error(request, result.reason)
+            return redirect("review:case", pk=case.pk)
+        if result.outcome is Outcome.REFUSED:
+            form.add_error(None, result.error)
+        return _render_case(request, pk, status=400, **{self.form_name: form})
 
 
-class ShortenDeadlineView(_CaseAction):
-    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        case = self.case()
-        form = ShortenDeadlineForm(request.POST)
-        if form.is_valid():
-            try:
-                review_services.case_review_shorten_deadline(
-                    case=case, reviewer=request.user, due_at=form.cleaned_data["due_at"]
-                )
-            except ValidationError as error:
-                form.add_error(None, error)
-            else:
-                messages.success(
-                    request, _("The merchant deadline of %(case)s was shortened.") % {"case": case.platform_id}
-                )
-                return redirect("review:case", pk=case.pk)
-        return _render_case(request, pk, status=400, shorten_form=form)
+class RuleView(_CaseFormAction):
+    form_class, form_name = RuleForm, "rule_form"
+
+    def act(self, case: AfterSalesCase, data: dict) -> None:
+        # No expected_state to pass: under_intervention is the only source of `rule`, and
+        # case_review_rule insists on it under the lock.
+        review_services.case_review_rule(
+            case=case, reviewer=self.request.user, liable=data["liable"], note=data["note"]
+        )
+
+    def done(self, case: AfterSalesCase) -> tuple[str, str]:
+        return _("Case %(case)s ruled.") % {"case": case.platform_id}, reverse("review:queue")
+
+
+class ShortenDeadlineView(_CaseFormAction):
+    form_class, form_name = ShortenDeadlineForm, "shorten_form"
+
+    def act(self, case: AfterSalesCase, data: dict) -> None:
+        review_services.case_review_shorten_deadline(case=case, reviewer=self.request.user, due_at=data["due_at"])
+
+    def done(self, case: AfterSalesCase) -> tuple[str, str]:
+        message = _("The merchant deadline of %(case)s was shortened.") % {"case": case.platform_id}
+        return message, reverse("review:case", args=[case.pk])
 
 
 class FindCaseView(ReviewerRequiredMixin, View):

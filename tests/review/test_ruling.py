@@ -16,8 +16,10 @@ pytestmark = pytest.mark.django_db
 QUEUE = reverse("review:queue")
 
 
-def rule(client, case, liable, note="Photos show transit damage."):
-    return client.post(reverse("review:rule", args=[case.pk]), {"liable": liable, "note": note})
+def rule(client, case, liable, note="Photos show transit damage.", **kwargs):
+    # The page posts the state it showed; the ruling form is only shown under intervention.
+    data = {"expected_state": State.UNDER_INTERVENTION, "liable": liable, "note": note}
+    return client.post(reverse("review:rule", args=[case.pk]), data, **kwargs)
 
 
 def queue_ids(client) -> list[str]:
@@ -100,8 +102,9 @@ class TestRuling:
         review.case_review_rule(case=case, reviewer=reviewer, liable="merchant", note="first")
         with pytest.raises(ValidationError, match="no longer under intervention"):
             review.case_review_rule(case=stale, reviewer=reviewer, liable="buyer", note="second")
-        response = rule(client, case, "buyer")
-        assert response.status_code == 400 and "Please reload" in response.content.decode()
+        response = rule(client, case, "buyer", follow=True)
+        assert response.redirect_chain == [(reverse("review:case", args=[case.pk]), 302)]
+        assert "please reload" in response.content.decode()
         assert Refund.objects.filter(case=case).count() == 1
         assert CaseTransition.objects.filter(case=case).count() == 1
 
@@ -129,7 +132,8 @@ class TestShortenDeadline:
         assert reverse("review:shorten", args=[pending.pk]) in page
         new_due = timezone.localtime(timezone.now() + dt.timedelta(hours=30)).replace(second=0, microsecond=0)
         response = client.post(
-            reverse("review:shorten", args=[pending.pk]), {"due_at": new_due.strftime("%Y-%m-%dT%H:%M")}
+            reverse("review:shorten", args=[pending.pk]),
+            {"expected_state": State.PENDING_MERCHANT, "due_at": new_due.strftime("%Y-%m-%dT%H:%M")},
         )
         assert response.status_code == 302
         pending.refresh_from_db()
@@ -142,7 +146,8 @@ class TestShortenDeadline:
         before = pending.due_at
         too_soon = timezone.localtime(timezone.now() + dt.timedelta(hours=20))
         response = client.post(
-            reverse("review:shorten", args=[pending.pk]), {"due_at": too_soon.strftime("%Y-%m-%dT%H:%M")}
+            reverse("review:shorten", args=[pending.pk]),
+            {"expected_state": State.PENDING_MERCHANT, "due_at": too_soon.strftime("%Y-%m-%dT%H:%M")},
         )
         assert response.status_code == 400 and "24" in response.content.decode()
         pending.refresh_from_db()
