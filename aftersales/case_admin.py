@@ -76,23 +76,23 @@ def declared(name: str):
 # What each button calls: the same services as the feed and the review queue.
 SERVICES = {
     "merchant_agree": lambda case, user, seen, data: case_services.case_merchant_agree(
-        case=case, actor=user, expected_state=seen, address=data.get("address")
+        case=case, actor=user, expected_state=seen.state, address=data.get("address")
     ),
     "merchant_refuse": lambda case, user, seen, data: case_services.case_merchant_refuse(
-        case=case, actor=user, expected_state=seen, reason=data["reason"]
+        case=case, actor=user, expected_state=seen.state, reason=data["reason"]
     ),
     "confirm_refund": lambda case, user, seen, data: case_services.case_confirm_refund(
-        case=case, actor=user, expected_state=seen
+        case=case, actor=user, expected_state=seen.state
     ),
     "refuse_return": lambda case, user, seen, data: case_services.case_refuse_return(
-        case=case, actor=user, expected_state=seen, reason=data["reason"]
+        case=case, actor=user, expected_state=seen.state, reason=data["reason"]
     ),
     # The review queue's ruling: the claim policy of SPEC §4 holds on this page too.
     "rule": lambda case, user, seen, data: review_services.case_review_rule(
         case=case, reviewer=user, liable=data["liable"], note=data["note"]
     ),
     "shorten_deadline": lambda case, user, seen, data: case_services.case_shorten_deadline(
-        case=case, actor=user, due_at=data["due_at"]
+        case=case, actor=user, due_at=data["due_at"], expected_changed_at=seen.changed_at
     ),
 }
 

@@ -65,6 +65,14 @@ class SeenForm(forms.Form):
         return value
 
 
+@dataclass(frozen=True)
+class Seen:
+    """The case as the page showed it, for the service to check again under the row lock."""
+
+    state: str
+    changed_at: dt.datetime | None
+
+
 class Outcome(enum.Enum):
     DONE = "done"
     CHANGED = "changed"  # the case moved on since the page: reload
@@ -114,13 +122,13 @@ def submit_case_action(
     case: AfterSalesCase,
     data: Mapping[str, Any],
     form: forms.Form | None,
-    act: Callable[[dict[str, Any], str], Any],
+    act: Callable[[dict[str, Any], Seen], Any],
 ) -> CaseActionResult:
     """Judge one button's post (`data`) against `case` as just read, and act if the page was current.
 
     `form` holds the button's own fields, built for the transition the button names (not for the
-    case's current state), or None for a plain click. `act(cleaned_data, expected_state)` calls
-    the service; it may raise any ValidationError (CaseRuleError, CaseChanged, a claim error).
+    case's current state), or None for a plain click. `act(cleaned_data, seen)` calls the
+    service with what the page showed; it may raise any ValidationError (CaseRuleError, CaseChanged, a claim error).
     """
     seen = SeenForm(data)
     if not seen.is_valid() or _moved_on(case, seen.cleaned_data):
@@ -128,7 +136,10 @@ def submit_case_action(
     if form is not None and not form.is_valid():
         return CaseActionResult(Outcome.INVALID, case)
     try:
-        act(form.cleaned_data if form is not None else {}, seen.cleaned_data["expected_state"])
+        act(
+            form.cleaned_data if form is not None else {},
+            Seen(seen.cleaned_data["expected_state"], seen.cleaned_data["expected_changed_at"]),
+        )
     except ValidationError as error:
         # The service decided under the row lock. If the case moved on meanwhile, another click
         # won the race: its rule message ("already refused", "does not shorten the current

@@ -18,7 +18,7 @@ from django_tables2.export import ExportMixin
 from pddadmin.exports import SafeTableExport
 from pddadmin.shops.selectors import is_reviewer
 
-from .case_forms import CaseActionResult, Outcome, SeenForm, submit_case_action
+from .case_forms import CaseActionResult, Outcome, Seen, SeenForm, submit_case_action
 from .models import AfterSalesCase, Evidence, State
 from .review_filters import QueueFilter
 from .review_forms import RuleForm, ShortenDeadlineForm
@@ -203,7 +203,7 @@ class _CaseFormAction(_CaseAction):
     form_class: type
     form_name: str  # the name the case page's context gives this form
 
-    def act(self, case: AfterSalesCase, data: dict) -> None:
+    def act(self, case: AfterSalesCase, data: dict, seen: Seen) -> None:
         raise NotImplementedError
 
     def done(self, case: AfterSalesCase) -> tuple[str, str]:
@@ -214,7 +214,7 @@ class _CaseFormAction(_CaseAction):
         case = self.case()
         form = self.form_class(request.POST)
         result: CaseActionResult = submit_case_action(
-            case=case, data=request.POST, form=form, act=lambda data, seen: self.act(case, data)
+            case=case, data=request.POST, form=form, act=lambda data, seen: self.act(case, data, seen)
         )
         if result.outcome is Outcome.DONE:
             message, target = self.done(case)
@@ -231,7 +231,7 @@ class _CaseFormAction(_CaseAction):
 class RuleView(_CaseFormAction):
     form_class, form_name = RuleForm, "rule_form"
 
-    def act(self, case: AfterSalesCase, data: dict) -> None:
+    def act(self, case: AfterSalesCase, data: dict, seen: Seen) -> None:
         # No expected_state to pass: under_intervention is the only source of `rule`, and
         # case_review_rule insists on it under the lock.
         review_services.case_review_rule(
@@ -245,8 +245,12 @@ class RuleView(_CaseFormAction):
 class ShortenDeadlineView(_CaseFormAction):
     form_class, form_name = ShortenDeadlineForm, "shorten_form"
 
-    def act(self, case: AfterSalesCase, data: dict) -> None:
-        review_services.case_review_shorten_deadline(case=case, reviewer=self.request.user, due_at=data["due_at"])
+    def act(self, case: AfterSalesCase, data: dict, seen: Seen) -> None:
+        # Shortening keeps the state: only the moment of the last change tells a page that
+        # another reviewer's shortening made stale.
+        review_services.case_review_shorten_deadline(
+            case=case, reviewer=self.request.user, due_at=data["due_at"], expected_changed_at=seen.changed_at
+        )
 
     def done(self, case: AfterSalesCase) -> tuple[str, str]:
         message = _("The merchant deadline of %(case)s was shortened.") % {"case": case.platform_id}

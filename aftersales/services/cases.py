@@ -182,6 +182,7 @@ def _act(
     at: dt.datetime | None,
     actor=None,
     expected_state: str | None = None,
+    expected_changed_at: dt.datetime | None = None,
     log_note: str = "",
     **kwargs: Any,
 ) -> AfterSalesCase:
@@ -189,7 +190,7 @@ def _act(
     with transaction.atomic():
         case = _lock(case)
         if not apply_due_locked(case, at):
-            _check_current(case, at=at, expected_state=expected_state)
+            _check_current(case, at=at, expected_state=expected_state, expected_changed_at=expected_changed_at)
             return _take(case, name, actor=actor, log_note=log_note, at=at, **kwargs)
     # The case's deadline passed before this action: its automatic transition is committed and
     # the action, meeting a finished case, is refused. (A feed line runs inside its own
@@ -199,8 +200,17 @@ def _act(
     raise CaseChanged()  # pragma: no cover - every automatic transition ends the case
 
 
-def _check_current(case: AfterSalesCase, *, at: dt.datetime, expected_state: str | None) -> None:
-    if expected_state is not None and case.state != expected_state:
+def _check_current(
+    case: AfterSalesCase,
+    *,
+    at: dt.datetime,
+    expected_state: str | None,
+    expected_changed_at: dt.datetime | None = None,
+) -> None:
+    # The state alone misses a change that keeps it (a shortened deadline): the moment of the
+    # last change, where the caller knows it, is checked too.
+    moved = expected_changed_at is not None and case.changed_at != expected_changed_at
+    if moved or (expected_state is not None and case.state != expected_state):
         raise CaseChanged(
             _("case %(case)s changed (now %(state)s), please reload")
             % {"case": case.platform_id, "state": case.get_state_display()}
@@ -326,8 +336,21 @@ def case_rule(
 
 
 def case_shorten_deadline(
-    *, case: AfterSalesCase, due_at: dt.datetime, actor=None, at: dt.datetime | None = None
+    *,
+    case: AfterSalesCase,
+    due_at: dt.datetime,
+    actor=None,
+    at: dt.datetime | None = None,
+    expected_changed_at: dt.datetime | None = None,
 ) -> AfterSalesCase:
     """SPEC §2.2: a reviewer brings the merchant's deadline forward, never below 24 h from now.
     Logged as a `shorten_deadline` row whose from and to state are both pending_merchant."""
-    return _act(case, "shorten_deadline", at=at, actor=actor, due_at=due_at, log_note=due_at.isoformat())
+    return _act(
+        case,
+        "shorten_deadline",
+        at=at,
+        actor=actor,
+        due_at=due_at,
+        expected_changed_at=expected_changed_at,
+        log_note=due_at.isoformat(),
+    )

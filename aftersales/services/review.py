@@ -121,8 +121,15 @@ def case_review_rule(
 
 
 def case_review_shorten_deadline(
-    *, case: AfterSalesCase, reviewer: AbstractBaseUser, due_at: dt.datetime, at: dt.datetime | None = None
+    *,
+    case: AfterSalesCase,
+    reviewer: AbstractBaseUser,
+    due_at: dt.datetime,
+    at: dt.datetime | None = None,
+    expected_changed_at: dt.datetime | None = None,
 ) -> AfterSalesCase:
     """SPEC §2.3: a reviewer shortens a pending merchant deadline (never below 24 h; `case_shorten_deadline`)."""
     _check_reviewer(reviewer)
-    return case_shorten_deadline(case=case, due_at=due_at, actor=reviewer, at=at)
+    return case_shorten_deadline(
+        case=case, due_at=due_at, actor=reviewer, at=at, expected_changed_at=expected_changed_at
+    )

@@ -222,6 +222,22 @@ class TestRaced:
         assert (len(won), len(told)) == (1, N - 1), texts
         assert log_rows(pending) == ["open", "shorten_deadline"]
 
+    def test_eight_reviewers_shortening_to_different_deadlines_shorten_once(self, postgres_only, pending):
+        # Each asks for a shorter deadline than the one before: without the last-change check
+        # under the lock, every later and shorter one would also apply.
+        clients = [signed_in(user) for user in reviewers(N)]
+        seen = load_shorten(clients[0], pending)
+
+        outcomes = _race(
+            pending, lambda i: shorten(clients[i], pending, {**seen, "due_at": due_at_text(hours=40 - i)})
+        )
+
+        texts = [shown(o) for o in outcomes]
+        won = [t for t in texts if f"The merchant deadline of {pending.platform_id} was shortened." in t]
+        told = [t for t in texts if says(t, reload_text(pending))]
+        assert (len(won), len(told)) == (1, N - 1), texts
+        assert log_rows(pending) == ["open", "shorten_deadline"]
+
     def test_eight_reviewers_claiming_at_once_one_claims(self, postgres_only, intervened):
         users = reviewers(N)
         clients = [signed_in(user) for user in users]
