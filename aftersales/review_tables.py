@@ -12,6 +12,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from pddadmin.shops.paginator import LargeTablePaginator
+from pddadmin.shops.templatetags.platform_ids import link_text
 
 from .models import AfterSalesCase
 from .selectors_review import is_overdue, waiting_hours
@@ -22,7 +23,10 @@ def _sla_class(record) -> str:
 
 
 class QueueTable(tables.Table):
-    platform_id = tables.Column(verbose_name=_("case"), linkify=("review:case", {"pk": tables.A("pk")}))
+    # A blank id (stored before the feed checked ids) still gets a visible link.
+    platform_id = tables.Column(
+        verbose_name=_("case"), linkify=("review:case", {"pk": tables.A("pk")}), empty_values=()
+    )
     order = tables.Column(verbose_name=_("order"), accessor="order__platform_id", order_by=("order__platform_id",))
     # Groups a shop's cases together, oldest first: (shop, state, …) index order, never a sort of the
     # whole queue by a joined name.
@@ -55,6 +59,12 @@ class QueueTable(tables.Table):
         attrs = {"id": "review-queue", "class": "pdd-queue"}
         empty_text = _("No case is waiting for intervention.")
         template_name = "review/_table.html"
+
+    def render_platform_id(self, value):
+        return link_text(value)
+
+    def value_platform_id(self, value):
+        return value
 
     def render_escalated_at(self, value):
         return date_format(timezone.localtime(value), "Y-m-d H:i")

@@ -38,7 +38,7 @@ class ViolationAdmin(ReadOnlyAdminMixin, ShopScopedAdminMixin, admin.ModelAdmin)
 
     @admin.display(description=_("page"))
     def page(self, obj):
-        return format_html('<a href="{}">{}</a>', reverse("compensation:violation", args=[obj.platform_id]),
+        return format_html('<a href="{}">{}</a>', reverse("compensation:violation", args=[obj.pk]),
                            _("open"))
 
 

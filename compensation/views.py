@@ -12,6 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from pddadmin.exports import attach
 from pddadmin.shops.models import Order
 from pddadmin.shops.paginator import LargeTablePaginator
 from pddadmin.shops.selectors import is_reviewer
@@ -39,8 +40,7 @@ def _export(rows, columns, name: str, fmt: str) -> HttpResponse:
         )
     else:
         response = HttpResponse(data.export("csv"), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
-    return response
+    return attach(response, f"{name}.{fmt}")
 
 
 def _reviewer_only(request: HttpRequest) -> None:
@@ -60,13 +60,9 @@ def violation_list(request: HttpRequest) -> HttpResponse:
     })
 
 
-def _violation(request: HttpRequest, platform_id: str):
-    return get_object_or_404(selectors.violations_for(request.user), platform_id=platform_id)
-
-
 @login_required
-def violation_detail(request: HttpRequest, platform_id: str) -> HttpResponse:
-    violation = _violation(request, platform_id)
+def violation_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    violation = get_object_or_404(selectors.violations_for(request.user), pk=pk)
     now = timezone.now()
     can_explain = (
         violation.state == ViolationState.REPORTED
@@ -85,7 +81,7 @@ def violation_detail(request: HttpRequest, platform_id: str) -> HttpResponse:
                     services.violation_explain(violation=violation, actor=request.user, at=now,
                                                **explanation_form.cleaned_data)
                     messages.success(request, _("Your explanation was saved."))
-                    return redirect("compensation:violation", platform_id=platform_id)
+                    return redirect("compensation:violation", pk=violation.pk)
             elif action == "rule":
                 ruling_form = RulingForm(request.POST)
                 if ruling_form.is_valid():
@@ -97,7 +93,7 @@ def violation_detail(request: HttpRequest, platform_id: str) -> HttpResponse:
                 raise Http404
         except ValidationError as error:
             messages.error(request, " ".join(error.messages))
-            return redirect("compensation:violation", platform_id=platform_id)
+            return redirect("compensation:violation", pk=violation.pk)
     return render(request, "compensation/violation_detail.html", {
         "violation": violation,
         "lines": violation.lines.select_related("order__goods", "payout").order_by("position"),
@@ -168,7 +164,7 @@ def review_report(request: HttpRequest) -> HttpResponse:
                 form.add_error(None, error)
             else:
                 messages.success(request, _("Report %(id)s was recorded.") % {"id": violation.platform_id})
-                return redirect("compensation:violation", platform_id=violation.platform_id)
+                return redirect("compensation:violation", pk=violation.pk)
     return render(request, "compensation/review_report.html", {"form": form, "active_tab": "warranty"})
 
 

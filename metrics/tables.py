@@ -7,6 +7,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from pddadmin.shops.models import Order
+from pddadmin.shops.templatetags.platform_ids import link_text
 
 from .models import GoodsDaySnapshot, ShopDaySnapshot
 from .templatetags.metrics_tags import percent, rate_value
@@ -85,7 +86,7 @@ def _order_by_rate(key: str):
 
 
 class ShopRankingTable(tables.Table):
-    shop = tables.Column(_("shop"), accessor="shop__platform_id")
+    shop = tables.Column(_("shop"), accessor="shop__platform_id", empty_values=())  # a blank id still links
     name = tables.Column(_("name"), accessor="shop__name")
     grouped_orders = tables.Column(_("grouped orders"))
     dispute_refund_rate = PercentColumn(_("dispute refund rate"))
@@ -109,7 +110,12 @@ class ShopRankingTable(tables.Table):
 
     def render_shop(self, record, value):
         url = reverse("metrics:dashboard")
-        return format_html('<a href="{}?shop={}&amp;date={}">{}</a>', url, record.shop_id, record.date, value)
+        return format_html(
+            '<a href="{}?shop={}&amp;date={}">{}</a>', url, record.shop_id, record.date, link_text(value)
+        )
+
+    def value_shop(self, value):
+        return value
 
     def render_restricted_goods(self, value):
         return format_html('<strong class="restricted">{}</strong>', value) if value else "0"

@@ -43,16 +43,21 @@ def _day(request: HttpRequest, default: dt.date | None) -> dt.date:
 def _shop(request: HttpRequest) -> tuple[Shop, list[Shop] | None]:
     """The requested shop if the user may see it (else 404); merchant staff default to their first
     shop. Returns the choices for the picker: the user's shops, or None for platform staff, who
-    type any shop id instead of scrolling a thousand names."""
+    type any shop id instead of scrolling a thousand names.
+
+    `?shop=` is the shop's pk (links and the picker), `?shop_id=` a platform id as typed: one
+    parameter for both would open another shop for an id such as "12", which is a valid id."""
     platform = is_reviewer(request.user)
     choices = None if platform else list(shops_for(request.user))
-    requested = request.GET.get("shop")
-    if requested:
+    pk, platform_id = request.GET.get("shop", ""), request.GET.get("shop_id", "")
+    if pk or platform_id:
+        if pk and not (pk.isascii() and pk.isdigit()):
+            raise Http404(_("No such shop."))
+        field, value = ("pk", int(pk)) if pk else ("platform_id", platform_id)
         if platform:
-            lookup = {"pk": requested} if requested.isdigit() else {"platform_id": requested}
-            shop = Shop.objects.filter(**lookup).first()
+            shop = Shop.objects.filter(**{field: value}).first()
         else:  # among the shops already loaded for the picker
-            shop = next((s for s in choices if str(s.pk) == requested or s.platform_id == requested), None)
+            shop = next((s for s in choices if getattr(s, field) == value), None)
         if shop is None:
             raise Http404(_("No such shop."))
         return shop, choices

@@ -33,7 +33,7 @@ def login(client, user):
 def test_merchant_sees_only_own_shops_violations(client, owner, data):
     body = login(client, owner).get(reverse("compensation:violations")).content.decode()
     assert "V-PAID" in body and "V-OPEN" in body and "V-OTHER" not in body
-    assert client.get(reverse("compensation:violation", args=["V-OTHER"])).status_code == 404
+    assert client.get(reverse("compensation:violation", args=[data[2].pk])).status_code == 404
 
 
 def test_reviewer_sees_all_shops(client, reviewer, data):
@@ -47,7 +47,7 @@ def test_anonymous_is_sent_to_login(client, data):
 
 
 def test_agent_submits_explanation_with_evidence_through_the_page(client, agent, data):
-    url = reverse("compensation:violation", args=["V-OPEN"])
+    url = reverse("compensation:violation", args=[data[1].pk])
     page = login(client, agent).get(url).content.decode()
     assert 'name="action" value="explain"' in page and 'value="rule"' not in page
     response = client.post(url, {"action": "explain", "text": "我们已提供维修", "url": "https://img.example/a.png",
@@ -58,7 +58,7 @@ def test_agent_submits_explanation_with_evidence_through_the_page(client, agent,
 
 
 def test_viewer_sees_no_explanation_form_and_cannot_post_one(client, viewer, data):
-    url = reverse("compensation:violation", args=["V-OPEN"])
+    url = reverse("compensation:violation", args=[data[1].pk])
     assert 'value="explain"' not in login(client, viewer).get(url).content.decode()
     assert client.post(url, {"action": "explain", "text": "x"}).status_code == 403
     assert Violation.objects.get(platform_id="V-OPEN").explanation == ""
@@ -67,7 +67,7 @@ def test_viewer_sees_no_explanation_form_and_cannot_post_one(client, viewer, dat
 def test_reviewer_queue_and_ruling(client, reviewer, owner, data):
     queue = login(client, reviewer).get(reverse("compensation:review")).content.decode()
     assert "V-OPEN" in queue and "V-OTHER" in queue and "V-PAID" not in queue
-    url = reverse("compensation:violation", args=["V-OPEN"])
+    url = reverse("compensation:violation", args=[data[1].pk])
     response = client.post(url, {"action": "rule", "breach": "1", "note": "拒绝保修属实"})
     assert response.status_code == 302
     violation = Violation.objects.get(platform_id="V-OPEN")
@@ -83,7 +83,7 @@ def test_merchant_cannot_open_review_or_rule(client, owner, data):
     login(client, owner)
     assert client.get(reverse("compensation:review")).status_code == 403
     assert client.get(reverse("compensation:report")).status_code == 403
-    url = reverse("compensation:violation", args=["V-OPEN"])
+    url = reverse("compensation:violation", args=[data[1].pk])
     assert client.post(url, {"action": "rule", "breach": "1", "note": "x"}).status_code == 403
 
 

@@ -77,7 +77,7 @@ def test_other_shops_staff_get_404(client, outsider, shop, figures):
 
 
 def test_reviewer_may_pick_any_shop_by_id(client, reviewer, shop, figures):
-    response = page(client, reviewer, shop=shop.platform_id, date="2026-03-31")
+    response = page(client, reviewer, shop_id=shop.platform_id, date="2026-03-31")
     assert response.status_code == 200
     assert response.context["shop"] == shop
 
