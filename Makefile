@@ -44,13 +44,14 @@ demo: migrate
 run: demo
 	$(PY) manage.py runserver_with_cluster $(HOST):$(PORT)
 
-# Browser tests drive Debian's chromium; install it when missing and we may (root with apt).
+# Browser tests drive Debian's chromium, with a CJK font so screenshots show Chinese; install
+# them when missing and we may (root with apt).
 # Without it the browser tests skip and say why.
 browser:
-	@if [ ! -x /usr/bin/chromium ]; then \
+	@if [ ! -x /usr/bin/chromium ] || [ ! -d /usr/share/fonts/truetype/wqy ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    echo "installing Debian's chromium for the browser tests"; \
-	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	    echo "installing Debian's chromium and a CJK font for the browser tests"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null) \
 	      || echo "could not install chromium: browser tests will be skipped"; \
 	  else echo "no /usr/bin/chromium and no way to install it: browser tests will be skipped"; fi; \
 	fi
