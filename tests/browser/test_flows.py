@@ -120,7 +120,8 @@ def test_reviewer_works_the_queue(live_server, tab, feed):
     assert (rc1.state, rc1.liable) == ("refunded", "merchant")
 
 
-def test_dashboard_of_the_demo_world_shows_figures(live_server, tab, transactional_db):
+def test_dashboard_of_the_demo_world_shows_figures(live_server, tab, transactional_db, settings):
+    settings.DEBUG = True  # the demo as `make run` seeds it: logins with the shared demo password
     # A fixed end makes the world, and so the figures, the same on every run.
     call_command("seed_demo", "--orders", "600", "--days", "30", "--seed", "4", "--end", "2026-03-01T12:00:00+08:00",
                  stdout=io.StringIO())  # fmt: skip

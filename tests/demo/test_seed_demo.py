@@ -4,9 +4,11 @@ import collections
 import datetime as dt
 import io
 import json
+import re
 
 import pytest
-from django.contrib.auth import authenticate
+from django.contrib.auth import authenticate, get_user_model
+from django.contrib.auth.hashers import identify_hasher
 from django.core.management import call_command
 
 from aftersales.models import AfterSalesCase
@@ -83,24 +85,73 @@ def test_seed_demo_imports_everything_and_runs_the_jobs():
     }  # fmt: skip
 
 
+def printed_logins(out: str) -> dict[str, str]:
+    """username → the password column of seed_demo's login table."""
+    return dict(re.findall(r"^  (\S+) +(\S+) ", out, flags=re.MULTILINE))
+
+
+DEMO_USERNAMES = {*(f"{role}{n}" for role in (Role.OWNER, Role.AGENT) for n in range(1, 5)), "reviewer1", "reviewer2",
+                  "admin"}  # fmt: skip
+
+
 @pytest.mark.django_db
-def test_demo_users_and_a_second_run():
+def test_demo_users_and_a_second_run(settings):
+    settings.DEBUG = True  # `make run`: the documented shared password
     out, _ = seed("--orders", "40", "--days", "10", "--seed", "9", "--end", END)
-    assert "Demo logins (password for all: pdd-demo-2026):" in out
+    assert printed_logins(out) == dict.fromkeys(DEMO_USERNAMES, DEMO_PASSWORD)
     for n in range(1, 5):
         for role in (Role.OWNER, Role.AGENT):
             user = authenticate(username=f"{role}{n}", password=DEMO_PASSWORD)
             assert user is not None and user.is_staff and not user.is_superuser
             assert ShopMembership.objects.get(user=user).shop.platform_id == f"S100{n}"
-            assert f"{role}{n}" in out
     for name in ("reviewer1", "reviewer2"):
         assert list(authenticate(username=name, password=DEMO_PASSWORD).groups.values_list("name", flat=True)) == [
             "reviewers"
         ]
     assert authenticate(username="admin", password=DEMO_PASSWORD).is_superuser
 
+    owner = get_user_model().objects.get(username="owner1")
+    owner.set_password("changed-by-the-owner")
+    owner.save()
     imported = ImportedEvent.objects.count()
     out, err = seed("--orders", "40", "--days", "10", "--seed", "9")
     assert "the demo world is already imported" in out and err == ""
     assert ImportedEvent.objects.count() == imported
     assert JobRun.objects.filter(job="process_deadlines").count() == 2
+    # Running again resets no password, and has none to show.
+    assert printed_logins(out) == dict.fromkeys(DEMO_USERNAMES, "(unchanged)")
+    assert authenticate(username="owner1", password="changed-by-the-owner") is not None
+    assert authenticate(username="owner1", password=DEMO_PASSWORD) is None
+
+
+@pytest.mark.django_db
+def test_with_debug_off_each_login_gets_a_random_password_shown_once(settings):
+    settings.DEBUG = False  # production mode (also what the test runner sets)
+    out, _ = seed("--orders", "40", "--days", "10", "--seed", "11", "--end", END)
+    passwords = printed_logins(out)
+    assert set(passwords) == DEMO_USERNAMES
+    assert len(set(passwords.values())) == len(passwords)  # one password each, none shared
+    users = get_user_model().objects.filter(username__in=DEMO_USERNAMES)
+    for user in users:
+        assert authenticate(username=user.username, password=DEMO_PASSWORD) is None
+        assert authenticate(username=user.username, password=passwords[user.username]) == user
+        assert identify_hasher(user.password) and passwords[user.username] not in user.password  # a hash only
+    assert authenticate(username="admin", password=passwords["admin"]).is_superuser
+
+    out, _ = seed("--orders", "40", "--days", "10", "--seed", "11")
+    assert printed_logins(out) == dict.fromkeys(DEMO_USERNAMES, "(unchanged)")
+    assert not any(password in out for password in passwords.values())  # printed once, never again
+    assert authenticate(username="admin", password=passwords["admin"]) is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_debug_off_two_fresh_worlds_get_different_passwords(settings):
+    """Same seed, same feed, same end: the passwords still come from `secrets`, not from the seed."""
+    settings.DEBUG = False
+    first = printed_logins(seed("--orders", "40", "--days", "10", "--seed", "12", "--end", END)[0])
+    call_command("flush", interactive=False, verbosity=0)
+    second = printed_logins(seed("--orders", "40", "--days", "10", "--seed", "12", "--end", END)[0])
+    assert set(first) == set(second) == DEMO_USERNAMES
+    assert all(first[name] != second[name] for name in DEMO_USERNAMES)
+    assert authenticate(username="admin", password=second["admin"]) is not None
+    assert authenticate(username="admin", password=first["admin"]) is None

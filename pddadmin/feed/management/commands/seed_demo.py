@@ -9,6 +9,7 @@ import datetime as dt
 import sys
 import time
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, no_translations
 from tqdm import tqdm
 
@@ -49,10 +50,11 @@ class Command(BaseCommand):
         for name in ("process_deadlines", "issue_payouts"):
             self.stdout.write(run_job(name, now=moment.isoformat()))
         self.stdout.write(run_job("compute_metrics", date=_yesterday(moment).isoformat()))
-        logins = ensure_demo_users()
-        self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD}):")
-        for username, what in logins:
-            self.stdout.write(f"  {username:<10} {what}")
+        # DEBUG off: no shared, documented password; each new login gets its own, shown only here.
+        logins = ensure_demo_users(password=DEMO_PASSWORD if settings.DEBUG else None)
+        self.stdout.write("Demo logins (a new login's password is shown this once; existing logins keep theirs):")
+        for login in logins:
+            self.stdout.write(f"  {login.username:<10} {login.password or '(unchanged)':<16} {login.what}")
         self.stdout.write(
             f"seed_demo: {orders} orders over {days} days (seed {seed}) in {time.monotonic() - started:.1f}s"
         )
