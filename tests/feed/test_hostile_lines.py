@@ -94,6 +94,11 @@ NEW_SHOP = json.loads(feed_line("x", "shop.opened", t(0), shop="S9", name="新�
 CASE_ON_O5 = json.loads(
     feed_line("x", "case.opened", t(30), case="C9", order="O5", kind="refund_only", reason="other", amount="1.00")
 )
+NEW_GOODS = json.loads(feed_line("x", "goods.listed", t(0), shop="S1", goods="G9", name="新品", category="home"))
+NEW_ADDRESS = json.loads(
+    feed_line("x", "address.added", t(0), shop="S1", address="A9", receiver="李四", phone="13800138002",
+              region="浙江省/杭州市/滨江区", detail="江南大道2号")
+)
 REPORT_O5 = json.loads(feed_line("x", "warranty.reported", t(50), violation="V9", orders=["O5"], reason="extra_fee"))
 
 
@@ -122,6 +127,9 @@ HOSTILE: list[tuple[bytes, str]] = [
     (_line(NEW_ORDER, "h-id2", "order", "O#9"), "field 'order' must be an id"),
     (_line(CASE_ON_O5, "h-id3", "case", "C?9"), "field 'case' must be an id"),
     (_line(REPORT_O5, "h-id4", "orders", ["O/5"]), "field 'orders[0]' must be an id"),
+    (_line(NEW_GOODS, "h-id5", "goods", "G 9"), "field 'goods' must be an id"),
+    (_line(NEW_ADDRESS, "h-id6", "address", "A%9"), "field 'address' must be an id"),
+    (_line(NEW_ORDER, "h-id7", "goods", "商品"), "field 'goods' must be an id"),
     (json.dumps({**NEW_SHOP, "id": "e/1"}).encode(), "field 'id' must be an id"),
     (json.dumps({**NEW_SHOP, "id": "x" * 65}).encode(), "field 'id' must be an id"),
     *[
