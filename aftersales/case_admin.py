@@ -24,10 +24,10 @@ from pddadmin.shops.admin_scope import ShopListFilter, ShopScopedAdminMixin
 from pddadmin.shops.paginator import LargeTablePaginator
 
 from .case_forms import Outcome, SeenForm, submit_case_action
-from .models import AfterSalesCase, Kind, Liable, ReturnAddress, State, automatic_transitions
+from .errors import CaseRuleError
+from .models import AfterSalesCase, Kind, Liable, ReturnAddress, State, automatic_transitions, declared_transitions
 from .services import cases as case_services
 from .services import review as review_services
-from .services.errors import CaseRuleError
 
 # --- forms of the transitions that need more than a click -----------------------------------
 
@@ -70,7 +70,7 @@ def declared(name: str):
     """The transition `name` as declared, whatever state the case is in now: a posted button is
     parsed by what it was drawn for, so a case that moved on cannot drop the button's fields.
     (Every source of a declared transition shares its `custom`.)"""
-    return next(iter(getattr(AfterSalesCase, name)._django_fsm.transitions.values()))
+    return next(iter(declared_transitions()[name].values()))
 
 
 # What each button calls: the same services as the feed and the review queue.

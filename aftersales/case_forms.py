@@ -28,8 +28,8 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.utils.translation import gettext
 
+from .errors import CaseChanged
 from .models import AfterSalesCase, State
-from .services.errors import CaseChanged
 
 
 class SeenForm(forms.Form):

@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 
 from pddadmin.shops.models import Order
 
+from ..errors import CaseChanged, CasePermissionDenied, CaseRuleError
 from ..models import (
     OPEN_STATES,
     REASON_CLASS,
@@ -29,8 +30,8 @@ from ..models import (
     ReturnAddress,
     State,
     automatic_transitions,
+    declared_transitions,
 )
-from .errors import CaseChanged, CasePermissionDenied, CaseRuleError
 
 __all__ = [
     "CaseChanged",
@@ -122,14 +123,14 @@ def record_transitions(
 
 def _transition_of(case: AfterSalesCase, name: str):
     """The declared transition `name` from the case's current state, or a clear refusal."""
-    meta = getattr(AfterSalesCase, name)._django_fsm
-    if not meta.has_transition(case.state):
-        sources = ", ".join(sorted(str(s) for s in meta.transitions)) or "-"
+    by_source = declared_transitions()[name]
+    if case.state not in by_source:
+        sources = ", ".join(sorted(str(s) for s in by_source)) or "-"
         raise CaseRuleError(
             _("case %(case)s is %(state)s: %(transition)s is only possible from %(sources)s")
             % {"case": case.platform_id, "state": case.state or "new", "transition": name, "sources": sources}
         )
-    return meta.get_transition(case.state)
+    return by_source[case.state]
 
 
 def _take(case: AfterSalesCase, name: str, *, actor=None, log_note: str = "", **kwargs: Any) -> AfterSalesCase:
@@ -157,7 +158,8 @@ def _take(case: AfterSalesCase, name: str, *, actor=None, log_note: str = "", **
     return case
 
 
-def _lock(case: AfterSalesCase) -> AfterSalesCase:
+def case_lock(case: AfterSalesCase) -> AfterSalesCase:
+    """Lock the case's row for the caller's transaction and read it with what the rules read."""
     return (
         AfterSalesCase.objects.select_for_update(of=("self",))
         .select_related("order", "order__goods", "shop")
@@ -188,7 +190,7 @@ def _act(
 ) -> AfterSalesCase:
     at = at or timezone.now()
     with transaction.atomic():
-        case = _lock(case)
+        case = case_lock(case)
         if not apply_due_locked(case, at):
             _check_current(case, at=at, expected_state=expected_state, expected_changed_at=expected_changed_at)
             return _take(case, name, actor=actor, log_note=log_note, at=at, **kwargs)
@@ -247,7 +249,7 @@ def case_open(
         # Lazy deadline rule for the order's open cases: one whose buyer deadline passed is
         # closed first, and the order may take a new case.
         for existing in AfterSalesCase.objects.filter(order=order, state__in=OPEN_STATES, due_at__lte=at):
-            apply_due_locked(_lock(existing), at)
+            apply_due_locked(case_lock(existing), at)
         case = AfterSalesCase(
             platform_id=platform_id,
             order=order,

@@ -18,7 +18,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from ..models import AfterSalesCase, automatic_transitions
-from .cases import _lock, apply_due_locked, record_transitions
+from .cases import apply_due_locked, case_lock, record_transitions
 
 
 @dataclass
@@ -43,7 +43,7 @@ class DeadlineReport:
 def apply_due_deadlines(*, case: AfterSalesCase, now: dt.datetime) -> AfterSalesCase:
     """The lazy rule: apply the case's automatic transition if it fell due at or before `now`."""
     with transaction.atomic():
-        case = _lock(case)
+        case = case_lock(case)
         apply_due_locked(case, now)
     return case
 

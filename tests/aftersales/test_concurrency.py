@@ -13,9 +13,9 @@ from django.contrib.auth import get_user_model
 from django.db import connection, connections
 from django.utils import translation
 
+from aftersales.errors import CaseChanged
 from aftersales.models import AfterSalesCase, CaseTransition, Kind, Reason, Refund, State
 from aftersales.services import cases as svc
-from aftersales.services.errors import CaseChanged
 from pddadmin.shops.models import Order, ShopMembership
 from tests import factories
 from tests.aftersales.helpers import HOUR, OPENED, open_case

@@ -7,10 +7,10 @@ import io
 import pytest
 from django.core.management import call_command
 
+from aftersales.errors import CaseChanged, CaseRuleError
 from aftersales.models import AfterSalesCase, CaseTransition, CloseReason, Kind, Refund, State
 from aftersales.services import cases as svc
 from aftersales.services.deadlines import apply_due_deadlines, process_deadlines
-from aftersales.services.errors import CaseChanged, CaseRuleError
 from tests.aftersales.helpers import DAY, HOUR, OPENED, T0, case_in, last_step_at, make_order, open_case
 
 pytestmark = pytest.mark.django_db

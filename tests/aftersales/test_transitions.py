@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import pytest
 
+from aftersales.errors import CaseChanged, CasePermissionDenied, CaseRuleError
 from aftersales.models import (
     OPEN_STATES,
     AfterSalesCase,
@@ -17,7 +18,6 @@ from aftersales.models import (
     State,
 )
 from aftersales.services import cases as svc
-from aftersales.services.errors import CaseChanged, CasePermissionDenied, CaseRuleError
 from tests import factories
 from tests.aftersales.helpers import DAY, HOUR, OPENED, T0, case_in, last_step_at, make_order, open_case
 

@@ -1,0 +1,67 @@
+"""After-sales models (SPEC §2, §3), one module per thing: addresses, cases, the case log,
+refunds; the vocabulary in `choices` and the rules of the transitions in `rules`.
+
+Every public name is re-exported here, so `from aftersales.models import X` is the one way in.
+"""
+
+from .addresses import ReturnAddress
+from .cases import AfterSalesCase, Evidence, automatic_transitions, declared_transitions, transition_labels
+from .choices import (
+    OPEN_STATES,
+    REASON_CLASS,
+    TERMINAL_STATES,
+    WAITING_BUYER,
+    Actor,
+    CloseReason,
+    Kind,
+    Liable,
+    Reason,
+    ReasonClass,
+    State,
+)
+from .log import CaseTransition
+from .refunds import Refund
+from .rules import (
+    AFTERSALES_WINDOW,
+    AGREE_RULES,
+    BUYER_WINDOW,
+    MERCHANT_WINDOW,
+    OPEN_RULES,
+    RETURN_CHECK_WINDOW,
+    SHORTEN_FLOOR,
+    Rule,
+    amount_error,
+    window_end,
+)
+
+__all__ = [
+    "AFTERSALES_WINDOW",
+    "AGREE_RULES",
+    "BUYER_WINDOW",
+    "MERCHANT_WINDOW",
+    "OPEN_RULES",
+    "OPEN_STATES",
+    "REASON_CLASS",
+    "RETURN_CHECK_WINDOW",
+    "SHORTEN_FLOOR",
+    "TERMINAL_STATES",
+    "WAITING_BUYER",
+    "Actor",
+    "AfterSalesCase",
+    "CaseTransition",
+    "CloseReason",
+    "Evidence",
+    "Kind",
+    "Liable",
+    "Reason",
+    "ReasonClass",
+    "Refund",
+    "ReturnAddress",
+    "Rule",
+    "State",
+    "amount_error",
+    "automatic_transitions",
+    "declared_transitions",
+    "transition_labels",
+    "window_end",
+]

@@ -1,0 +1,171 @@
+"""The rules of a case's transitions (SPEC §2): who may take them (django-fsm `permission`),
+the conditions that must hold (django-fsm `conditions`, each able to say why it does not), and
+the durations and deadlines.
+
+The case model (cases.py) declares its transitions with these. Nothing here imports it: a rule
+reads the case it is given, and its class's manager.
+"""
+
+import datetime as dt
+from collections.abc import Callable
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from django.utils.translation import gettext_lazy as _
+
+from pddadmin.shops.models import Order
+from pddadmin.shops.selectors import EDIT_CASES_ROLES, is_platform_staff, role_in
+
+from ..errors import CaseRuleError
+from .addresses import ReturnAddress
+from .choices import OPEN_STATES, Kind, Liable, State
+from .refunds import Refund
+
+if TYPE_CHECKING:
+    from .cases import AfterSalesCase
+
+
+# --- Durations and deadlines (SPEC §2.1, §2.3) ------------------------------------------------
+
+AFTERSALES_WINDOW = dt.timedelta(days=15)  # after receipt, unless the merchant promised longer
+MERCHANT_WINDOW = dt.timedelta(hours=48)  # pending_merchant → auto_agree
+BUYER_WINDOW = dt.timedelta(days=7)  # merchant_refused / awaiting_return / return_refused → expire
+RETURN_CHECK_WINDOW = dt.timedelta(days=7)  # return_shipped → auto_refund
+SHORTEN_FLOOR = dt.timedelta(hours=24)  # a reviewer never leaves the merchant less than this
+
+
+def window_end(order: Order) -> dt.datetime | None:
+    """End of the order's after-sales window; None while it is open-ended (not yet received)."""
+    if order.received_at is None:
+        return None
+    end = order.received_at + AFTERSALES_WINDOW
+    if order.aftersales_until is not None and order.aftersales_until > end:
+        end = order.aftersales_until
+    return end
+
+
+# --- Who may take a transition (django-fsm `permission`) -------------------------------------
+
+
+def buyer_or_system(case: "AfterSalesCase", user) -> bool:
+    # Buyers act through the platform feed and the system through the deadline job; no
+    # back-office user takes these transitions, so the workbench never offers them.
+    return False
+
+
+def merchant_staff(case: "AfterSalesCase", user) -> bool:
+    return user is not None and role_in(user, case.shop_id) in EDIT_CASES_ROLES
+
+
+def platform_reviewer(case: "AfterSalesCase", user) -> bool:
+    return user is not None and is_platform_staff(user)
+
+
+# --- Conditions: each one is a rule of SPEC §2 with the message that explains a refusal ------
+
+
+class Rule:
+    """A django-fsm condition that can also say, in words, why it does not hold."""
+
+    def __init__(self, test: Callable[["AfterSalesCase"], bool], explain: Callable[["AfterSalesCase"], str]):
+        self.test, self.explain = test, explain
+        self.__name__ = getattr(test, "__name__", "rule")
+
+    def __call__(self, case: "AfterSalesCase") -> bool:
+        return bool(self.test(case))
+
+
+def _within_window(case: "AfterSalesCase") -> bool:
+    end = window_end(case.order)
+    return end is None or case.opened_at <= end
+
+
+def _kind_fits_order(case: "AfterSalesCase") -> bool:
+    return case.kind == Kind.REFUND_ONLY or case.order.shipped_at is not None
+
+
+def _kind_fits_goods(case: "AfterSalesCase") -> bool:
+    return case.kind == Kind.REFUND_ONLY or not case.order.goods.special
+
+
+def _order_not_refunded(case: "AfterSalesCase") -> bool:
+    return not Refund.objects.filter(order_id=case.order_id).exists()
+
+
+def _no_other_open_case(case: "AfterSalesCase") -> bool:
+    others = type(case).objects.filter(order_id=case.order_id, state__in=OPEN_STATES)
+    if case.pk is not None:
+        others = others.exclude(pk=case.pk)
+    return not others.exists()
+
+
+def _amount_in_bounds(case: "AfterSalesCase") -> bool:
+    return amount_error(case.amount, case.order) is None
+
+
+def _return_address_available(case: "AfterSalesCase") -> bool:
+    return case.kind == Kind.REFUND_ONLY or ReturnAddress.objects.filter(shop_id=case.shop_id).exists()
+
+
+def amount_error(amount: Decimal, order: Order) -> str | None:
+    if amount <= 0:
+        return _("the amount must be greater than 0, got %(amount)s") % {"amount": amount}
+    if amount > order.amount:
+        return _("the amount %(amount)s exceeds the order's paid amount %(paid)s") % {
+            "amount": amount,
+            "paid": order.amount,
+        }
+    return None
+
+
+OPEN_RULES = [
+    Rule(
+        _within_window,
+        lambda c: _("the after-sales window of order %(order)s ended at %(end)s")
+        % {"order": c.order.platform_id, "end": window_end(c.order).isoformat()},
+    ),
+    Rule(
+        _kind_fits_goods,
+        lambda c: _("goods %(goods)s are special goods (refund only): no return and refund")
+        % {"goods": c.order.goods.platform_id},
+    ),
+    Rule(
+        _kind_fits_order,
+        lambda c: _("order %(order)s is not shipped: only a refund-only case can be opened")
+        % {"order": c.order.platform_id},
+    ),
+    Rule(
+        _order_not_refunded,
+        lambda c: _("order %(order)s has been refunded and takes no new case") % {"order": c.order.platform_id},
+    ),
+    Rule(
+        _no_other_open_case,
+        lambda c: _("order %(order)s already has an open case") % {"order": c.order.platform_id},
+    ),
+    Rule(_amount_in_bounds, lambda c: amount_error(c.amount, c.order)),
+]
+AGREE_RULES = [
+    Rule(
+        _return_address_available,
+        lambda c: _("shop %(shop)s has no return address: add one before agreeing a return")
+        % {"shop": c.shop.platform_id},
+    ),
+]
+
+
+def agree_target(case: "AfterSalesCase", *args, **kwargs) -> str:
+    # SPEC §2.3: agreeing a refund-only case refunds it; a return waits for the parcel.
+    return State.REFUNDED if case.kind == Kind.REFUND_ONLY else State.AWAITING_RETURN
+
+
+def rule_target(case: "AfterSalesCase", *args, liable: str = "", **kwargs) -> str:
+    return State.REFUNDED if liable == Liable.MERCHANT else State.CLOSED
+
+
+def required_text(text: str | None, what: str) -> str:
+    text = (text or "").strip()
+    if not text:
+        raise CaseRuleError(_("%(what)s is required") % {"what": what})
+    return text
+
+
