@@ -5,16 +5,16 @@ from pddadmin.feed.registry import handles
 from pddadmin.shops.models import Order, Shop
 
 from .models import AfterSalesCase, Kind, Liable, Reason, ReturnAddress
+from .services import addresses as address_services
 from .services import cases
-from .services import settings as settings_services
 
 
 @handles("address.added")
 def address_added(event: Event) -> None:
     shop = event.ref(Shop, "shop")
     event.check_not_older(shop, f"shop {shop.platform_id}", field="opened_at")
-    province, city, district = settings_services.split_region(event.text("region"))
-    settings_services.address_add(
+    province, city, district = address_services.split_region(event.text("region"))
+    address_services.address_add(
         shop=shop,
         platform_id=event.platform_id("address"),
         receiver=event.text("receiver", max_length=100),

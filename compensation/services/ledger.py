@@ -18,7 +18,7 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Case, DecimalField, F, Sum, Value, When
+from django.db.models import Case, DecimalField, F, QuerySet, Sum, Value, When
 from django.db.models.functions import Abs, Coalesce
 from django.db.models.lookups import GreaterThanOrEqual
 from django.utils import timezone
@@ -65,13 +65,16 @@ def platform_account(kind: str) -> Account:
     return account
 
 
-def lock_books(*, shop_id: int, at: dt.datetime | None = None, shop_locked: bool = False) -> Books:
+def lock_books(*, shop_id: int, shop_locked: bool = False) -> Books:
     """Lock the shop and its accounts; open the accounts on first use.
 
     `shop_locked`: the caller already holds the shop row's lock (the payout job claims it).
 
-    A shop created before it had accounts (or by a fixture) gets its current deposit and
-    balance posted as opening entries, so "balance = sum of entries" holds from then on.
+    A shop's books open the first time the ledger is used for it (or a page lists its accounts,
+    `books_open`), not when the shop opens: the shops app below knows nothing of the ledger. Until
+    then Shop.deposit and Shop.balance are the opening figures the platform sent, untouched (this
+    module is their only writer), so they are posted then as the opening entries, stamped with the
+    shop's opening time, and "balance = sum of entries" holds from then on.
     """
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("lock_books needs a transaction")
@@ -96,7 +99,7 @@ def lock_books(*, shop_id: int, at: dt.datetime | None = None, shop_locked: bool
         post(
             books,
             kind=TransactionKind.OPENING,
-            at=at or shop.opened_at,
+            at=shop.opened_at,
             memo=_("opening balances"),
             moves=[
                 (books.deposit, opening_deposit),
@@ -107,10 +110,18 @@ def lock_books(*, shop_id: int, at: dt.datetime | None = None, shop_locked: bool
     return books
 
 
-@transaction.atomic
-def shop_open_accounts(*, shop: Shop, at: dt.datetime) -> Books:
-    """Open a new shop's accounts with its opening deposit and balance as ledger entries."""
-    return lock_books(shop_id=shop.pk, at=at)
+def books_open(*, shops: QuerySet[Shop]) -> int:
+    """Open the books of each of `shops` that has none yet; how many were opened.
+
+    For the pages that list accounts, so that a shop whose money has not moved yet is shown with
+    its opening balances. Each shop in its own short transaction, like any first use.
+    """
+    opened = 0
+    for shop_id in shops.filter(accounts__isnull=True).values_list("pk", flat=True).order_by("pk"):
+        with transaction.atomic():
+            lock_books(shop_id=shop_id)
+        opened += 1
+    return opened
 
 
 def post(
@@ -146,7 +157,7 @@ def shop_credit_balance(*, shop: Shop, amount: Decimal, at: dt.datetime | None =
     if amount <= 0:
         raise ValidationError(_("a balance credit must be greater than 0, got %(amount)s") % {"amount": amount})
     at = at or timezone.now()
-    books = lock_books(shop_id=shop.pk, at=at)
+    books = lock_books(shop_id=shop.pk)
     post(
         books,
         kind=TransactionKind.BALANCE_CREDIT,
@@ -174,7 +185,10 @@ def _differs(difference) -> GreaterThanOrEqual:
 
 
 def ledger_differences() -> list[str]:
-    """Every way the cached figures disagree with the entries; empty when the books are clean."""
+    """Every way the cached figures disagree with the entries; empty when the books are clean.
+
+    A shop whose books are not open yet has nothing to disagree with: its figures are its opening
+    balances, posted when the books open (`lock_books`)."""
     problems: list[str] = []
     accounts = (
         Account.objects.select_related("shop")
@@ -202,9 +216,4 @@ def ledger_differences() -> list[str]:
                 f"shop {account.shop.platform_id}: {field} {getattr(account.shop, field)} "
                 f"!= {kind} account balance {account.balance}"
             )
-    orphans = Shop.objects.filter(accounts__isnull=True).exclude(deposit=0, balance=0).order_by("id")
-    for shop in orphans:
-        problems.append(
-            f"shop {shop.platform_id}: deposit {shop.deposit} / balance {shop.balance} without ledger accounts"
-        )
     return problems

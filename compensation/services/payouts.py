@@ -134,7 +134,7 @@ def _claim(statement: tuple[str, tuple]) -> tuple[int, int] | None:
 
 
 def _pay(line: ViolationOrder, *, now: dt.datetime) -> Payout:
-    books = ledger.lock_books(shop_id=line.violation.shop_id, at=now, shop_locked=True)
+    books = ledger.lock_books(shop_id=line.violation.shop_id, shop_locked=True)
     from_deposit, from_balance, arrears = split(
         amount=PAYOUT_AMOUNT, deposit=books.deposit.balance, balance=books.balance.balance
     )

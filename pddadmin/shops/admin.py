@@ -5,9 +5,6 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 
-from aftersales.selectors import shops_with_info_missing
-from aftersales.services import settings as services_settings
-
 from . import services
 from .admin_scope import ReadOnlyAdminMixin, ShopListFilter, ShopScopedAdminMixin
 from .models import Goods, Order, Shop, ShopMembership
@@ -15,37 +12,20 @@ from .paginator import LargeTablePaginator
 from .selectors import EDIT_SETTINGS_ROLES
 
 
-class InfoMissingFilter(admin.SimpleListFilter):
-    title = _("after-sales info missing")
-    parameter_name = "info_missing"
-
-    def lookups(self, request, model_admin):
-        return [("1", _("Yes")), ("0", _("No"))]
-
-    def queryset(self, request, queryset):
-        if self.value() in ("0", "1"):
-            return queryset.filter(info_missing=self.value() == "1")
-        return queryset
-
-
 @admin.register(Shop)
 class ShopAdmin(ShopScopedAdminMixin, admin.ModelAdmin):
-    """Shops come from the platform feed; owners keep only the after-sales hotline here."""
+    """Shops come from the platform feed; owners keep only the after-sales hotline here.
+
+    Apps above extend this page with what they own (aftersales adds the "after-sales info
+    missing" flag, which needs its return addresses) by registering a subclass in its place.
+    """
 
     shop_path = "pk"
     edit_roles = EDIT_SETTINGS_ROLES
-    list_display = ["platform_id", "name", "hotline", "info_missing", "deposit", "balance", "opened_at"]
-    list_filter = [InfoMissingFilter]
+    list_display = ["platform_id", "name", "hotline", "deposit", "balance", "opened_at"]
     search_fields = ["platform_id__exact", "name"]
     fields = ["platform_id", "name", "hotline", "deposit", "balance", "opened_at", "changed_at"]
     readonly_fields = ["platform_id", "name", "deposit", "balance", "opened_at", "changed_at"]
-
-    def get_queryset(self, request):
-        return shops_with_info_missing(super().get_queryset(request))
-
-    @admin.display(boolean=True, description=_("after-sales info missing"), ordering="info_missing")
-    def info_missing(self, obj):
-        return obj.info_missing
 
     def has_add_permission(self, request):
         return False  # shops open through the platform feed (shop.opened)
@@ -54,7 +34,7 @@ class ShopAdmin(ShopScopedAdminMixin, admin.ModelAdmin):
         return False
 
     def save_model(self, request, obj, form, change):
-        services_settings.shop_set_hotline(shop=obj, hotline=form.cleaned_data["hotline"])
+        services.shop_set_hotline(shop=obj, hotline=form.cleaned_data["hotline"])
 
 
 class MembershipForm(forms.ModelForm):

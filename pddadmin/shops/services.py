@@ -10,8 +10,6 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from compensation.services.ledger import shop_open_accounts
-
 from .models import Goods, Order, Role, Shop, ShopMembership
 from .validators import normalize_phone, validate_hotline
 
@@ -34,7 +32,9 @@ def shop_open(
         raise ValidationError(_("goods balance cannot be negative"))
     if hotline:
         validate_hotline(hotline)
-    shop = Shop.objects.create(
+    # The opening deposit and balance reach the ledger (compensation) the first time it locks the
+    # shop's books, as opening entries stamped with `at`; until then these are the whole story.
+    return Shop.objects.create(
         platform_id=platform_id,
         name=name,
         deposit=deposit,
@@ -43,7 +43,24 @@ def shop_open(
         opened_at=at,
         changed_at=at,
     )
-    shop_open_accounts(shop=shop, at=at)  # opening balances are ledger entries (SPEC §6)
+
+
+def shop_lock(shop: Shop) -> Shop:
+    """Lock the shop's row for the caller's transaction: it serialises every change to the
+    shop's settings, staff and money (the ledger takes it first too)."""
+    return Shop.objects.select_for_update().get(pk=shop.pk)
+
+
+@transaction.atomic
+def shop_set_hotline(*, shop: Shop, hotline: str, at: dt.datetime | None = None) -> Shop:
+    """The after-sales hotline (SPEC §3): required, a valid mainland or service number."""
+    if not (hotline or "").strip():
+        raise ValidationError(_("the after-sales hotline is required"))
+    validate_hotline(hotline)
+    shop = shop_lock(shop)
+    shop.hotline = normalize_phone(hotline)
+    shop.changed_at = max(shop.changed_at, at or timezone.now())
+    shop.save(update_fields=["hotline", "changed_at"])
     return shop
 
 
@@ -263,7 +280,7 @@ def membership_set(*, shop: Shop, user, role: str) -> ShopMembership:
         raise ValidationError(_("user %(user)s is inactive") % {"user": user})
     # The shop row lock serialises staff changes, so two owners demoting each other at once
     # cannot leave the shop without an owner.
-    shop = Shop.objects.select_for_update().get(pk=shop.pk)
+    shop = shop_lock(shop)
     membership = ShopMembership.objects.filter(shop=shop, user=user).first()
     demoting_owner = membership is not None and membership.role == Role.OWNER and role != Role.OWNER
     if demoting_owner and not _keeps_an_owner(shop, without_user_id=user.pk):
@@ -278,7 +295,7 @@ def membership_set(*, shop: Shop, user, role: str) -> ShopMembership:
 
 @transaction.atomic
 def membership_remove(*, membership: ShopMembership) -> None:
-    shop = Shop.objects.select_for_update().get(pk=membership.shop_id)
+    shop = shop_lock(membership.shop)
     current = ShopMembership.objects.filter(pk=membership.pk).first()
     if current is None:
         return

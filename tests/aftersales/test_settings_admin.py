@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from aftersales.models import ReturnAddress
-from aftersales.services import settings as settings_services
+from aftersales.services import addresses as address_services
 from pddadmin.shops.models import Shop
 from tests import factories
 from tests.shops.admin_helpers import client_for, listed, messages_of
@@ -105,7 +105,7 @@ class TestReturnAddressAdmin:
         def refuse(**kwargs):
             raise ValidationError("the platform froze this address book")
 
-        monkeypatch.setattr(settings_services, "address_set_default", refuse)
+        monkeypatch.setattr(address_services, "address_set_default", refuse)
         response = client_for(owner).post(CHANGELIST, {"action": "make_default", "_selected_action": [spare.pk]})
         assert response.status_code == 302
         assert messages_of(response) == ["the platform froze this address book"]

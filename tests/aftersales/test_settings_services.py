@@ -1,4 +1,4 @@
-"""After-sales settings services (SPEC §3): the hotline and the return-address book."""
+"""After-sales settings services (SPEC §3): the return-address book and the missing-info flag."""
 
 import threading
 
@@ -9,8 +9,7 @@ from django.utils import translation
 
 from aftersales.models import ReturnAddress
 from aftersales.selectors import shop_info_missing, shops_with_info_missing
-from aftersales.services import settings as svc
-from pddadmin.shops.models import Shop
+from aftersales.services import addresses as svc
 from tests import factories
 from tests.conftest import at
 
@@ -29,25 +28,6 @@ def add(shop, detail, **extra):
 
 def defaults(shop) -> list[str]:
     return list(ReturnAddress.objects.filter(shop=shop, is_default=True).values_list("detail", flat=True))
-
-
-class TestHotline:
-    @pytest.mark.parametrize("number", ["13912345678", "0571-88886666", "010 12345678-8001", " 15000000000 "])
-    def test_valid_numbers_are_stored_normalised(self, shop, number):
-        svc.shop_set_hotline(shop=shop, hotline=number, at=at("2026-01-02 10:00"))
-        stored = Shop.objects.get(pk=shop.pk)
-        assert stored.hotline == number.strip()
-        assert stored.changed_at == at("2026-01-02 10:00")
-
-    @pytest.mark.parametrize("number", ["12912345678", "1391234567", "88886666", "0571-8888", "abc"])
-    def test_invalid_numbers_are_refused(self, shop, number):
-        with pytest.raises(ValidationError, match="not a valid phone number"):
-            svc.shop_set_hotline(shop=shop, hotline=number)
-        assert Shop.objects.get(pk=shop.pk).hotline == "13800138000"
-
-    def test_hotline_is_required(self, shop):
-        with pytest.raises(ValidationError, match="hotline is required"):
-            svc.shop_set_hotline(shop=shop, hotline="  ")
 
 
 class TestReturnAddresses:

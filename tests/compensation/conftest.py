@@ -1,4 +1,5 @@
-"""Shops opened the way the feed opens them (so their money is in the ledger from day one)."""
+"""Shops opened the way the feed opens them, and their accounts read the way the pages read them
+(a shop's books open at the first use of its money, or when its accounts are listed)."""
 
 import datetime as dt
 import itertools
@@ -6,7 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from compensation.services import violations
+from compensation.models import Account
+from compensation.services import ledger, violations
+from pddadmin.shops.models import Shop
 from pddadmin.shops.services import shop_open
 from tests import factories
 
@@ -25,6 +28,12 @@ def open_shop(deposit: str = "0.00", balance: str = "0.00", **fields):
         balance=Decimal(balance),
         hotline="13800138000",
     )
+
+
+def balances(shop) -> dict[str, Decimal]:
+    """{account kind: balance} of the shop, as the account pages show them."""
+    ledger.books_open(shops=Shop.objects.filter(pk=shop.pk))
+    return dict(Account.objects.filter(shop=shop).values_list("kind", "balance"))
 
 
 def warranty_orders(shop, count: int = 1, *, warranty: bool = True, **fields):

@@ -11,51 +11,66 @@ from compensation.services.payouts import payouts_issue
 from pddadmin.shops.models import Shop
 from tests import factories
 
-from .conftest import T0, open_shop, upheld, warranty_orders
+from .conftest import T0, balances, open_shop, upheld, warranty_orders
 
 pytestmark = pytest.mark.django_db
 
 
-def balances(shop) -> dict[str, Decimal]:
-    return dict(Account.objects.filter(shop=shop).values_list("kind", "balance"))
-
-
-def test_shop_open_posts_opening_balances_as_entries():
+def test_opening_balances_reach_the_ledger_at_first_use_stamped_with_the_opening():
     shop = open_shop(deposit="500.00", balance="120.50")
-    assert balances(shop) == {"deposit": Decimal("500.00"), "balance": Decimal("120.50"), "arrears": Decimal("0")}
-    shop.refresh_from_db()
-    assert (shop.deposit, shop.balance) == (Decimal("500.00"), Decimal("120.50"))
+    # The shops app opened the shop; the ledger has not been used for it yet, and that is no fault.
+    assert not Account.objects.filter(shop=shop).exists()
+    assert ledger_differences() == []
+
+    shop_credit_balance(shop=shop, amount=Decimal("10.00"), at=T0 + dt.timedelta(days=3))
+    assert accounts_of(shop) == {"deposit": Decimal("500.00"), "balance": Decimal("130.50"), "arrears": 0}
+    opening, credit = LedgerTransaction.objects.filter(shop=shop).order_by("id")
+    # Stamped when the shop opened, not when the books happened to open (SPEC §6.1: time order).
+    assert opening.kind == TransactionKind.OPENING and opening.at == T0
+    assert sorted(e.amount for e in opening.entries.all()) == [Decimal("-620.50"), Decimal("120.50"), Decimal("500.00")]
+    assert credit.at == T0 + dt.timedelta(days=3)
+    assert ledger_differences() == []
+
+
+def test_listing_accounts_opens_the_books_of_a_shop_whose_money_never_moved():
+    shop = open_shop(deposit="500.00", balance="120.50")
+    untouched = open_shop()
+    assert ledger.books_open(shops=Shop.objects.all()) == 2
+    assert accounts_of(shop) == {"deposit": Decimal("500.00"), "balance": Decimal("120.50"), "arrears": 0}
     (txn,) = LedgerTransaction.objects.filter(shop=shop)
     assert txn.kind == TransactionKind.OPENING and txn.at == T0
-    assert sorted(e.amount for e in txn.entries.all()) == [Decimal("-620.50"), Decimal("120.50"), Decimal("500.00")]
+    # No money, no entries: the accounts exist at zero.
+    assert accounts_of(untouched) == {"deposit": 0, "balance": 0, "arrears": 0}
+    assert not Entry.objects.filter(account__shop=untouched).exists()
+    # Opened once: a second listing changes nothing.
+    assert ledger.books_open(shops=Shop.objects.all()) == 0
+    assert LedgerTransaction.objects.count() == 1
     assert ledger_differences() == []
 
 
-def test_shop_open_with_zero_money_writes_no_entries():
-    shop = open_shop()
-    assert not Entry.objects.filter(account__shop=shop).exists()
-    assert set(balances(shop)) == {"deposit", "balance", "arrears"}
-    assert ledger_differences() == []
-
-
-def test_shop_made_without_ledger_is_taken_over_at_first_use():
+def test_shop_made_without_the_feed_is_taken_over_at_first_use():
     shop = factories.ShopFactory(deposit=Decimal("1000.00"))
-    assert ledger_differences() == [f"shop {shop.platform_id}: deposit 1000.00 / balance 0.00 without ledger accounts"]
-    shop_credit_balance(shop=shop, amount=Decimal("10.00"), at=T0)
-    assert balances(shop)["deposit"] == Decimal("1000.00")
     assert ledger_differences() == []
+    shop_credit_balance(shop=shop, amount=Decimal("10.00"), at=shop.opened_at + dt.timedelta(days=1))
+    assert accounts_of(shop)["deposit"] == Decimal("1000.00")
+    assert LedgerTransaction.objects.filter(shop=shop, kind=TransactionKind.OPENING, at=shop.opened_at).exists()
+    assert ledger_differences() == []
+
+
+def accounts_of(shop) -> dict[str, Decimal]:
+    return dict(Account.objects.filter(shop=shop).values_list("kind", "balance"))
 
 
 def test_balance_credit_settles_arrears_first():
     shop = open_shop(deposit="30.00", balance="50.00")
     upheld(warranty_orders(shop))
     payouts_issue(now=T0 + dt.timedelta(days=3))
-    assert balances(shop) == {"deposit": 0, "balance": 0, "arrears": Decimal("-20.00")}
+    assert accounts_of(shop) == {"deposit": 0, "balance": 0, "arrears": Decimal("-20.00")}
 
     shop_credit_balance(shop=shop, amount=Decimal("15.00"), at=T0 + dt.timedelta(days=4))
-    assert balances(shop) == {"deposit": 0, "balance": 0, "arrears": Decimal("-5.00")}
+    assert accounts_of(shop) == {"deposit": 0, "balance": 0, "arrears": Decimal("-5.00")}
     shop_credit_balance(shop=shop, amount=Decimal("100.00"), at=T0 + dt.timedelta(days=5))
-    assert balances(shop) == {"deposit": 0, "balance": Decimal("95.00"), "arrears": 0}
+    assert accounts_of(shop) == {"deposit": 0, "balance": Decimal("95.00"), "arrears": 0}
     shop.refresh_from_db()
     assert shop.balance == Decimal("95.00")
     kinds = list(LedgerTransaction.objects.filter(shop=shop).values_list("kind", flat=True).order_by("id"))
@@ -83,7 +98,7 @@ def test_unbalanced_transaction_is_refused():
 
 
 def test_entries_are_append_only():
-    open_shop(deposit="10.00")
+    balances(open_shop(deposit="10.00"))
     entry = Entry.objects.first()
     entry.amount = Decimal("99.00")
     with pytest.raises(ValueError, match="append-only"):
@@ -94,6 +109,7 @@ def test_entries_are_append_only():
 
 def test_check_ledger_reports_each_difference(capsys):
     shop = open_shop(deposit="100.00", balance="10.00")
+    balances(shop)
     call_command("check_ledger")
     assert "0 difference(s)" in capsys.readouterr().out
 

@@ -15,7 +15,7 @@ from compensation.services import violations
 from compensation.services.ledger import ledger_differences, shop_credit_balance
 from compensation.services.payouts import payouts_issue
 
-from .conftest import T0, open_shop, warranty_orders
+from .conftest import T0, balances, open_shop, warranty_orders
 
 pytestmark = pytest.mark.django_db
 
@@ -81,7 +81,7 @@ def run_history(opening, steps):
     assert Payout.objects.count() == upheld_lines
     assert not Payout.objects.values("violation", "order").annotate(n=Count("id")).filter(n__gt=1).exists()
     for shop in shops:
-        accounts = dict(Account.objects.filter(shop=shop).values_list("kind", "balance"))
+        accounts = balances(shop)
         assert accounts["deposit"] >= 0 and accounts["balance"] >= 0 and accounts["arrears"] <= 0
         # Arrears only exist when nothing was left to take from.
         if accounts["arrears"] < 0:

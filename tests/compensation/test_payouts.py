@@ -10,7 +10,7 @@ from compensation.services import violations
 from compensation.services.ledger import ledger_differences
 from compensation.services.payouts import coupon_expiry, payouts_issue
 
-from .conftest import T0, open_shop, report, upheld, warranty_orders
+from .conftest import T0, balances, open_shop, report, upheld, warranty_orders
 
 pytestmark = pytest.mark.django_db
 SH = ZoneInfo("Asia/Shanghai")
@@ -22,7 +22,7 @@ def split_of(payout: Payout) -> tuple[str, str, str]:
 
 
 def figures(shop) -> tuple[str, str, str]:
-    rows = dict(Account.objects.filter(shop=shop).values_list("kind", "balance"))
+    rows = balances(shop)
     return (f"{rows['deposit']:.2f}", f"{rows['balance']:.2f}", f"{-rows['arrears']:.2f}")
 
 

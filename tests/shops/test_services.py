@@ -1,10 +1,10 @@
-"""Shop services: warranty switch, staff membership, and the phone rules they rely on."""
+"""Shop services: the after-sales hotline, warranty switch, staff membership, and the phone rules."""
 
 import pytest
 from django.core.exceptions import ValidationError
 
 from pddadmin.shops import services
-from pddadmin.shops.models import Goods, ShopMembership
+from pddadmin.shops.models import Goods, Shop, ShopMembership
 from pddadmin.shops.validators import validate_hotline
 from tests import factories
 from tests.conftest import at
@@ -111,3 +111,22 @@ class TestMembership:
     def test_other_shops_owners_do_not_count(self, shop, owner, outsider):
         with pytest.raises(ValidationError, match="at least one owner"):
             services.membership_remove(membership=ShopMembership.objects.get(shop=shop, user=owner))
+
+
+class TestHotline:
+    @pytest.mark.parametrize("number", ["13912345678", "0571-88886666", "010 12345678-8001", " 15000000000 "])
+    def test_valid_numbers_are_stored_normalised(self, shop, number):
+        services.shop_set_hotline(shop=shop, hotline=number, at=at("2026-01-02 10:00"))
+        stored = Shop.objects.get(pk=shop.pk)
+        assert stored.hotline == number.strip()
+        assert stored.changed_at == at("2026-01-02 10:00")
+
+    @pytest.mark.parametrize("number", ["12912345678", "1391234567", "88886666", "0571-8888", "abc"])
+    def test_invalid_numbers_are_refused(self, shop, number):
+        with pytest.raises(ValidationError, match="not a valid phone number"):
+            services.shop_set_hotline(shop=shop, hotline=number)
+        assert Shop.objects.get(pk=shop.pk).hotline == "13800138000"
+
+    def test_hotline_is_required(self, shop):
+        with pytest.raises(ValidationError, match="hotline is required"):
+            services.shop_set_hotline(shop=shop, hotline="  ")

@@ -1,7 +1,8 @@
-"""After-sales settings (SPEC §3): the hotline and the return addresses of a shop.
+"""Return addresses (SPEC §3): a shop's address book, one default once it has any.
 
-A shop row lock serialises every change to a shop's addresses, so two staff changing the
+The shop row lock serialises every change to a shop's addresses, so two staff changing the
 default at once cannot leave zero or two defaults (the partial unique index backs this up).
+The shop's other after-sales setting, the hotline, is the shop's own: pddadmin.shops.services.
 """
 
 import datetime as dt
@@ -12,15 +13,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from pddadmin.shops.models import Shop
-from pddadmin.shops.validators import normalize_phone, validate_hotline, validate_phone
+from pddadmin.shops.services import shop_lock
+from pddadmin.shops.validators import normalize_phone, validate_phone
 
 from ..models import ReturnAddress
 
 ADDRESS_FIELDS = ("receiver", "phone", "province", "city", "district", "detail")
-
-
-def _lock_shop(shop: Shop) -> Shop:
-    return Shop.objects.select_for_update().get(pk=shop.pk)
 
 
 def split_region(region: str) -> tuple[str, str, str]:
@@ -31,18 +29,6 @@ def split_region(region: str) -> tuple[str, str, str]:
             % {"region": region}
         )
     return parts[0], parts[1], parts[2]
-
-
-@transaction.atomic
-def shop_set_hotline(*, shop: Shop, hotline: str, at: dt.datetime | None = None) -> Shop:
-    if not (hotline or "").strip():
-        raise ValidationError(_("the after-sales hotline is required"))
-    validate_hotline(hotline)
-    shop = _lock_shop(shop)
-    shop.hotline = normalize_phone(hotline)
-    shop.changed_at = max(shop.changed_at, at or timezone.now())
-    shop.save(update_fields=["hotline", "changed_at"])
-    return shop
 
 
 def _clean_address(fields: dict) -> dict:
@@ -73,7 +59,7 @@ def address_add(
     fields = _clean_address(
         dict(receiver=receiver, phone=phone, province=province, city=city, district=district, detail=detail)
     )
-    shop = _lock_shop(shop)
+    shop = shop_lock(shop)
     if platform_id and ReturnAddress.objects.filter(platform_id=platform_id).exists():
         raise ValidationError(_("return address %(id)s already exists") % {"id": platform_id})
     # The first address of a shop is its default (SPEC §3: once it has any, exactly one is).
@@ -91,7 +77,7 @@ def address_update(*, address: ReturnAddress, at: dt.datetime | None = None, **c
     unknown = set(changes) - set(ADDRESS_FIELDS)
     if unknown:
         raise TypeError(f"not address fields: {sorted(unknown)}")
-    _lock_shop(address.shop)
+    shop_lock(address.shop)
     address = ReturnAddress.objects.get(pk=address.pk)
     current = {name: getattr(address, name) for name in ADDRESS_FIELDS}
     fields = _clean_address({**current, **changes})
@@ -105,7 +91,7 @@ def address_update(*, address: ReturnAddress, at: dt.datetime | None = None, **c
 @transaction.atomic
 def address_set_default(*, address: ReturnAddress, at: dt.datetime | None = None) -> ReturnAddress:
     at = at or timezone.now()
-    _lock_shop(address.shop)
+    shop_lock(address.shop)
     ReturnAddress.objects.filter(shop_id=address.shop_id, is_default=True).exclude(pk=address.pk).update(
         is_default=False, changed_at=at
     )
@@ -116,7 +102,7 @@ def address_set_default(*, address: ReturnAddress, at: dt.datetime | None = None
 
 @transaction.atomic
 def address_delete(*, address: ReturnAddress) -> None:
-    _lock_shop(address.shop)
+    shop_lock(address.shop)
     # Re-read under the lock: another staff member may have made it the default meanwhile.
     current = ReturnAddress.objects.filter(pk=address.pk).first()
     if current is None:
