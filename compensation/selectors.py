@@ -9,7 +9,7 @@ from django.db.models import F, QuerySet, Sum, Window
 from django.utils import timezone
 
 from pddadmin.exports import safe_cell
-from pddadmin.shops.selectors import is_platform_staff, shop_ids_for
+from pddadmin.shops.selectors import visible_to
 
 from .models import Account, Entry, Payout, Violation, ViolationState
 
@@ -20,14 +20,8 @@ PAYOUT_COLUMNS = (
 STATEMENT_COLUMNS = ("time", "transaction", "kind", "memo", "amount", "running_balance")
 
 
-def _scoped(qs: QuerySet, user: AbstractBaseUser | AnonymousUser, path: str = "shop") -> QuerySet:
-    if is_platform_staff(user):
-        return qs
-    return qs.filter(**{f"{path}__in": shop_ids_for(user)})
-
-
 def violations_for(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Violation]:
-    return _scoped(Violation.objects.select_related("shop"), user)
+    return visible_to(Violation.objects.select_related("shop"), user=user)
 
 
 def review_queue() -> QuerySet[Violation]:
@@ -36,13 +30,13 @@ def review_queue() -> QuerySet[Violation]:
 
 
 def payouts_for(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Payout]:
-    return _scoped(
-        Payout.objects.select_related("violation", "order", "coupon", "shop").order_by("-issued_at", "-id"), user
+    return visible_to(
+        Payout.objects.select_related("violation", "order", "coupon", "shop").order_by("-issued_at", "-id"), user=user
     )
 
 
 def accounts_for(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Account]:
-    return _scoped(Account.objects.filter(shop__isnull=False).select_related("shop"), user).order_by(
+    return visible_to(Account.objects.filter(shop__isnull=False).select_related("shop"), user=user).order_by(
         "shop__platform_id", "kind"
     )
 

@@ -13,7 +13,7 @@ from django_tables2 import RequestConfig
 
 from pddadmin.exports import SafeTableExport
 from pddadmin.shops.models import Shop
-from pddadmin.shops.selectors import is_reviewer, shops_for
+from pddadmin.shops.selectors import is_platform_staff, shops_for
 
 from . import selectors
 from .tables import GoodsTable, OrderTable, ShopRankingTable
@@ -47,7 +47,7 @@ def _shop(request: HttpRequest) -> tuple[Shop, list[Shop] | None]:
 
     `?shop=` is the shop's pk (links and the picker), `?shop_id=` a platform id as typed: one
     parameter for both would open another shop for an id such as "12", which is a valid id."""
-    platform = is_reviewer(request.user)
+    platform = is_platform_staff(request.user)
     choices = None if platform else list(shops_for(request.user))
     pk, platform_id = request.GET.get("shop", ""), request.GET.get("shop_id", "")
     if pk or platform_id:
@@ -145,7 +145,7 @@ def numerator_orders(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def platform_overview(request: HttpRequest) -> HttpResponse:
-    if not is_reviewer(request.user):
+    if not is_platform_staff(request.user):
         raise PermissionDenied(_("Only platform reviewers see every shop."))
     day = _day(request, None if request.GET.get("date") else selectors.snapshot_latest_date())
     table = ShopRankingTable(selectors.platform_ranking(day=day))

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from pddadmin.shops.paginator import LargeTablePaginator
+from pddadmin.shops.selectors import is_platform_admin
 
 from .models import JobRun
 from .runner import JOBS
@@ -37,7 +38,7 @@ class JobRunAdmin(admin.ModelAdmin):
         return False
 
     def has_module_permission(self, request):
-        return request.user.is_superuser
+        return is_platform_admin(request.user)
 
     def has_view_permission(self, request, obj=None):
-        return request.user.is_superuser
+        return is_platform_admin(request.user)

@@ -3,6 +3,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import TemplateView
 
+from pddadmin.shops.selectors import is_platform_admin
+
 from .selectors import job_statuses
 
 
@@ -10,7 +12,7 @@ class PlatformAdminRequiredMixin(LoginRequiredMixin, UserPassesTestMixin):
     """Platform admins are superusers; other signed-in users get 403, anonymous ones the login."""
 
     def test_func(self) -> bool:
-        return self.request.user.is_superuser
+        return is_platform_admin(self.request.user)
 
 
 class JobStatusView(PlatformAdminRequiredMixin, TemplateView):

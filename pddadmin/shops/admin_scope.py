@@ -59,7 +59,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from .models import Role, Shop
-from .selectors import EDIT_CASES_ROLES, is_platform_staff, shop_ids_for, shop_roles
+from .selectors import EDIT_CASES_ROLES, is_platform_staff, shop_roles, visible_to
 
 ALL_ROLES = frozenset(Role.values)
 DEFAULT_EDIT_ROLES = EDIT_CASES_ROLES
@@ -93,15 +93,6 @@ def shop_id_of(obj: models.Model | None, shop_path: str) -> int | None:
     return getattr(getattr(target, last, None), "pk", None)
 
 
-def scope_queryset(queryset: QuerySet, request: HttpRequest, shop_path: str, roles=None) -> QuerySet:
-    """`queryset` limited to rows of shops where the user holds one of `roles` (platform staff: all)."""
-    if is_platform_staff(request.user):
-        return queryset
-    path = _normalise(shop_path)
-    lookup = f"{path}__in" if path else "pk__in"
-    return queryset.filter(**{lookup: shop_ids_for(request.user, roles)})
-
-
 class ReadOnlyAdminMixin:
     """First in the bases: nobody adds, edits or deletes these rows here, whatever their role
     (platform data, ledgers, logs: they change only through their services)."""
@@ -125,7 +116,7 @@ class ShopListFilter(admin.SimpleListFilter):
     def lookups(self, request, model_admin):
         shops = Shop.objects.only("pk", "name", "platform_id").order_by("platform_id")
         if not is_platform_staff(request.user):
-            shops = shops.filter(pk__in=list(user_shop_roles(request)))
+            shops = visible_to(shops, user=request.user, shop_path="pk")
         else:
             shops = list(shops[:201])
             if len(shops) > 200:
@@ -173,7 +164,7 @@ class _ScopeMixin:
         return roles.get(shop_id) in allowed
 
     def _scoped(self, request, queryset: QuerySet) -> QuerySet:
-        return scope_queryset(queryset, request, self.shop_path, self._roles_for("view"))
+        return visible_to(queryset, user=request.user, shop_path=self.shop_path, roles=self._roles_for("view"))
 
     def _scoped_choices(self, request, db_field, kwargs):
         """Limit relation choices to what the user may pick (edit roles for shops)."""
@@ -181,7 +172,8 @@ class _ScopeMixin:
             return
         related = db_field.related_model
         if related is Shop:
-            kwargs["queryset"] = Shop.objects.filter(pk__in=shop_ids_for(request.user, self._roles_for("edit")))
+            kwargs["queryset"] = visible_to(Shop.objects.all(), user=request.user, shop_path="pk",
+                                            roles=self._roles_for("edit"))
             return
         related_admin = self.admin_site._registry.get(related)
         if isinstance(related_admin, _ScopeMixin):
