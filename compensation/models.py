@@ -9,16 +9,21 @@ created or lost, only moved. Hence:
 - platform funding: the outside world; opening balances and credits come from it (negative).
 """
 
+import datetime as dt
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from django_fsm import FSMField, FSMModelMixin, transition
+from django_fsm import GET_STATE, FSMField, FSMModelMixin, transition
 
 from pddadmin.evidence import EvidenceBase
+from pddadmin.fsm import Rule
 from pddadmin.shops.models import MONEY, Order, Shop
+from pddadmin.shops.selectors import handles_cases, is_platform_staff
 
 PAYOUT_AMOUNT = Decimal("100.00")
 
@@ -50,6 +55,52 @@ class ViolationState(models.TextChoices):
     REPORTED = "reported", _("awaiting ruling")
     UPHELD = "upheld", _("breach")
     DISMISSED = "dismissed", _("no breach")
+
+
+# --- Who may take a violation's transitions, and when (django-fsm `permission`, `conditions`) ----
+
+
+def _shop_handler(violation: "Violation", user) -> bool:
+    return handles_cases(user, violation.shop_id)
+
+
+def _platform_staff(violation: "Violation", user) -> bool:
+    return user is not None and is_platform_staff(user)
+
+
+def _explanation_open(violation: "Violation") -> bool:
+    return violation.moment <= violation.explanation_due_at
+
+
+def _not_before_last_change(violation: "Violation") -> bool:
+    return violation.moment >= violation.changed_at
+
+
+EXPLAIN_RULES = [
+    Rule(
+        _explanation_open,
+        lambda v: _("the deadline for an explanation passed at %(due)s")
+        % {"due": timezone.localtime(v.explanation_due_at).strftime("%Y-%m-%d %H:%M")},
+    ),
+]
+RULE_RULES = [
+    Rule(
+        _not_before_last_change,
+        lambda v: _("ruling time %(at)s is before the last change of violation %(id)s")
+        % {"at": v.moment.isoformat(), "id": v.platform_id},
+    ),
+]
+
+
+def _ruling_target(violation: "Violation", *args, breach: bool = False, **kwargs) -> str:
+    return ViolationState.UPHELD if breach else ViolationState.DISMISSED
+
+
+def _required(text: str, message) -> str:
+    text = (text or "").strip()
+    if not text:
+        raise ValidationError(message)
+    return text
 
 
 class Violation(FSMModelMixin, models.Model):
@@ -92,17 +143,44 @@ class Violation(FSMModelMixin, models.Model):
     def __str__(self) -> str:
         return self.platform_id
 
-    @transition(field=state, source=ViolationState.REPORTED, target=ViolationState.REPORTED)
-    def explain(self, *, text: str, at) -> None:
-        self.explanation, self.explained_at, self.changed_at = text, at, at
+    # The moment the next transition is judged at: the services set it to the action's time (a
+    # feed line's stamp); a page asking what is allowed leaves it unset and means now.
+    acting_at: dt.datetime | None = None
 
-    @transition(field=state, source=ViolationState.REPORTED, target=ViolationState.UPHELD)
-    def uphold(self, *, by, note: str, at) -> None:
-        self.ruled_by, self.ruling_note, self.ruled_at, self.changed_at = by, note, at, at
+    @property
+    def moment(self) -> dt.datetime:
+        return self.acting_at or timezone.now()
 
-    @transition(field=state, source=ViolationState.REPORTED, target=ViolationState.DISMISSED)
-    def dismiss(self, *, by, note: str, at) -> None:
-        self.ruled_by, self.ruling_note, self.ruled_at, self.changed_at = by, note, at, at
+    # Each transition's `custom`: its button label, and the refusal told to a user it is not for.
+    @transition(
+        field=state,
+        source=ViolationState.REPORTED,
+        target=ViolationState.REPORTED,
+        conditions=EXPLAIN_RULES,
+        permission=_shop_handler,
+        custom={
+            "label": _("Submit explanation"),
+            "refused": _("only the shop's owner or agents may explain a violation"),
+        },
+    )
+    def explain(self, *, text: str, at: dt.datetime) -> None:
+        self.explanation = _required(text, _("an explanation is required"))
+        self.explained_at, self.changed_at = at, at
+
+    @transition(
+        field=state,
+        source=ViolationState.REPORTED,
+        target=GET_STATE(_ruling_target, states=[ViolationState.UPHELD, ViolationState.DISMISSED]),
+        conditions=RULE_RULES,
+        permission=_platform_staff,
+        custom={
+            "label": _("Record ruling"),
+            "refused": _("only platform reviewers may rule on a violation"),
+        },
+    )
+    def rule(self, *, breach: bool, by, note: str, at: dt.datetime) -> None:
+        self.ruling_note = _required(note, _("a ruling needs a note"))
+        self.ruled_by, self.ruled_at, self.changed_at = by, at, at
 
 
 class ViolationOrder(models.Model):

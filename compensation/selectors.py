@@ -9,6 +9,7 @@ from django.db.models import F, QuerySet, Sum, Window
 from django.utils import timezone
 
 from pddadmin.exports import safe_cell
+from pddadmin.fsm import allowed
 from pddadmin.shops.selectors import visible_to
 
 from .models import Account, Entry, Payout, Violation, ViolationState
@@ -27,6 +28,12 @@ def violations_for(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Violation
 def review_queue() -> QuerySet[Violation]:
     """Violations awaiting a ruling, oldest report first."""
     return Violation.objects.filter(state=ViolationState.REPORTED).select_related("shop").order_by("reported_at", "id")
+
+
+def violation_actions(*, violation: Violation, user: AbstractBaseUser | AnonymousUser) -> dict[str, str]:
+    """{transition: button label} of what `user` may do to `violation` now ("explain", "rule"), as
+    the violation's state machine declares it: the pages offer these and nothing else."""
+    return {t.name: t.custom["label"] for t in allowed(violation, user)}
 
 
 def payouts_for(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Payout]:

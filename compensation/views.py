@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from pddadmin.exports import attach
 from pddadmin.shops.models import Order
 from pddadmin.shops.paginator import LargeTablePaginator
-from pddadmin.shops.selectors import is_reviewer, shops_for
+from pddadmin.shops.selectors import is_platform_staff, shops_for
 
 from . import selectors
 from .forms import ExplanationForm, ReportForm, RulingForm
@@ -45,7 +45,7 @@ def _export(rows, columns, name: str, fmt: str) -> HttpResponse:
 
 
 def _reviewer_only(request: HttpRequest) -> None:
-    if not is_reviewer(request.user):
+    if not is_platform_staff(request.user):
         raise PermissionDenied
 
 
@@ -57,7 +57,7 @@ def violation_list(request: HttpRequest) -> HttpResponse:
         qs = qs.filter(state=state)
     return render(request, "compensation/violation_list.html", {
         "page": _page(request, qs), "states": ViolationState.choices, "state": state,
-        "reviewer": is_reviewer(request.user),
+        "reviewer": is_platform_staff(request.user),
     })
 
 
@@ -65,12 +65,7 @@ def violation_list(request: HttpRequest) -> HttpResponse:
 def violation_detail(request: HttpRequest, pk: int) -> HttpResponse:
     violation = get_object_or_404(selectors.violations_for(request.user), pk=pk)
     now = timezone.now()
-    can_explain = (
-        violation.state == ViolationState.REPORTED
-        and now <= violation.explanation_due_at
-        and services.can_explain(request.user, violation)
-    )
-    can_rule = violation.state == ViolationState.REPORTED and is_reviewer(request.user)
+    actions = selectors.violation_actions(violation=violation, user=request.user)
     explanation_form = ExplanationForm(initial={"text": violation.explanation})
     ruling_form = RulingForm()
     if request.method == "POST":
@@ -100,11 +95,10 @@ def violation_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "lines": violation.lines.select_related("order__goods", "payout").order_by("position"),
         "evidence": violation.evidence.all(),
         "log": violation.log.select_related("actor"),
-        "can_explain": can_explain,
-        "can_rule": can_rule,
+        "actions": actions,
         "explanation_form": explanation_form,
         "ruling_form": ruling_form,
-        "reviewer": is_reviewer(request.user),
+        "reviewer": is_platform_staff(request.user),
     })
 
 

@@ -20,10 +20,11 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from pddadmin.fsm import declared, unmet
 from pddadmin.shops.models import Order
-from pddadmin.shops.selectors import EDIT_CASES_ROLES, is_reviewer, role_in
+from pddadmin.shops.selectors import is_platform_staff
 
-from ..models import Violation, ViolationEvidence, ViolationLog, ViolationOrder, ViolationReason, ViolationState
+from ..models import Violation, ViolationEvidence, ViolationLog, ViolationOrder, ViolationReason
 
 
 def explanation_window() -> dt.timedelta:
@@ -62,7 +63,7 @@ def violation_report(
     complaint: str = "",
 ) -> Violation:
     """Record a buyer's report over one or more orders of one shop, in the order listed."""
-    if actor is not None and not is_reviewer(actor):
+    if actor is not None and not is_platform_staff(actor):
         raise PermissionDenied(_("only platform reviewers may enter a warranty report"))
     if reason not in ViolationReason.values:
         raise ValidationError(_("unknown violation reason %(reason)s") % {"reason": reason})
@@ -123,8 +124,31 @@ def _lock(violation: Violation) -> Violation:
     return Violation.objects.select_for_update().select_related("shop").get(pk=violation.pk)
 
 
-def can_explain(user: AbstractBaseUser, violation: Violation) -> bool:
-    return role_in(user, violation.shop_id) in EDIT_CASES_ROLES
+def _take(
+    violation: Violation, name: str, *, actor, at: dt.datetime, source: str, log_note: str, **kwargs
+) -> ViolationLog:
+    """Take the declared transition `name` on the locked `violation` and log it: the one way a
+    violation changes. Refused, in this order, when the transition does not leave the current
+    state, when the actor is not one it is for (`actor` None: the platform feed), or when one of
+    its conditions does not hold at `at`. The caller saves the violation."""
+    spec = declared(violation, name)
+    if spec is None:
+        raise ValidationError(
+            _("violation %(id)s is already ruled (%(state)s)")
+            % {"id": violation.platform_id, "state": violation.get_state_display()}
+        )
+    if actor is not None and not spec.has_perm(violation, actor):
+        raise PermissionDenied(spec.custom["refused"])
+    from_state = violation.state
+    violation.acting_at = at
+    try:
+        broken = unmet(spec, violation)
+        if broken is not None:
+            raise ValidationError(broken.explain(violation))
+        getattr(violation, name)(at=at, **kwargs)
+    finally:
+        violation.acting_at = None
+    return _log(violation, action=name, from_state=from_state, actor=actor, source=source, at=at, note=log_note)
 
 
 @transaction.atomic
@@ -140,19 +164,8 @@ def violation_explain(
 ) -> Violation:
     """The merchant's explanation (replacing an earlier one) and optional evidence, before the deadline."""
     violation = _lock(violation)
-    if not can_explain(actor, violation):
-        raise PermissionDenied(_("only the shop's owner or agents may explain a violation"))
     at = at or timezone.now()
-    _require_reported(violation)
-    if at > violation.explanation_due_at:
-        raise ValidationError(
-            _("the deadline for an explanation passed at %(due)s")
-            % {"due": timezone.localtime(violation.explanation_due_at).strftime("%Y-%m-%d %H:%M")}
-        )
-    text = text.strip()
-    if not text:
-        raise ValidationError(_("an explanation is required"))
-    violation.explain(text=text, at=at)
+    _take(violation, "explain", actor=actor, at=at, source="admin", log_note=(text or "").strip(), text=text)
     violation.save()
     if image or url:
         ViolationEvidence.objects.create(
@@ -164,17 +177,7 @@ def violation_explain(
             added_by=actor,
             added_at=at,
         )
-    _log(violation, action="explain", from_state=ViolationState.REPORTED, actor=actor, source="admin", at=at,
-         note=text)
     return violation
-
-
-def _require_reported(violation: Violation) -> None:
-    if violation.state != ViolationState.REPORTED:
-        raise ValidationError(
-            _("violation %(id)s is already ruled (%(state)s)")
-            % {"id": violation.platform_id, "state": violation.get_state_display()}
-        )
 
 
 @transaction.atomic
@@ -188,28 +191,14 @@ def violation_rule(
     source: str = "review",
 ) -> Violation:
     """A reviewer's ruling. Breach makes every order of the violation due a ¥100 payout."""
-    if actor is not None and not is_reviewer(actor):
-        raise PermissionDenied(_("only platform reviewers may rule on a violation"))
     violation = _lock(violation)
     at = at or timezone.now()
-    _require_reported(violation)
-    note = note.strip()
-    if not note:
-        raise ValidationError(_("a ruling needs a note"))
-    if at < violation.changed_at:
-        raise ValidationError(
-            _("ruling time %(at)s is before the last change of violation %(id)s")
-            % {"at": at.isoformat(), "id": violation.platform_id}
-        )
-    if breach:
-        violation.uphold(by=actor, note=note, at=at)
-    else:
-        violation.dismiss(by=actor, note=note, at=at)
-        # A dismissed report no longer blocks a new report of the same order and reason.
-        violation.lines.update(active=False)
     # The log row first: its id is the ruling's place in the payout order, saved with the ruling.
-    entry = _log(violation, action="rule", from_state=ViolationState.REPORTED, actor=actor, source=source, at=at,
-                 note=note)
+    entry = _take(violation, "rule", actor=actor, at=at, source=source, log_note=(note or "").strip(),
+                  breach=breach, by=actor, note=note)
     violation.ruled_seq = entry.pk
     violation.save()
+    if not breach:
+        # A dismissed report no longer blocks a new report of the same order and reason.
+        violation.lines.update(active=False)
     return violation
