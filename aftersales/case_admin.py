@@ -26,8 +26,8 @@ from pddadmin.shops.paginator import LargeTablePaginator
 from .case_forms import Outcome, SeenForm, submit_case_action
 from .errors import CaseRuleError
 from .models import AfterSalesCase, Kind, Liable, ReturnAddress, State, automatic_transitions, declared_transitions
+from .selectors import claimed_by_other
 from .services import cases as case_services
-from .services import review as review_services
 
 # --- forms of the transitions that need more than a click -----------------------------------
 
@@ -87,9 +87,9 @@ SERVICES = {
     "refuse_return": lambda case, user, seen, data: case_services.case_refuse_return(
         case=case, actor=user, expected_state=seen.state, reason=data["reason"]
     ),
-    # The review queue's ruling: the claim policy of SPEC §4 holds on this page too.
-    "rule": lambda case, user, seen, data: review_services.case_review_rule(
-        case=case, reviewer=user, liable=data["liable"], note=data["note"]
+    # The claim policy of SPEC §4 holds here too: case_rule refuses a case claimed by someone else.
+    "rule": lambda case, user, seen, data: case_services.case_rule(
+        case=case, actor=user, expected_state=seen.state, liable=data["liable"], note=data["note"]
     ),
     "shorten_deadline": lambda case, user, seen, data: case_services.case_shorten_deadline(
         case=case, actor=user, due_at=data["due_at"], expected_changed_at=seen.changed_at
@@ -101,12 +101,17 @@ def available_transitions(case: AfterSalesCase, user, now: dt.datetime | None = 
     """The transitions this user may take on this case now, as the FSM declares them.
 
     A case whose deadline has passed offers none: its automatic transition comes first (the
-    lazy rule), so any click would only meet a changed case.
+    lazy rule), so any click would only meet a changed case. Nor is a case claimed by another
+    reviewer offered for ruling: `case_rule` would refuse it.
     """
     now = now or timezone.now()
     if case.due_at is not None and case.due_at <= now and case.state in automatic_transitions():
         return []
-    return list(case.get_available_user_state_transitions(user))
+    return [
+        spec
+        for spec in case.get_available_user_state_transitions(user)
+        if not (spec.name == "rule" and claimed_by_other(case, user))
+    ]
 
 
 def time_left(case: AfterSalesCase, now: dt.datetime | None = None) -> str:
@@ -209,7 +214,9 @@ class CaseAdmin(ShopScopedAdminMixin, admin.ModelAdmin):
 
     def _render_case(self, request, case, bound: dict | None = None):
         case = (
-            AfterSalesCase.objects.select_related("order", "order__goods", "shop", "refund").filter(pk=case.pk).first()
+            AfterSalesCase.objects.select_related("order", "order__goods", "shop", "refund", "claimed_by")
+            .filter(pk=case.pk)
+            .first()
         )
         buttons = []
         for spec in available_transitions(case, request.user):

@@ -1,4 +1,4 @@
-"""Errors the case services raise. Both are ValidationErrors, so the admin shows them as
+"""Errors the case services raise. All are ValidationErrors, so the admin shows them as
 messages and the feed importer turns them into `line N: <reason>` rejections."""
 
 from django.core.exceptions import ValidationError
@@ -18,3 +18,8 @@ class CaseChanged(CaseRuleError):
 
 class CasePermissionDenied(CaseRuleError):
     """The acting user may not take this transition on this case."""
+
+
+class CaseClaimError(CaseRuleError):
+    """A reviewer's claim stands in the way (SPEC §4, one reviewer per case): the case is claimed by
+    someone else, or cannot be claimed or given back. The message says why, for the reviewer."""

@@ -4,7 +4,7 @@ from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, 
 
 from pddadmin.shops.models import Shop
 
-from .models import ReturnAddress
+from .models import AfterSalesCase, ReturnAddress
 
 
 def shops_with_info_missing(queryset: QuerySet[Shop] | None = None) -> QuerySet[Shop]:
@@ -18,3 +18,13 @@ def shops_with_info_missing(queryset: QuerySet[Shop] | None = None) -> QuerySet[
 
 def shop_info_missing(*, shop: Shop) -> bool:
     return not shop.hotline or not ReturnAddress.objects.filter(shop=shop).exists()
+
+
+def claimed_by_other(case: AfterSalesCase, user) -> bool:
+    """SPEC §4, one reviewer per case: a case claimed by a reviewer is ruled by that reviewer only.
+
+    `user` None is the platform feed's `case.ruled`, which names no reviewer: a claimed case is
+    refused to it too (decided here), so a reviewer's claim is never overtaken unseen. `case_rule`
+    enforces this under the row lock; the pages use it to offer the ruling only where it can succeed.
+    """
+    return case.claimed_by_id is not None and case.claimed_by_id != getattr(user, "pk", None)

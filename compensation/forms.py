@@ -1,8 +1,6 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from .models import ViolationReason
-
 
 class ExplanationForm(forms.Form):
     text = forms.CharField(label=_("Explanation"), widget=forms.Textarea(attrs={"rows": 4}), max_length=4000)
@@ -19,20 +17,3 @@ class RulingForm(forms.Form):
         widget=forms.RadioSelect,
     )
     note = forms.CharField(label=_("Note"), widget=forms.Textarea(attrs={"rows": 3}), max_length=2000)
-
-
-class ReportForm(forms.Form):
-    orders = forms.CharField(
-        label=_("Order ids"),
-        help_text=_("One or more orders of one shop, separated by spaces, commas or new lines, in the buyer's order."),
-        widget=forms.Textarea(attrs={"rows": 3}),
-    )
-    reason = forms.ChoiceField(label=_("Reason"), choices=ViolationReason.choices)
-    complaint = forms.CharField(label=_("Buyer's complaint"), widget=forms.Textarea(attrs={"rows": 4}),
-                                required=False, max_length=4000)
-
-    def clean_orders(self) -> list[str]:
-        ids = [part for part in self.cleaned_data["orders"].replace(",", " ").split() if part]
-        if not ids:
-            raise forms.ValidationError(_("Enter at least one order id."))
-        return list(dict.fromkeys(ids))

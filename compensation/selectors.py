@@ -9,10 +9,9 @@ from django.db.models import F, QuerySet, Sum, Window
 from django.utils import timezone
 
 from pddadmin.exports import safe_cell
-from pddadmin.fsm import allowed
-from pddadmin.shops.selectors import visible_to
+from pddadmin.shops.selectors import is_platform_staff, shop_ids_for
 
-from .models import Account, Entry, Payout, Violation, ViolationState
+from .models import Account, Entry, Payout, Violation
 
 PAYOUT_COLUMNS = (
     "violation", "order", "buyer", "amount", "from_deposit", "from_balance", "arrears", "coupon", "issued_at",
@@ -21,29 +20,24 @@ PAYOUT_COLUMNS = (
 STATEMENT_COLUMNS = ("time", "transaction", "kind", "memo", "amount", "running_balance")
 
 
+def _scoped(qs: QuerySet, user: AbstractBaseUser | AnonymousUser, path: str = "shop") -> QuerySet:
+    if is_platform_staff(user):
+        return qs
+    return qs.filter(**{f"{path}__in": shop_ids_for(user)})
+
+
 def violations_for(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Violation]:
-    return visible_to(Violation.objects.select_related("shop"), user=user)
-
-
-def review_queue() -> QuerySet[Violation]:
-    """Violations awaiting a ruling, oldest report first."""
-    return Violation.objects.filter(state=ViolationState.REPORTED).select_related("shop").order_by("reported_at", "id")
-
-
-def violation_actions(*, violation: Violation, user: AbstractBaseUser | AnonymousUser) -> dict[str, str]:
-    """{transition: button label} of what `user` may do to `violation` now ("explain", "rule"), as
-    the violation's state machine declares it: the pages offer these and nothing else."""
-    return {t.name: t.custom["label"] for t in allowed(violation, user)}
+    return _scoped(Violation.objects.select_related("shop"), user)
 
 
 def payouts_for(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Payout]:
-    return visible_to(
-        Payout.objects.select_related("violation", "order", "coupon", "shop").order_by("-issued_at", "-id"), user=user
+    return _scoped(
+        Payout.objects.select_related("violation", "order", "coupon", "shop").order_by("-issued_at", "-id"), user
     )
 
 
 def accounts_for(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Account]:
-    return visible_to(Account.objects.filter(shop__isnull=False).select_related("shop"), user=user).order_by(
+    return _scoped(Account.objects.filter(shop__isnull=False).select_related("shop"), user).order_by(
         "shop__platform_id", "kind"
     )
 

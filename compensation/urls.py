@@ -9,6 +9,4 @@ urlpatterns = [
     path("payouts/", views.payout_list, name="payouts"),
     path("accounts/", views.account_list, name="accounts"),
     path("accounts/<int:pk>/", views.account_statement, name="statement"),
-    path("review/", views.review_queue, name="review"),
-    path("review/new/", views.review_report, name="report"),
 ]

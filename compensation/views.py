@@ -1,4 +1,4 @@
-"""Merchant pages (violations, payouts, account statements) and the reviewers' warranty tab.
+"""Merchant pages (violations, payouts, account statements); the reviewers' warranty tab is in `review`.
 
 Thin: selectors read, services write; merchant staff see their shops, reviewers every shop.
 """
@@ -6,21 +6,19 @@ Thin: selectors read, services write; merchant staff see their shops, reviewers 
 import tablib
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from pddadmin.exports import attach
-from pddadmin.shops.models import Order
 from pddadmin.shops.paginator import LargeTablePaginator
-from pddadmin.shops.selectors import is_platform_staff, shops_for
+from pddadmin.shops.selectors import is_reviewer
 
 from . import selectors
-from .forms import ExplanationForm, ReportForm, RulingForm
+from .forms import ExplanationForm, RulingForm
 from .models import Account, ViolationState
-from .services import ledger
 from .services import violations as services
 
 PER_PAGE = 50
@@ -44,11 +42,6 @@ def _export(rows, columns, name: str, fmt: str) -> HttpResponse:
     return attach(response, f"{name}.{fmt}")
 
 
-def _reviewer_only(request: HttpRequest) -> None:
-    if not is_platform_staff(request.user):
-        raise PermissionDenied
-
-
 @login_required
 def violation_list(request: HttpRequest) -> HttpResponse:
     qs = selectors.violations_for(request.user)
@@ -57,7 +50,7 @@ def violation_list(request: HttpRequest) -> HttpResponse:
         qs = qs.filter(state=state)
     return render(request, "compensation/violation_list.html", {
         "page": _page(request, qs), "states": ViolationState.choices, "state": state,
-        "reviewer": is_platform_staff(request.user),
+        "reviewer": is_reviewer(request.user),
     })
 
 
@@ -65,7 +58,12 @@ def violation_list(request: HttpRequest) -> HttpResponse:
 def violation_detail(request: HttpRequest, pk: int) -> HttpResponse:
     violation = get_object_or_404(selectors.violations_for(request.user), pk=pk)
     now = timezone.now()
-    actions = selectors.violation_actions(violation=violation, user=request.user)
+    can_explain = (
+        violation.state == ViolationState.REPORTED
+        and now <= violation.explanation_due_at
+        and services.can_explain(request.user, violation)
+    )
+    can_rule = violation.state == ViolationState.REPORTED and is_reviewer(request.user)
     explanation_form = ExplanationForm(initial={"text": violation.explanation})
     ruling_form = RulingForm()
     if request.method == "POST":
@@ -84,7 +82,7 @@ def violation_detail(request: HttpRequest, pk: int) -> HttpResponse:
                     services.violation_rule(violation=violation, actor=request.user, at=now,
                                             **ruling_form.cleaned_data)
                     messages.success(request, _("The ruling was recorded."))
-                    return redirect("compensation:review")
+                    return redirect("review:warranty")
             else:
                 raise Http404
         except ValidationError as error:
@@ -95,10 +93,11 @@ def violation_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "lines": violation.lines.select_related("order__goods", "payout").order_by("position"),
         "evidence": violation.evidence.all(),
         "log": violation.log.select_related("actor"),
-        "actions": actions,
+        "can_explain": can_explain,
+        "can_rule": can_rule,
         "explanation_form": explanation_form,
         "ruling_form": ruling_form,
-        "reviewer": is_platform_staff(request.user),
+        "reviewer": is_reviewer(request.user),
     })
 
 
@@ -113,8 +112,6 @@ def payout_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def account_list(request: HttpRequest) -> HttpResponse:
-    # A shop whose money has not moved yet has its books opened now, to show its opening balances.
-    ledger.books_open(shops=shops_for(request.user))
     accounts = selectors.accounts_for(request.user)
     return render(request, "compensation/account_list.html", {"page": _page(request, accounts)})
 
@@ -129,39 +126,3 @@ def account_statement(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "compensation/account_statement.html", {
         "account": account, "page": _page(request, selectors.statement(account=account)),
     })
-
-
-@login_required
-def review_queue(request: HttpRequest) -> HttpResponse:
-    _reviewer_only(request)
-    return render(request, "compensation/review_queue.html", {
-        "page": _page(request, selectors.review_queue()), "active_tab": "warranty", "now": timezone.now(),
-    })
-
-
-@login_required
-def review_report(request: HttpRequest) -> HttpResponse:
-    """A reviewer enters a buyer's complaint received outside the feed."""
-    _reviewer_only(request)
-    form = ReportForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        ids = form.cleaned_data["orders"]
-        found = Order.objects.select_related("shop").in_bulk(ids, field_name="platform_id")
-        missing = [i for i in ids if i not in found]
-        if missing:
-            form.add_error("orders", _("Unknown order %(id)s.") % {"id": missing[0]})
-        else:
-            try:
-                violation = services.violation_report(
-                    platform_id=services.new_violation_id(), orders=[found[i] for i in ids],
-                    reason=form.cleaned_data["reason"], complaint=form.cleaned_data["complaint"],
-                    at=timezone.now(), actor=request.user, source="review",
-                )
-            except ValidationError as error:
-                form.add_error(None, error)
-            else:
-                messages.success(request, _("Report %(id)s was recorded.") % {"id": violation.platform_id})
-                return redirect("compensation:violation", pk=violation.pk)
-    return render(request, "compensation/review_report.html", {"form": form, "active_tab": "warranty"})
-
-

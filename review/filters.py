@@ -7,7 +7,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .models import Kind, Reason
+from aftersales.models import Kind, Reason
 
 AGE_CHOICES = [
     ("lt24", _("under 24 h")),

@@ -3,7 +3,8 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from .models import Liable
+from aftersales.models import Liable
+from compensation.models import ViolationReason
 
 LIABLE_CHOICES = [
     (Liable.MERCHANT, _("Merchant liable: refund the buyer")),
@@ -27,3 +28,22 @@ class ShortenDeadlineForm(forms.Form):
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
         help_text=_("Not less than 24 hours from now (SPEC §2.2)."),
     )
+
+
+class WarrantyReportForm(forms.Form):
+    """A buyer's national-warranty complaint that reached a reviewer outside the feed."""
+
+    orders = forms.CharField(
+        label=_("Order ids"),
+        help_text=_("One or more orders of one shop, separated by spaces, commas or new lines, in the buyer's order."),
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    reason = forms.ChoiceField(label=_("Reason"), choices=ViolationReason.choices)
+    complaint = forms.CharField(label=_("Buyer's complaint"), widget=forms.Textarea(attrs={"rows": 4}),
+                                required=False, max_length=4000)
+
+    def clean_orders(self) -> list[str]:
+        ids = [part for part in self.cleaned_data["orders"].replace(",", " ").split() if part]
+        if not ids:
+            raise forms.ValidationError(_("Enter at least one order id."))
+        return list(dict.fromkeys(ids))

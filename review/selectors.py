@@ -1,13 +1,13 @@
-"""Reads for the platform intervention queue (SPEC §4)."""
+"""Reads for the reviewers' pages: the intervention queue (SPEC §4) and the warranty reports (SPEC §6)."""
 
 import datetime as dt
 
 from django.db.models import DateTimeField, DurationField, ExpressionWrapper, F, Prefetch, QuerySet, Value
 from django.utils import timezone
 
+from aftersales.models import AfterSalesCase, CaseTransition, Evidence, State
+from compensation.models import Violation, ViolationState
 from pddadmin.shops.models import Order
-
-from .models import AfterSalesCase, CaseTransition, Evidence, State
 
 # SPEC §4 queue SLA: a case waiting longer than this since escalation is shown as overdue.
 SLA_HOURS = 48
@@ -61,3 +61,8 @@ def case_for_review(*, pk: int) -> AfterSalesCase:
 def prior_cases(*, case: AfterSalesCase) -> QuerySet[AfterSalesCase]:
     """Other cases of the same order (earlier and, rarely, later ones), oldest first."""
     return AfterSalesCase.objects.filter(order_id=case.order_id).exclude(pk=case.pk).order_by("opened_at", "id")
+
+
+def warranty_queue() -> QuerySet[Violation]:
+    """National-warranty reports awaiting a ruling, oldest report first."""
+    return Violation.objects.filter(state=ViolationState.REPORTED).select_related("shop").order_by("reported_at", "id")

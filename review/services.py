@@ -3,33 +3,32 @@
 Claims are work assignment, not case state: they write `claimed_by`/`claimed_at` only, never
 `state` and never `changed_at` (a claim must not make the feed reject a later, genuine event).
 
-Claim policy (decided here): one reviewer per case. Only the claimer may rule or release a
-claimed case; an unclaimed case may be ruled directly, which claims it in the same transaction.
-Superusers count as reviewers (`is_reviewer`). The feed's `case.ruled` calls `case_rule`
-directly and ignores claims: the platform's own tool has the last word.
+Claim policy (decided here): one reviewer per case. Only the claimer may release a claimed case,
+and only the claimer may rule it: that rule is the domain's (`aftersales` `case_rule` refuses a
+claimed case to anyone else, the admin's case page and the feed included), so it holds wherever a
+ruling comes from. Ruling an unclaimed case from the queue claims it in the same transaction.
+"Next case" hands a reviewer their own unruled claim before any new one: nobody holds two cases
+through it. Superusers count as reviewers (`is_reviewer`).
 """
 
 import datetime as dt
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from aftersales.errors import CaseClaimError
+from aftersales.models import AfterSalesCase, State
+from aftersales.services.cases import case_rule, case_shorten_deadline
 from pddadmin.shops.selectors import is_reviewer
-
-from ..models import AfterSalesCase, State
-from .cases import case_rule, case_shorten_deadline
 
 # On SQLite (no row locks) a reviewer who loses the race for a candidate simply tries the next
 # one; this many lost races in a row means the queue is being drained faster than we can read it.
 NEXT_CASE_ATTEMPTS = 20
-
-
-class CaseClaimError(ValidationError):
-    """The claim could not be taken or given back; the message says why, for the reviewer."""
 
 
 def _check_reviewer(user: AbstractBaseUser) -> None:
@@ -75,12 +74,16 @@ def case_release(*, case: AfterSalesCase, reviewer: AbstractBaseUser) -> AfterSa
 def case_claim_next(
     *, reviewer: AbstractBaseUser, filters: Q | None = None, at: dt.datetime | None = None
 ) -> AfterSalesCase | None:
-    """Claim the oldest unclaimed case (escalated_at, id) matching `filters`; None when there is none.
+    """The reviewer's own unruled claim (oldest first, whatever `filters` say) if there is one; else
+    claim the oldest unclaimed case (escalated_at, id) matching `filters`; None when there is none.
+    A newly claimed case has `claimed_at == at`; an older claim handed back keeps its own.
 
     Many reviewers pressing "next case" at once each get a different case and nobody an error:
     on PostgreSQL the candidate row is locked with SKIP LOCKED, so a concurrent caller passes over
     it to the next one instead of waiting or colliding; elsewhere the conditional UPDATE decides
-    and the loser moves on to the next candidate.
+    and the loser moves on to the next candidate. One reviewer pressing it many times at once
+    (double clicks, several tabs) ends with one claim: their presses queue on their user row, so
+    each after the first finds the claim the first one took.
     """
     _check_reviewer(reviewer)
     at = at or timezone.now()
@@ -89,8 +92,12 @@ def case_claim_next(
         candidates = candidates.filter(filters)
     candidates = candidates.order_by("escalated_at", "id")
     skip_locked = connection.features.has_select_for_update_skip_locked
-    for _attempt in range(NEXT_CASE_ATTEMPTS):
-        with transaction.atomic():
+    with transaction.atomic():
+        get_user_model().objects.select_for_update().filter(pk=reviewer.pk).values_list("pk", flat=True).get()
+        own = _own_claims(reviewer).first()
+        if own is not None:
+            return own
+        for _attempt in range(NEXT_CASE_ATTEMPTS):
             if skip_locked:
                 # of=self: filters may join shops/orders, whose rows we must not lock.
                 pk = candidates.select_for_update(skip_locked=True, of=("self",)).values_list("pk", flat=True).first()
@@ -99,8 +106,16 @@ def case_claim_next(
             if pk is None:
                 return None
             if _claimable().filter(pk=pk).update(claimed_by=reviewer, claimed_at=at) == 1:
-                return AfterSalesCase.objects.select_related("shop", "order", "claimed_by").get(pk=pk)
+                return _with_relations().get(pk=pk)
     raise CaseClaimError(_("The queue is very busy right now; please press “Next case” again."))
+
+
+def _with_relations() -> QuerySet[AfterSalesCase]:
+    return AfterSalesCase.objects.select_related("shop", "order", "claimed_by")
+
+
+def _own_claims(reviewer: AbstractBaseUser) -> QuerySet[AfterSalesCase]:
+    return _with_relations().filter(state=State.UNDER_INTERVENTION, claimed_by=reviewer).order_by("escalated_at", "id")
 
 
 def case_review_rule(

@@ -11,11 +11,11 @@ from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from aftersales.models import AfterSalesCase
 from pddadmin.shops.paginator import LargeTablePaginator
 from pddadmin.shops.templatetags.platform_ids import link_text
 
-from .models import AfterSalesCase
-from .selectors_review import is_overdue, waiting_hours
+from .selectors import is_overdue, waiting_hours
 
 
 def _sla_class(record) -> str:

@@ -1,8 +1,8 @@
-"""Platform review pages, mounted at /review/ (SPEC §4)."""
+"""Platform review pages, mounted at /review/ (SPEC §4, §6)."""
 
 from django.urls import path
 
-from . import review_views as views
+from . import views
 
 app_name = "review"
 urlpatterns = [
@@ -14,4 +14,6 @@ urlpatterns = [
     path("cases/<int:pk>/release/", views.ReleaseView.as_view(), name="release"),
     path("cases/<int:pk>/rule/", views.RuleView.as_view(), name="rule"),
     path("cases/<int:pk>/shorten-deadline/", views.ShortenDeadlineView.as_view(), name="shorten"),
+    path("warranty/", views.WarrantyQueueView.as_view(), name="warranty"),
+    path("warranty/new/", views.WarrantyReportView.as_view(), name="warranty_report"),
 ]

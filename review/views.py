@@ -1,4 +1,5 @@
-"""Platform reviewers' pages (平台介入, SPEC §4). Thin: selectors read, services write."""
+"""Platform reviewers' pages: the intervention queue (平台介入, SPEC §4) and the national-warranty
+reports (全国联保, SPEC §6). Thin: selectors read, services write."""
 
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin, UserPassesTestMixin
@@ -15,26 +16,32 @@ from django_filters.views import FilterView
 from django_tables2 import SingleTableMixin
 from django_tables2.export import ExportMixin
 
+from aftersales.case_forms import CaseActionResult, Outcome, Seen, SeenForm, submit_case_action
+from aftersales.models import AfterSalesCase, Evidence, State
+from aftersales.selectors import claimed_by_other
+from compensation.services import violations as violation_services
 from pddadmin.exports import SafeTableExport
+from pddadmin.shops.models import Order
+from pddadmin.shops.paginator import LargeTablePaginator
 from pddadmin.shops.selectors import is_reviewer
 
-from .case_forms import CaseActionResult, Outcome, Seen, SeenForm, submit_case_action
-from .models import AfterSalesCase, Evidence, State
-from .review_filters import QueueFilter
-from .review_forms import RuleForm, ShortenDeadlineForm
-from .review_tables import QueuePaginator, QueueTable
-from .selectors_review import (
+from . import services as review_services
+from .filters import QueueFilter
+from .forms import RuleForm, ShortenDeadlineForm, WarrantyReportForm
+from .selectors import (
     SLA_HOURS,
     case_for_review,
     intervention_queue,
     is_overdue,
     prior_cases,
     waiting_hours,
+    warranty_queue,
 )
-from .services import review as review_services
+from .tables import QueuePaginator, QueueTable
 
 # Filters that "Next case" honours; the claim filter is about claimed cases, which it never takes.
 NEXT_CASE_FILTERS = ("shop", "kind", "reason", "age")
+WARRANTY_PER_PAGE = 50
 
 
 class ReviewerRequiredMixin(LoginRequiredMixin, UserPassesTestMixin):
@@ -112,8 +119,8 @@ def _case_context(request: HttpRequest, pk: int, **forms) -> dict:
         "overdue": is_overdue(waiting),
         "under_intervention": under_intervention,
         "claimed_by_me": case.claimed_by_id == user.pk,
-        # Only the claimer may rule a claimed case; an unclaimed one is claimed by ruling it.
-        "can_rule": under_intervention and case.claimed_by_id in (None, user.pk),
+        # Only the claimer may rule a claimed case (the domain's rule); an unclaimed one is claimed by ruling it.
+        "can_rule": under_intervention and not claimed_by_other(case, user),
         "can_shorten": case.state == State.PENDING_MERCHANT,
         "rule_form": forms.get("rule_form") or RuleForm(),
         "shorten_form": forms.get("shorten_form") or ShortenDeadlineForm(),
@@ -184,15 +191,23 @@ class NextCaseView(ReviewerRequiredMixin, View):
             filterset = QueueFilter(data, queryset=AfterSalesCase.objects.all(), request=request)
             if filterset.is_valid():
                 filters = filterset.as_q()
+        now = timezone.now()
         try:
-            case = review_services.case_claim_next(reviewer=request.user, filters=filters)
+            case = review_services.case_claim_next(reviewer=request.user, filters=filters, at=now)
         except ValidationError as error:
             messages.error(request, _error_text(error))
             return redirect("review:queue")
         if case is None:
             messages.info(request, _("No unclaimed case is waiting."))
             return redirect("review:queue")
-        messages.success(request, _("You claimed case %(case)s.") % {"case": case.platform_id})
+        if case.claimed_at == now:
+            messages.success(request, _("You claimed case %(case)s.") % {"case": case.platform_id})
+        else:
+            messages.info(
+                request,
+                _("Case %(case)s is still yours: rule it or release it before you take another.")
+                % {"case": case.platform_id},
+            )
         return redirect("review:case", pk=case.pk)
 
 
@@ -267,3 +282,52 @@ class FindCaseView(ReviewerRequiredMixin, View):
             messages.error(request, _("No case with id “%(case)s”.") % {"case": platform_id})
             return redirect("review:queue")
         return redirect("review:case", pk=case.pk)
+
+
+# --- national-warranty reports (全国联保, SPEC §6) -------------------------------------------------
+
+
+class WarrantyQueueView(ReviewerRequiredMixin, View):
+    """Reports awaiting a ruling; each links to the violation page, where the ruling is made."""
+
+    http_method_names = ["get"]
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        page = LargeTablePaginator(warranty_queue(), WARRANTY_PER_PAGE).get_page(request.GET.get("page"))
+        return render(
+            request, "review/warranty.html", {"page": page, "active_tab": "warranty", "now": timezone.now()}
+        )
+
+
+class WarrantyReportView(ReviewerRequiredMixin, View):
+    """A reviewer enters a buyer's complaint received outside the feed."""
+
+    http_method_names = ["get", "post"]
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return self.render(WarrantyReportForm())
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        form = WarrantyReportForm(request.POST)
+        if not form.is_valid():
+            return self.render(form)
+        ids = form.cleaned_data["orders"]
+        found = Order.objects.select_related("shop").in_bulk(ids, field_name="platform_id")
+        missing = [i for i in ids if i not in found]
+        if missing:
+            form.add_error("orders", _("Unknown order %(id)s.") % {"id": missing[0]})
+            return self.render(form)
+        try:
+            violation = violation_services.violation_report(
+                platform_id=violation_services.new_violation_id(), orders=[found[i] for i in ids],
+                reason=form.cleaned_data["reason"], complaint=form.cleaned_data["complaint"],
+                at=timezone.now(), actor=request.user, source="review",
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+            return self.render(form)
+        messages.success(request, _("Report %(id)s was recorded.") % {"id": violation.platform_id})
+        return redirect("compensation:violation", pk=violation.pk)
+
+    def render(self, form: WarrantyReportForm) -> HttpResponse:
+        return render(self.request, "review/warranty_report.html", {"form": form, "active_tab": "warranty"})

@@ -8,7 +8,7 @@ checks `expected_state` (what the user saw) and then calls the FSM transition on
 """
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 
 from pddadmin.shops.models import Order
 
-from ..errors import CaseChanged, CasePermissionDenied, CaseRuleError
+from ..errors import CaseChanged, CaseClaimError, CasePermissionDenied, CaseRuleError
 from ..models import (
     OPEN_STATES,
     REASON_CLASS,
@@ -32,9 +32,11 @@ from ..models import (
     automatic_transitions,
     declared_transitions,
 )
+from ..selectors import claimed_by_other
 
 __all__ = [
     "CaseChanged",
+    "CaseClaimError",
     "CaseRuleError",
     "case_cancel",
     "case_confirm_refund",
@@ -133,7 +135,13 @@ def _transition_of(case: AfterSalesCase, name: str):
     return by_source[case.state]
 
 
-def _take(case: AfterSalesCase, name: str, *, actor=None, log_note: str = "", **kwargs: Any) -> AfterSalesCase:
+# A check of the locked case beyond the FSM's own (the claim on a ruling); raises to refuse.
+Check = Callable[[AfterSalesCase], None]
+
+
+def _take(
+    case: AfterSalesCase, name: str, *, actor=None, log_note: str = "", check: Check | None = None, **kwargs: Any
+) -> AfterSalesCase:
     spec = _transition_of(case, name)
     for condition in spec.conditions:
         if not condition(case):
@@ -143,6 +151,8 @@ def _take(case: AfterSalesCase, name: str, *, actor=None, log_note: str = "", **
             _("%(user)s may not %(transition)s case %(case)s")
             % {"user": actor, "transition": name, "case": case.platform_id}
         )
+    if check is not None:
+        check(case)
     source = case.state
     getattr(case, name)(**kwargs)
     case.save()
@@ -186,6 +196,7 @@ def _act(
     expected_state: str | None = None,
     expected_changed_at: dt.datetime | None = None,
     log_note: str = "",
+    check: Check | None = None,
     **kwargs: Any,
 ) -> AfterSalesCase:
     at = at or timezone.now()
@@ -193,7 +204,7 @@ def _act(
         case = case_lock(case)
         if not apply_due_locked(case, at):
             _check_current(case, at=at, expected_state=expected_state, expected_changed_at=expected_changed_at)
-            return _take(case, name, actor=actor, log_note=log_note, at=at, **kwargs)
+            return _take(case, name, actor=actor, log_note=log_note, check=check, at=at, **kwargs)
     # The case's deadline passed before this action: its automatic transition is committed and
     # the action, meeting a finished case, is refused. (A feed line runs inside its own
     # savepoint, so a refused line rolls the automatic transition back with it, SPEC §8.)
@@ -332,8 +343,29 @@ def case_rule(
     at: dt.datetime | None = None,
     expected_state: str | None = None,
 ) -> AfterSalesCase:
+    """SPEC §2.3 `rule`, from the admin's case page, the review queue and the feed alike.
+
+    A claimed case is ruled by its claimant only (`claimed_by_other`), checked under the row lock so
+    no page, queue or feed line can rule over another reviewer's claim. `actor` None is the feed.
+    """
+
+    def claimant_only(locked: AfterSalesCase) -> None:
+        if claimed_by_other(locked, actor):
+            raise CaseClaimError(
+                _("case %(case)s is claimed by %(user)s: only that reviewer may rule it")
+                % {"case": locked.platform_id, "user": locked.claimed_by}
+            )
+
     return _act(
-        case, "rule", at=at, actor=actor, expected_state=expected_state, liable=liable, note=note, log_note=note or ""
+        case,
+        "rule",
+        at=at,
+        actor=actor,
+        expected_state=expected_state,
+        liable=liable,
+        note=note,
+        log_note=note or "",
+        check=claimant_only,
     )
 
 

@@ -13,7 +13,6 @@ from django.utils import timezone, translation
 
 from aftersales.models import CaseTransition, Liable, Refund, State
 from aftersales.services import cases as svc
-from aftersales.services import review as review_svc
 from tests import factories
 from tests.aftersales.clicks import live_case_in, page_form, reload_text, reviewers, says, shown, signed_in
 from tests.aftersales.test_concurrency import run_in_threads
@@ -65,11 +64,11 @@ OTHERS = {
     "refuse_return": lambda case, p: svc.case_refuse_return(
         case=case, actor=p.agent, reason="refused in another tab", expected_state=State.RETURN_SHIPPED
     ),
-    "rule": lambda case, p: review_svc.case_review_rule(
-        case=case, reviewer=p.reviewer, liable=Liable.BUYER, note="ruled in another tab"
+    "rule": lambda case, p: svc.case_rule(
+        case=case, actor=p.reviewer, liable=Liable.BUYER, note="ruled in another tab", expected_state=case.state
     ),
-    "shorten_deadline": lambda case, p: review_svc.case_review_shorten_deadline(
-        case=case, reviewer=p.reviewer, due_at=timezone.now() + dt.timedelta(hours=40)
+    "shorten_deadline": lambda case, p: svc.case_shorten_deadline(
+        case=case, actor=p.reviewer, due_at=timezone.now() + dt.timedelta(hours=40)
     ),
 }
 

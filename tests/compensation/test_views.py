@@ -64,12 +64,11 @@ def test_viewer_sees_no_explanation_form_and_cannot_post_one(client, viewer, dat
     assert Violation.objects.get(platform_id="V-OPEN").explanation == ""
 
 
-def test_reviewer_queue_and_ruling(client, reviewer, owner, data):
-    queue = login(client, reviewer).get(reverse("compensation:review")).content.decode()
-    assert "V-OPEN" in queue and "V-OTHER" in queue and "V-PAID" not in queue
+def test_reviewer_rules_on_the_violation_page(client, reviewer, owner, data):
+    # The queue of reports is the review app's (tests/review/test_warranty.py); the ruling is here.
     url = reverse("compensation:violation", args=[data[1].pk])
-    response = client.post(url, {"action": "rule", "breach": "1", "note": "拒绝保修属实"})
-    assert response.status_code == 302
+    response = login(client, reviewer).post(url, {"action": "rule", "breach": "1", "note": "拒绝保修属实"})
+    assert response.status_code == 302 and response["Location"] == reverse("review:warranty")
     violation = Violation.objects.get(platform_id="V-OPEN")
     assert (violation.state, violation.ruled_by) == (ViolationState.UPHELD, reviewer)
     assert violation.ruling_note == "拒绝保修属实"
@@ -79,26 +78,10 @@ def test_reviewer_queue_and_ruling(client, reviewer, owner, data):
     assert Violation.objects.get(platform_id="V-OPEN").state == ViolationState.UPHELD
 
 
-def test_merchant_cannot_open_review_or_rule(client, owner, data):
+def test_merchant_cannot_rule(client, owner, data):
     login(client, owner)
-    assert client.get(reverse("compensation:review")).status_code == 403
-    assert client.get(reverse("compensation:report")).status_code == 403
     url = reverse("compensation:violation", args=[data[1].pk])
     assert client.post(url, {"action": "rule", "breach": "1", "note": "x"}).status_code == 403
-
-
-def test_reviewer_enters_a_buyers_complaint(client, reviewer, shop):
-    orders = warranty_orders(shop, 2, placed_at=timezone.now() - dt.timedelta(days=1))
-    login(client, reviewer)
-    url = reverse("compensation:report")
-    response = client.post(url, {"orders": f"{orders[1].platform_id}, {orders[0].platform_id}",
-                                 "reason": "extra_fee", "complaint": "维修收费200元"})
-    assert response.status_code == 302
-    violation = Violation.objects.get()
-    assert [line.order for line in violation.lines.order_by("position")] == [orders[1], orders[0]]
-    assert violation.reported_by == reviewer and violation.complaint == "维修收费200元"
-    response = client.post(url, {"orders": "NOPE", "reason": "extra_fee"})
-    assert "未知订单 NOPE。" in response.content.decode()
 
 
 def test_payouts_page_and_export_are_scoped(client, owner, outsider, data):

@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.html import escape
 
 from aftersales.models import AfterSalesCase
-from aftersales.services.addresses import address_add
+from aftersales.services.settings import address_add
 from compensation.services import violations
 from compensation.services.payouts import payouts_issue
 from metrics.services import metrics_compute
@@ -164,7 +164,7 @@ def test_warranty_pages(client, world, role):
     assert follow(client, body, label(world.paid.platform_id)).context["violation"] == world.paid
 
     if role not in MERCHANTS:
-        body = get_ok(client, reverse("compensation:review"))
+        body = get_ok(client, reverse("review:warranty"))
         assert follow(client, body, label(world.pid)).context["violation"] == world.violation
 
     assert f"({escape(world.pid)})" in get_ok(client, reverse("compensation:accounts"))

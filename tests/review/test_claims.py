@@ -1,17 +1,18 @@
 """Claim, release and "Next case": one reviewer per case, and many reviewers at once each get a different one."""
 
-import threading
+import datetime as dt
 
 import pytest
 from django.core.exceptions import PermissionDenied
-from django.db import connection
+from django.db.models import Q
 from django.test import Client
 from django.urls import reverse
 
+from aftersales.errors import CaseClaimError
 from aftersales.models import AfterSalesCase, State
-from aftersales.services import review
-from aftersales.services.review import CaseClaimError
+from review import services as review
 from tests import factories
+from tests.aftersales.test_concurrency import run_in_threads
 from tests.review.factories import EscalatedCaseFactory, escalated_cases
 
 pytestmark = pytest.mark.django_db
@@ -68,21 +69,46 @@ class TestClaimService:
         assert review.case_claim(case=case, reviewer=other_reviewer).claimed_by == other_reviewer
 
 
+def rule(case, reviewer):
+    review.case_review_rule(case=case, reviewer=reviewer, liable="merchant", note="photos")
+
+
 class TestNextCase:
     def test_claims_oldest_unclaimed_in_order_then_none(self, reviewer, other_reviewer):
         first, second, third = escalated_cases(3)
         review.case_claim(case=first, reviewer=other_reviewer)
         assert review.case_claim_next(reviewer=reviewer) == second
+        rule(second, reviewer)
         assert review.case_claim_next(reviewer=reviewer) == third
+        rule(third, reviewer)
         assert review.case_claim_next(reviewer=reviewer) is None
         assert set(AfterSalesCase.objects.filter(claimed_by=reviewer)) == {second, third}
 
-    def test_honours_filters(self, reviewer):
-        from django.db.models import Q
+    def test_hands_back_the_reviewers_own_unruled_claim_before_a_new_one(self, reviewer):
+        first, second = escalated_cases(2)
+        claimed = review.case_claim_next(reviewer=reviewer)
+        assert claimed == first
+        again = review.case_claim_next(reviewer=reviewer, at=claimed.claimed_at + dt.timedelta(minutes=5))
+        assert again == first and again.claimed_at == claimed.claimed_at  # the same claim, not a new one
+        assert list(AfterSalesCase.objects.filter(claimed_by=reviewer)) == [first]
+        review.case_release(case=first, reviewer=reviewer)
+        assert review.case_claim_next(reviewer=reviewer) == first  # released: the oldest unclaimed again
+        rule(first, reviewer)
+        assert review.case_claim_next(reviewer=reviewer) == second
 
+    def test_an_explicit_claim_is_handed_back_first_too(self, reviewer):
+        older, newer = escalated_cases(2)
+        review.case_claim(case=newer, reviewer=reviewer)
+        assert review.case_claim_next(reviewer=reviewer) == newer
+        assert AfterSalesCase.objects.get(pk=older.pk).claimed_by is None
+
+    def test_honours_filters(self, reviewer):
         cases = escalated_cases(3)
         target = cases[2]
         assert review.case_claim_next(reviewer=reviewer, filters=Q(pk=target.pk)) == target
+        # The own claim comes first whatever the filters: a reviewer never holds two through it.
+        assert review.case_claim_next(reviewer=reviewer, filters=Q(pk=cases[0].pk)) == target
+        rule(target, reviewer)
         assert review.case_claim_next(reviewer=reviewer, filters=Q(pk=target.pk)) is None
 
 
@@ -117,46 +143,81 @@ class TestClaimViews:
         login(reviewer)
         response = client.post(reverse("review:next"), {"shop": "tea house"})
         assert response["Location"] == reverse("review:case", args=[tea.pk])
+        rule(tea, reviewer)
         response = client.post(reverse("review:next"))
         assert response["Location"] == reverse("review:case", args=[plain[0].pk])
+        rule(plain[0], reviewer)
         client.post(reverse("review:next"))
+        rule(plain[1], reviewer)
         response = client.post(reverse("review:next"), follow=True)
         assert response.redirect_chain[-1][0] == reverse("review:queue")
         assert any("No unclaimed case" in str(m) for m in response.context["messages"])
 
+    def test_next_case_with_an_unruled_claim_says_the_case_is_still_yours(self, client, login, reviewer):
+        first, _second = escalated_cases(2)
+        login(reviewer)
+        response = client.post(reverse("review:next"), follow=True)
+        assert response.redirect_chain == [(reverse("review:case", args=[first.pk]), 302)]
+        assert [str(m) for m in response.context["messages"]] == [f"You claimed case {first.platform_id}."]
+        response = client.post(reverse("review:next"), follow=True)
+        assert response.redirect_chain == [(reverse("review:case", args=[first.pk]), 302)]
+        assert [str(m) for m in response.context["messages"]] == [
+            f"Case {first.platform_id} is still yours: rule it or release it before you take another."
+        ]
+        assert AfterSalesCase.objects.filter(claimed_by=reviewer).count() == 1
+
+
+def press_next(client: Client) -> str:
+    response = client.post(reverse("review:next"))
+    return response["Location"] if response.status_code == 302 else str(response.status_code)
+
+
+def signed_in_reviewers(reviewer, n: int) -> list:
+    users = [reviewer] + [factories.UserFactory() for _ in range(n - 1)]
+    for user in users:
+        user.groups.add(*reviewer.groups.all())
+        user.save(update_fields=["password"])
+    return users
+
+
+def client_of(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_thirty_reviewers_pressing_next_case_at_once_get_thirty_different_cases(postgres_only, reviewer):
-    cases = escalated_cases(30)
-    reviewers = [reviewer] + [factories.UserFactory() for _ in range(29)]
-    for user in reviewers:
-        user.groups.add(*reviewer.groups.all())
-        user.save(update_fields=["password"])
-    barrier = threading.Barrier(len(reviewers))
-    results: dict[int, str] = {}
-    errors: list[BaseException] = []
+class TestNextCaseAtOnce:
+    def test_thirty_reviewers_pressing_next_case_at_once_get_thirty_different_cases(self, postgres_only, reviewer):
+        cases = escalated_cases(30)
+        reviewers = signed_in_reviewers(reviewer, 30)
+        clients = [client_of(user) for user in reviewers]
 
-    def press(user):
-        client = Client()
-        client.force_login(user)
-        try:
-            barrier.wait(timeout=60)
-            response = client.post(reverse("review:next"))
-            results[user.pk] = response["Location"] if response.status_code == 302 else str(response.status_code)
-        except BaseException as error:  # any failure in a thread must fail the test
-            errors.append(error)
-        finally:
-            connection.close()
+        results = run_in_threads(30, lambda i: press_next(clients[i]))
 
-    threads = [threading.Thread(target=press, args=(user,)) for user in reviewers]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
+        assert not [r for r in results if isinstance(r, Exception)], results
+        expected = {reverse("review:case", args=[case.pk]) for case in cases}
+        assert set(results) == expected  # 30 redirects, each to a different case page
+        claims = dict(AfterSalesCase.objects.values_list("pk", "claimed_by_id"))
+        assert sorted(claims.values()) == sorted(user.pk for user in reviewers)
 
-    assert not errors
-    expected = {reverse("review:case", args=[case.pk]) for case in cases}
-    assert set(results.values()) == expected  # 30 redirects, each to a different case page
-    claims = dict(AfterSalesCase.objects.values_list("pk", "claimed_by_id"))
-    assert sorted(claims.values()) == sorted(user.pk for user in reviewers)
+    def test_ten_reviewers_at_once_each_get_a_different_case(self, postgres_only, reviewer):
+        cases = escalated_cases(12)
+        clients = [client_of(user) for user in signed_in_reviewers(reviewer, 10)]
+
+        results = run_in_threads(10, lambda i: press_next(clients[i]))
+
+        # Different cases, and the ten oldest: nobody skipped a case another was not taking.
+        assert sorted(results) == sorted(reverse("review:case", args=[case.pk]) for case in cases[:10])
+        assert AfterSalesCase.objects.filter(claimed_by__isnull=False).count() == 10
+
+    def test_one_reviewer_pressing_next_case_ten_times_at_once_ends_with_one_claim(self, postgres_only, reviewer):
+        first = escalated_cases(10)[0]
+        reviewer.save(update_fields=["password"])
+        clients = [client_of(reviewer) for _ in range(10)]  # ten tabs, or a very impatient finger
+
+        results = run_in_threads(10, lambda i: press_next(clients[i]))
+
+        assert results == [reverse("review:case", args=[first.pk])] * 10
+        assert list(AfterSalesCase.objects.filter(claimed_by__isnull=False)) == [first]

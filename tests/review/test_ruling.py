@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from aftersales.models import AfterSalesCase, CaseTransition, CloseReason, Refund, State
-from aftersales.services import review
+from review import services as review
 from tests import factories
 from tests.review.factories import EscalatedCaseFactory
 

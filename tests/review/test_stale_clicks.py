@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from aftersales.models import AfterSalesCase, CaseTransition, Liable, Refund, State
 from aftersales.services import cases as svc
-from aftersales.services import review as review_svc
+from review import services as review_svc
 from tests import factories
 from tests.aftersales.clicks import live_case_in, page_form, reload_text, reviewers, says, shown, signed_in
 from tests.aftersales.test_concurrency import run_in_threads
