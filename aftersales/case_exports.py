@@ -1,14 +1,12 @@
-"""`export_cases` (SPEC §9): one row per case, streamed straight from one query."""
+"""`export_cases` (SPEC §9): one row per case, streamed straight from one query to `write_rows`."""
 
-import csv
-import json
 from collections.abc import Iterator
 from typing import IO, Any
 
 from django.db.models import Q
 from django.utils import timezone
 
-from pddadmin.exports import safe_cell
+from pddadmin.exports import write_rows
 
 from .models import AfterSalesCase
 
@@ -61,23 +59,4 @@ def case_rows(*, chunk_size: int = 5000) -> Iterator[dict[str, Any]]:
 
 
 def write_cases(out: IO[str], *, fmt: str = "jsonl") -> int:
-    count = 0
-    if fmt == "csv":
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(COLUMNS)
-        for row in case_rows():
-            writer.writerow([_csv_value(row[c]) for c in COLUMNS])
-            count += 1
-        return count
-    for row in case_rows():
-        out.write(json.dumps(row, ensure_ascii=False) + "\n")
-        count += 1
-    return count
-
-
-def _csv_value(value: Any) -> Any:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return safe_cell(value)
+    return write_rows(out, case_rows(), columns=COLUMNS, fmt=fmt)

@@ -8,8 +8,8 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import F, QuerySet, Sum, Window
 from django.utils import timezone
 
-from pddadmin.exports import safe_cell
-from pddadmin.shops.selectors import is_platform_staff, shop_ids_for
+from pddadmin.fsm import allowed
+from pddadmin.shops.selectors import visible_to
 
 from .models import Account, Entry, Payout, Violation
 
@@ -20,24 +20,24 @@ PAYOUT_COLUMNS = (
 STATEMENT_COLUMNS = ("time", "transaction", "kind", "memo", "amount", "running_balance")
 
 
-def _scoped(qs: QuerySet, user: AbstractBaseUser | AnonymousUser, path: str = "shop") -> QuerySet:
-    if is_platform_staff(user):
-        return qs
-    return qs.filter(**{f"{path}__in": shop_ids_for(user)})
-
-
 def violations_for(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Violation]:
-    return _scoped(Violation.objects.select_related("shop"), user)
+    return visible_to(Violation.objects.select_related("shop"), user=user)
+
+
+def violation_actions(*, violation: Violation, user: AbstractBaseUser | AnonymousUser) -> dict[str, str]:
+    """{transition: button label} of what `user` may do to `violation` now ("explain", "rule"), as
+    the violation's state machine declares it: the pages offer these and nothing else."""
+    return {t.name: t.custom["label"] for t in allowed(violation, user)}
 
 
 def payouts_for(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Payout]:
-    return _scoped(
-        Payout.objects.select_related("violation", "order", "coupon", "shop").order_by("-issued_at", "-id"), user
+    return visible_to(
+        Payout.objects.select_related("violation", "order", "coupon", "shop").order_by("-issued_at", "-id"), user=user
     )
 
 
 def accounts_for(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Account]:
-    return _scoped(Account.objects.filter(shop__isnull=False).select_related("shop"), user).order_by(
+    return visible_to(Account.objects.filter(shop__isnull=False).select_related("shop"), user=user).order_by(
         "shop__platform_id", "kind"
     )
 
@@ -89,8 +89,3 @@ def statement_rows(*, account: Account) -> Iterator[dict]:
             "amount": _money(entry.amount),
             "running_balance": _money(entry.running_balance),
         }
-
-
-def safe_row(row: dict) -> dict:
-    """CSV/XLSX cells a spreadsheet would run as formulas become text (ids come from outside)."""
-    return {key: safe_cell(value) for key, value in row.items()}

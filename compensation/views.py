@@ -3,7 +3,6 @@
 Thin: selectors read, services write; merchant staff see their shops, reviewers every shop.
 """
 
-import tablib
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -12,13 +11,14 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from pddadmin.exports import attach
+from pddadmin.exports import download
 from pddadmin.shops.paginator import LargeTablePaginator
-from pddadmin.shops.selectors import is_reviewer
+from pddadmin.shops.selectors import is_platform_staff, shops_for
 
 from . import selectors
 from .forms import ExplanationForm, RulingForm
 from .models import Account, ViolationState
+from .services import ledger
 from .services import violations as services
 
 PER_PAGE = 50
@@ -26,20 +26,6 @@ PER_PAGE = 50
 
 def _page(request: HttpRequest, qs):
     return LargeTablePaginator(qs, PER_PAGE).get_page(request.GET.get("page"))
-
-
-def _export(rows, columns, name: str, fmt: str) -> HttpResponse:
-    data = tablib.Dataset(headers=list(columns))
-    for row in rows:
-        safe = selectors.safe_row(row)
-        data.append([safe[c] for c in columns])
-    if fmt == "xlsx":
-        response = HttpResponse(
-            data.export("xlsx"), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-        )
-    else:
-        response = HttpResponse(data.export("csv"), content_type="text/csv; charset=utf-8")
-    return attach(response, f"{name}.{fmt}")
 
 
 @login_required
@@ -50,7 +36,7 @@ def violation_list(request: HttpRequest) -> HttpResponse:
         qs = qs.filter(state=state)
     return render(request, "compensation/violation_list.html", {
         "page": _page(request, qs), "states": ViolationState.choices, "state": state,
-        "reviewer": is_reviewer(request.user),
+        "reviewer": is_platform_staff(request.user),
     })
 
 
@@ -58,12 +44,7 @@ def violation_list(request: HttpRequest) -> HttpResponse:
 def violation_detail(request: HttpRequest, pk: int) -> HttpResponse:
     violation = get_object_or_404(selectors.violations_for(request.user), pk=pk)
     now = timezone.now()
-    can_explain = (
-        violation.state == ViolationState.REPORTED
-        and now <= violation.explanation_due_at
-        and services.can_explain(request.user, violation)
-    )
-    can_rule = violation.state == ViolationState.REPORTED and is_reviewer(request.user)
+    actions = selectors.violation_actions(violation=violation, user=request.user)
     explanation_form = ExplanationForm(initial={"text": violation.explanation})
     ruling_form = RulingForm()
     if request.method == "POST":
@@ -93,11 +74,10 @@ def violation_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "lines": violation.lines.select_related("order__goods", "payout").order_by("position"),
         "evidence": violation.evidence.all(),
         "log": violation.log.select_related("actor"),
-        "can_explain": can_explain,
-        "can_rule": can_rule,
+        "actions": actions,
         "explanation_form": explanation_form,
         "ruling_form": ruling_form,
-        "reviewer": is_reviewer(request.user),
+        "reviewer": is_platform_staff(request.user),
     })
 
 
@@ -106,12 +86,14 @@ def payout_list(request: HttpRequest) -> HttpResponse:
     qs = selectors.payouts_for(request.user)
     fmt = request.GET.get("export")
     if fmt in ("csv", "xlsx"):
-        return _export(selectors.payout_rows(qs), selectors.PAYOUT_COLUMNS, "payouts", fmt)
+        return download(selectors.payout_rows(qs), columns=selectors.PAYOUT_COLUMNS, fmt=fmt, filename=f"payouts.{fmt}")
     return render(request, "compensation/payout_list.html", {"page": _page(request, qs)})
 
 
 @login_required
 def account_list(request: HttpRequest) -> HttpResponse:
+    # A shop whose money has not moved yet has its books opened now, to show its opening balances.
+    ledger.books_open(shops=shops_for(request.user))
     accounts = selectors.accounts_for(request.user)
     return render(request, "compensation/account_list.html", {"page": _page(request, accounts)})
 
@@ -122,7 +104,8 @@ def account_statement(request: HttpRequest, pk: int) -> HttpResponse:
     fmt = request.GET.get("export")
     if fmt in ("csv", "xlsx"):
         name = f"statement-{account.shop.platform_id}-{account.kind}"
-        return _export(selectors.statement_rows(account=account), selectors.STATEMENT_COLUMNS, name, fmt)
+        return download(selectors.statement_rows(account=account), columns=selectors.STATEMENT_COLUMNS, fmt=fmt,
+                        filename=f"{name}.{fmt}")
     return render(request, "compensation/account_statement.html", {
         "account": account, "page": _page(request, selectors.statement(account=account)),
     })

@@ -1,23 +1,89 @@
-"""Helpers shared by every export of the product (CSV, XLSX)."""
+"""Every export of the product writes its rows here: the commands of SPEC §9 (jsonl, csv) and the
+downloads of the pages (csv, xlsx), with one rule for what a spreadsheet must not run.
 
+- jsonl: one JSON object a line, the row's values as given (the callers make them JSON-ready:
+  "59.90" amounts, ISO-8601 times, None for null); nothing is neutralised, JSON is not a sheet.
+- csv: a header row, then one line a row; None is an empty cell, a boolean "true"/"false", and
+  every text cell goes through `safe_cell`.
+- xlsx: one sheet through tablib (bold, frozen header); numbers, booleans and empty cells keep
+  their type, text goes through `safe_cell`.
+"""
+
+import csv
+import io
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import IO, Any
+
+import tablib
 from django.http import HttpResponse
 from django.utils.http import content_disposition_header
-from django_tables2.export import TableExport
+from django_tables2.export import ExportMixin, TableExport
+
+FORMATS = ("jsonl", "csv", "xlsx")
+CONTENT_TYPES = {
+    "jsonl": "application/jsonl; charset=utf-8",
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
 
 # A spreadsheet treats a cell starting with one of these as a formula (CSV/formula injection):
 # "=HYPERLINK(...)" typed by a buyer into a statement must stay text when a reviewer opens the file.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# A plain number is what it looks like, also with a sign: "-100.00" stays the number -100.00.
+_PLAIN_NUMBER = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?\Z")
+
+Row = Mapping[str, Any] | Sequence[Any]
 
 
-def safe_cell(value):
-    """Neutralise a string cell that a spreadsheet would run as a formula; other values pass through.
-
-    Numbers are not strings and keep their sign; a negative amount exported as text "-5.00"
-    becomes "'-5.00", which spreadsheets still display as the same text.
-    """
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+def safe_cell(value: Any) -> Any:
+    """Neutralise a text cell that a spreadsheet would run as a formula (prefix it with "'", which
+    spreadsheets show as text); plain numbers, also negative ones, and other values pass through."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES) and not _PLAIN_NUMBER.match(value):
         return "'" + value
     return value
+
+
+def _csv_cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return safe_cell(value)
+
+
+def _cells(row: Row, columns: Sequence[str]) -> list[Any]:
+    return [row[c] for c in columns] if isinstance(row, Mapping) else list(row)
+
+
+def write_rows(
+    out: IO, rows: Iterable[Row], *, columns: Sequence[str], fmt: str, line_end: str = "\n", title: str = ""
+) -> int:
+    """Write `rows` (mappings with at least `columns`, or sequences in their order) to `out` as
+    `fmt`; return how many rows. `out` takes text for jsonl and csv, bytes for xlsx. `line_end`
+    ends each csv line: "\\n" on a command's standard output, "\\r\\n" (RFC 4180) in a download;
+    `title` names the xlsx sheet."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown export format {fmt!r}")
+    count = 0
+    if fmt == "jsonl":
+        for row in rows:
+            out.write(json.dumps(dict(zip(columns, _cells(row, columns), strict=True)), ensure_ascii=False) + "\n")
+            count += 1
+    elif fmt == "csv":
+        writer = csv.writer(out, lineterminator=line_end)
+        writer.writerow([safe_cell(c) for c in columns])
+        for row in rows:
+            writer.writerow([_csv_cell(v) for v in _cells(row, columns)])
+            count += 1
+    else:
+        sheet = tablib.Dataset(headers=[safe_cell(c) for c in columns], title=title or None)
+        for row in rows:
+            sheet.append([safe_cell(v) for v in _cells(row, columns)])
+            count += 1
+        out.write(sheet.export("xlsx"))
+    return count
 
 
 def attach(response: HttpResponse, filename: str) -> HttpResponse:
@@ -27,18 +93,43 @@ def attach(response: HttpResponse, filename: str) -> HttpResponse:
     return response
 
 
-class SafeTableExport(TableExport):
-    """django-tables2 export with every cell through `safe_cell`: a goods or shop name like
-    "=HYPERLINK(…)" stays text in the spreadsheet; the file name goes through `attach`."""
+def download(
+    rows: Iterable[Row], *, columns: Sequence[str], fmt: str, filename: str, title: str = ""
+) -> HttpResponse:
+    """`rows` as a file to download, named `filename` (its extension is the caller's)."""
+    response = HttpResponse(content_type=CONTENT_TYPES[fmt])
+    write_rows(response, rows, columns=columns, fmt=fmt, line_end="\r\n", title=title)
+    return attach(response, filename)
 
-    def table_to_dataset(self, table, exclude_columns, dataset_kwargs=None):
-        dataset = super().table_to_dataset(table, exclude_columns, dataset_kwargs)
-        safe = type(dataset)(title=dataset.title)
-        safe.headers = [safe_cell(h) for h in dataset.headers or []]
-        for row in dataset:
-            safe.append([safe_cell(cell) for cell in row])
-        return safe
+
+class SafeTableExport(TableExport):
+    """django-tables2's export of a table (its columns' export values, headers and exclusions),
+    written by `write_rows`: a goods or shop name like "=HYPERLINK(…)" stays text in the sheet, and
+    the file name goes through `attach`. Only the formats `write_rows` writes for downloads."""
+
+    FORMATS = {fmt: CONTENT_TYPES[fmt] for fmt in ("csv", "xlsx")}
+
+    @classmethod
+    def is_valid_format(cls, export_format) -> bool:
+        return export_format in cls.FORMATS
+
+    def _export_args(self) -> dict:
+        return {
+            "rows": (list(row) for row in self.dataset), "columns": list(self.dataset.headers or []),
+            "fmt": self.format, "title": self.dataset.title or "",
+        }
+
+    def export(self):
+        out = io.BytesIO() if self.format == "xlsx" else io.StringIO()
+        write_rows(out, **self._export_args(), line_end="\r\n")
+        return out.getvalue()
 
     def response(self, filename=None):
-        response = super().response()
-        return attach(response, filename) if filename else response
+        return download(**self._export_args(), filename=filename or f"export.{self.format}")
+
+
+class SafeExportMixin(ExportMixin):
+    """django-tables2's ExportMixin for a list view, through `SafeTableExport` (csv and xlsx)."""
+
+    export_class = SafeTableExport
+    export_formats = tuple(SafeTableExport.FORMATS)

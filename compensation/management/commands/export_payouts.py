@@ -1,10 +1,8 @@
-import csv
-import json
-
 from django.core.management.base import BaseCommand, no_translations
 
 from compensation.models import Payout
-from compensation.selectors import PAYOUT_COLUMNS, payout_rows, safe_row
+from compensation.selectors import PAYOUT_COLUMNS, payout_rows
+from pddadmin.exports import write_rows
 
 
 class Command(BaseCommand):
@@ -15,16 +13,5 @@ class Command(BaseCommand):
 
     @no_translations
     def handle(self, *args, format: str, **options):
-        rows = payout_rows(Payout.objects.all())
-        count = 0
-        if format == "csv":
-            writer = csv.DictWriter(self.stdout, fieldnames=PAYOUT_COLUMNS, lineterminator="\n")
-            writer.writeheader()
-            for row in rows:
-                writer.writerow(safe_row(row))
-                count += 1
-        else:
-            for row in rows:
-                self.stdout.write(json.dumps(row, ensure_ascii=False))
-                count += 1
+        count = write_rows(self.stdout, payout_rows(Payout.objects.all()), columns=PAYOUT_COLUMNS, fmt=format)
         self.stderr.write(f"export_payouts: {count} payouts")

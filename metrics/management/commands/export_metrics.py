@@ -1,6 +1,5 @@
 """export_metrics --date D [--shop S] [--format json|csv]: SPEC §9, from the day's snapshot."""
 
-import csv
 import json
 
 from django.core.management.base import BaseCommand, CommandError, no_translations
@@ -9,7 +8,7 @@ from metrics.management.commands.compute_metrics import parse_date
 from metrics.selectors import EXPORT_COLUMNS, export_rows, snapshot_exists, snapshot_get
 from metrics.services import metrics_compute
 from metrics.windows import WINDOW_DAYS
-from pddadmin.exports import safe_cell
+from pddadmin.exports import write_rows
 from pddadmin.shops.models import Shop
 
 
@@ -34,10 +33,7 @@ class Command(BaseCommand):
             metrics_compute(day=day)
         rows = export_rows(day=day, shop=shop)
         if options["format"] == "csv":
-            writer = csv.writer(self.stdout, lineterminator="\n")
-            writer.writerow(EXPORT_COLUMNS)
-            for row in rows:
-                writer.writerow(["" if row[col] is None else safe_cell(row[col]) for col in EXPORT_COLUMNS])
+            write_rows(self.stdout, rows, columns=EXPORT_COLUMNS, fmt="csv")
         else:
             for row in rows:
                 for col in EXPORT_COLUMNS:
