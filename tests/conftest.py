@@ -58,6 +58,15 @@ def outsider(other_shop):
 
 
 @pytest.fixture
+def intervened(shop):
+    """A case of `shop` brought under intervention by the real services, no deadline passed."""
+    from aftersales.models import State
+    from tests.aftersales.clicks import live_case_in
+
+    return live_case_in(State.UNDER_INTERVENTION, shop=shop)
+
+
+@pytest.fixture
 def reviewer(db):
     user = factories.UserFactory(is_staff=True)
     user.groups.add(Group.objects.get_or_create(name="reviewers")[0])

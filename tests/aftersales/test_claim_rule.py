@@ -10,7 +10,7 @@ from django.utils import timezone
 from aftersales.errors import CaseClaimError
 from aftersales.models import AfterSalesCase, CaseTransition, Liable, Refund, State
 from aftersales.services import cases as svc
-from tests.aftersales.clicks import live_case_in, page_form, reviewers, shown, signed_in
+from tests.aftersales.clicks import page_form, reviewers, shown, signed_in
 from tests.aftersales.test_feed_cases import t, world
 from tests.feed.helpers import feed_line, run_import
 
@@ -30,11 +30,6 @@ def assert_unruled(case) -> None:
     current = AfterSalesCase.objects.get(pk=case.pk)
     assert current.state == State.UNDER_INTERVENTION and current.liable == ""
     assert "rule" not in log_rows(case) and not Refund.objects.filter(case=case).exists()
-
-
-@pytest.fixture
-def intervened(shop):
-    return live_case_in(State.UNDER_INTERVENTION, shop=shop)
 
 
 class TestService:

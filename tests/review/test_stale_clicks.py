@@ -63,11 +63,6 @@ def pending(shop):
     return live_case_in(State.PENDING_MERCHANT, shop=shop)
 
 
-@pytest.fixture
-def intervened(shop):
-    return live_case_in(State.UNDER_INTERVENTION, shop=shop)
-
-
 # --- stale ------------------------------------------------------------------------------------
 
 
