@@ -13,7 +13,6 @@ is the last line of defence if anything above were ever wrong.
 
 import datetime as dt
 import logging
-import os
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -44,8 +43,6 @@ log = logging.getLogger(__name__)
 COUPON_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read out over the phone
 COUPON_LENGTH = 16  # 32**16 = 2**80 codes: not guessable
 COUPON_YEARS = 50
-# Fault injection for tests and drills: the job exits hard right after the N-th payout of a run.
-CRASH_AFTER_ENV = "PDDADMIN_PAYOUT_CRASH_AFTER"
 PAYOUT_ORDER = ("violation__ruled_at", "violation__ruled_seq", "position")
 
 
@@ -192,9 +189,11 @@ def _issue_next(now: dt.datetime, statement: tuple[str, tuple]) -> Payout | obje
 def payouts_issue(
     *, now: dt.datetime | None = None, on_progress: Callable[[int], None] | None = None
 ) -> PayoutReport:
-    """Pay every pending (violation, order); safe to re-run and to run in parallel."""
+    """Pay every pending (violation, order); safe to re-run and to run in parallel.
+
+    `on_progress(1)` is called after each payout's transaction has committed.
+    """
     now = now or timezone.now()
-    crash_after = int(os.environ.get(CRASH_AFTER_ENV) or 0)
     report = PayoutReport()
     statement = _claim_statement(now)
     while True:
@@ -215,6 +214,4 @@ def payouts_issue(
         report.add(outcome)
         if on_progress:
             on_progress(1)
-        if crash_after and report.paid >= crash_after:
-            os._exit(75)
     return report

@@ -15,10 +15,10 @@ from django.db import connection
 from django.db.models import Count
 
 from compensation.models import Account, Payout, ViolationOrder
-from compensation.services import violations
+from compensation.services import ledger, violations
 from compensation.services.ledger import ledger_differences
-from compensation.services.payouts import CRASH_AFTER_ENV, split
-from pddadmin.shops.models import Order
+from compensation.services.payouts import split
+from pddadmin.shops.models import Order, Shop
 from tests import factories
 
 from .conftest import T0, open_shop
@@ -27,6 +27,23 @@ pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.django_db(tran
 
 SHOPS, VIOLATIONS_PER_SHOP, ORDERS_PER_VIOLATION = 20, 10, 10  # 2,000 upheld (violation, order) pairs
 NOW = "2026-02-01T12:00:00+08:00"
+# A payout run that dies hard (no cleanup, no rollback of the transaction in flight, as a killed
+# worker) right after its N-th payout: the test's own hook, passed in where the job takes one.
+CRASHING_RUN = """
+import datetime as dt, os, sys
+import django
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pddadmin.settings")
+django.setup()
+from compensation.services.payouts import payouts_issue
+now, limit, paid = dt.datetime.fromisoformat(sys.argv[1]), int(sys.argv[2]), [0]
+
+def crash_after_limit(n):
+    paid[0] += n
+    if paid[0] >= limit:
+        os._exit(75)
+
+payouts_issue(now=now, on_progress=crash_after_limit)
+"""
 
 
 def build_upheld() -> int:
@@ -54,6 +71,7 @@ def build_upheld() -> int:
 
 def expected_splits() -> dict[int, tuple[Decimal, Decimal, Decimal]]:
     """What a single careful worker would pay, line by line, in SPEC order."""
+    ledger.books_open(shops=Shop.objects.all())  # the opening balances, as the accounts page shows them
     money = {a.shop_id: {} for a in Account.objects.filter(shop__isnull=False)}
     for a in Account.objects.filter(shop__isnull=False):
         money[a.shop_id][a.kind] = a.balance
@@ -73,21 +91,24 @@ def expected_splits() -> dict[int, tuple[Decimal, Decimal, Decimal]]:
     return result
 
 
-def command(*args: str, **env: str) -> list[str]:
+def command(*args: str) -> list[str]:
     return [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), *args]
 
 
-def child_env(**extra: str) -> dict[str, str]:
+def child_env() -> dict[str, str]:
     db = connection.settings_dict
     url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-    return {**os.environ, "DATABASE_URL": url, **extra}
+    return {**os.environ, "DATABASE_URL": url}
 
 
-def start_issue(**extra: str) -> subprocess.Popen:
+def start(args: list[str]) -> subprocess.Popen:
     return subprocess.Popen(
-        command("issue_payouts", "--now", NOW), env=child_env(**extra), cwd=settings.BASE_DIR,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        args, env=child_env(), cwd=settings.BASE_DIR, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
+
+
+def start_issue() -> subprocess.Popen:
+    return start(command("issue_payouts", "--now", NOW))
 
 
 def assert_paid_exactly_once(total: int, expected: dict) -> None:
@@ -116,8 +137,8 @@ def test_worker_crashing_half_way_then_killed_then_rerun(postgres_only):
     total = build_upheld()
     expected = expected_splits()
 
-    # 1. The fault-injection switch makes the job exit hard right after its 600th payout.
-    crashed = start_issue(**{CRASH_AFTER_ENV: "600"})
+    # 1. A run that exits hard right after its 600th payout.
+    crashed = start([sys.executable, "-c", CRASHING_RUN, NOW, "600"])
     _out, err = crashed.communicate(timeout=300)
     assert crashed.returncode == 75, err
     assert Payout.objects.count() == 600
