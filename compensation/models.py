@@ -20,27 +20,13 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_fsm import GET_STATE, FSMField, FSMModelMixin, transition
 
+from pddadmin.append_only import AppendOnlyModel
 from pddadmin.evidence import EvidenceBase
 from pddadmin.fsm import Rule
 from pddadmin.shops.models import MONEY, Order, Shop
 from pddadmin.shops.selectors import handles_cases, is_platform_staff
 
 PAYOUT_AMOUNT = Decimal("100.00")
-
-
-class AppendOnly(models.Model):
-    """Rows that explain money or decisions afterwards are never edited."""
-
-    class Meta:
-        abstract = True
-
-    def save(self, *args, **kwargs):
-        if self.pk is not None and not self._state.adding:
-            raise ValueError(f"{self._meta.verbose_name} rows are append-only")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise ValueError(f"{self._meta.verbose_name} rows are append-only")
 
 
 # --- Violations ---------------------------------------------------------------------------
@@ -224,10 +210,10 @@ class ViolationEvidence(EvidenceBase):
         return f"{self.violation_id} {self.side} {self.note}"
 
 
-class ViolationLog(AppendOnly):
+class ViolationLog(AppendOnlyModel):
     """One row per change of a violation: report, explanation, ruling."""
 
-    violation = models.ForeignKey(Violation, on_delete=models.CASCADE, related_name="log")
+    violation = models.ForeignKey(Violation, on_delete=models.PROTECT, related_name="log")
     action = models.CharField(_("action"), max_length=16)
     from_state = models.CharField(_("from"), max_length=16, choices=ViolationState.choices, blank=True)
     to_state = models.CharField(_("to"), max_length=16, choices=ViolationState.choices)
@@ -292,7 +278,7 @@ class TransactionKind(models.TextChoices):
     PAYOUT = "payout", _("warranty compensation")
 
 
-class LedgerTransaction(AppendOnly):
+class LedgerTransaction(AppendOnlyModel):
     kind = models.CharField(_("kind"), max_length=24, choices=TransactionKind.choices)
     shop = models.ForeignKey(Shop, on_delete=models.PROTECT, related_name="ledger_transactions")
     at = models.DateTimeField(_("time"))
@@ -308,7 +294,7 @@ class LedgerTransaction(AppendOnly):
         return f"#{self.pk} {self.get_kind_display()}"
 
 
-class Entry(AppendOnly):
+class Entry(AppendOnlyModel):
     transaction = models.ForeignKey(LedgerTransaction, on_delete=models.PROTECT, related_name="entries")
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="entries")
     amount = models.DecimalField(_("amount"), **MONEY)
@@ -355,7 +341,7 @@ class Coupon(models.Model):
         return f"{self.code} ¥{self.face_value}"
 
 
-class Payout(models.Model):
+class Payout(AppendOnlyModel):
     """¥100 owed for one order of an upheld violation. Exactly one per (violation, order)."""
 
     violation = models.ForeignKey(Violation, on_delete=models.PROTECT, related_name="payouts")

@@ -4,14 +4,16 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from pddadmin.append_only import AppendOnlyModel
+
 from .cases import AfterSalesCase, transition_labels
 from .choices import Actor, State
 
 
-class CaseTransition(models.Model):
+class CaseTransition(AppendOnlyModel):
     """Immutable log row per transition: the audit trail and the source of every metric."""
 
-    case = models.ForeignKey(AfterSalesCase, on_delete=models.CASCADE, related_name="transitions")
+    case = models.ForeignKey(AfterSalesCase, on_delete=models.PROTECT, related_name="transitions")
     transition = models.CharField(_("transition"), max_length=32)
     from_state = models.CharField(_("from"), max_length=32, choices=State.choices, blank=True)
     to_state = models.CharField(_("to"), max_length=32, choices=State.choices)
@@ -29,11 +31,6 @@ class CaseTransition(models.Model):
 
     def __str__(self) -> str:
         return f"{self.case_id}: {self.from_state or '-'} → {self.to_state}"
-
-    def save(self, *args, **kwargs):
-        if self.pk is not None:
-            raise ValueError("case transitions are append-only")
-        super().save(*args, **kwargs)
 
     @property
     def label(self) -> str:

@@ -3,12 +3,13 @@
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from pddadmin.append_only import AppendOnlyModel
 from pddadmin.shops.models import MONEY, Goods, Order, Shop
 
 from .choices import Liable, Reason, ReasonClass
 
 
-class Refund(models.Model):
+class Refund(AppendOnlyModel):
     """Exactly one per refunded case (unique case). Carries what the metrics classify by."""
 
     case = models.OneToOneField("AfterSalesCase", on_delete=models.PROTECT, related_name="refund")

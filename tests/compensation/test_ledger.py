@@ -97,16 +97,6 @@ def test_unbalanced_transaction_is_refused():
     assert ledger_differences() == []
 
 
-def test_entries_are_append_only():
-    balances(open_shop(deposit="10.00"))
-    entry = Entry.objects.first()
-    entry.amount = Decimal("99.00")
-    with pytest.raises(ValueError, match="append-only"):
-        entry.save()
-    with pytest.raises(ValueError, match="append-only"):
-        entry.delete()
-
-
 def test_check_ledger_reports_each_difference(capsys):
     shop = open_shop(deposit="100.00", balance="10.00")
     balances(shop)
