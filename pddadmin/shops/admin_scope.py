@@ -175,7 +175,7 @@ class _ScopeMixin:
             kwargs["queryset"] = visible_to(Shop.objects.all(), user=request.user, shop_path="pk",
                                             roles=self._roles_for("edit"))
             return
-        related_admin = self.admin_site._registry.get(related)
+        related_admin = self.admin_site.get_model_admin(related) if self.admin_site.is_registered(related) else None
         if isinstance(related_admin, _ScopeMixin):
             kwargs["queryset"] = related_admin.get_queryset(request)
 
