@@ -23,12 +23,18 @@ class Rule:
         return bool(self.test(instance))
 
 
-def declared(instance: Any, name: str) -> Transition | None:
+def declared(instance: Any, name: str, *, field: str = "state") -> Transition | None:
     """The transition `name` as declared from the instance's current state; None when it does not
-    leave that state."""
-    meta = getattr(type(instance), name)._django_fsm
-    state = meta.field.get_state(instance)
-    return meta.get_transition(state) if meta.has_transition(state) else None
+    leave that state. Read through django-fsm's public listing of the declarations; a declared
+    source "*" (any state) or "+" (any other state) matches as django-fsm matches it."""
+    by_source = {t.source: t for t in getattr(instance, f"get_all_{field}_transitions")() if t.name == name}
+    state = getattr(instance, field)
+    if state in by_source:
+        return by_source[state]
+    if "*" in by_source:
+        return by_source["*"]
+    other = by_source.get("+")
+    return other if other is not None and other.target != state else None
 
 
 def unmet(spec: Transition, instance: Any) -> Rule | None:

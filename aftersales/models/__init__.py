@@ -29,7 +29,6 @@ from .rules import (
     OPEN_RULES,
     RETURN_CHECK_WINDOW,
     SHORTEN_FLOOR,
-    Rule,
     amount_error,
     window_end,
 )
@@ -57,7 +56,6 @@ __all__ = [
     "ReasonClass",
     "Refund",
     "ReturnAddress",
-    "Rule",
     "State",
     "amount_error",
     "automatic_transitions",

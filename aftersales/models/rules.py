@@ -7,12 +7,12 @@ reads the case it is given, and its class's manager.
 """
 
 import datetime as dt
-from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from django.utils.translation import gettext_lazy as _
 
+from pddadmin.fsm import Rule
 from pddadmin.shops.models import Order
 from pddadmin.shops.selectors import EDIT_CASES_ROLES, is_platform_staff, role_in
 
@@ -62,17 +62,6 @@ def platform_reviewer(case: "AfterSalesCase", user) -> bool:
 
 
 # --- Conditions: each one is a rule of SPEC §2 with the message that explains a refusal ------
-
-
-class Rule:
-    """A django-fsm condition that can also say, in words, why it does not hold."""
-
-    def __init__(self, test: Callable[["AfterSalesCase"], bool], explain: Callable[["AfterSalesCase"], str]):
-        self.test, self.explain = test, explain
-        self.__name__ = getattr(test, "__name__", "rule")
-
-    def __call__(self, case: "AfterSalesCase") -> bool:
-        return bool(self.test(case))
 
 
 def _within_window(case: "AfterSalesCase") -> bool:
