@@ -6,15 +6,16 @@ from dataclasses import dataclass
 from django.db.models import Count, ExpressionWrapper, F, FloatField, Q, QuerySet
 from django.db.models.functions import NullIf
 
-from aftersales.models import AfterSalesCase, Liable, ReasonClass, Refund
 from pddadmin.shops.models import Order, Shop
 
+from .figures import FIGURES as FIGURE_DEFINITIONS
+from .figures import by_model
 from .models import GoodsDaySnapshot, ShopDaySnapshot, ShopRates
 from .windows import Window, window_for
 
 # The three SPEC §5 rates, in display order: (key, numerator field).
 RATES = ("dispute_refund", "quality_refund", "intervention")
-FIGURES = (*RATES, "logistics_anomaly", "grouped")
+FIGURES = tuple(FIGURE_DEFINITIONS)
 SCOPES = ("window", "day")
 
 
@@ -114,51 +115,20 @@ class ShopFigures(ShopRates):
     day_logistics_anomaly_orders: int
 
 
-_DISPUTE = Q(intervened=True, liable=Liable.MERCHANT)
-_QUALITY = Q(reason_class=ReasonClass.QUALITY)
-_LOGISTICS = Q(reason_class=ReasonClass.LOGISTICS)
-
-
 def shop_figures(*, shop: Shop | int, day: dt.date) -> ShopFigures:
-    """Three aggregate queries on the (shop, time) indexes of orders, refunds and cases."""
+    """One aggregate query per kind of row (orders, refunds, cases) on its (shop, time) index; each
+    figure counted as metrics.figures defines it: distinct orders, in the window and on the day."""
     shop_id = getattr(shop, "pk", shop)
     w = window_for(day)
-    in_day = Q(grouped_at__gte=w.day_start)
-    orders = Order.objects.filter(shop_id=shop_id, grouped_at__gte=w.start, grouped_at__lt=w.end).aggregate(
-        grouped=Count("id"), day_grouped=Count("id", filter=in_day)
-    )
-    refund_day = Q(refunded_at__gte=w.day_start)
-
-    def distinct_orders(condition: Q) -> Count:
-        return Count("order_id", distinct=True, filter=condition)
-
-    refunds = Refund.objects.filter(shop_id=shop_id, refunded_at__gte=w.start, refunded_at__lt=w.end).aggregate(
-        dispute=distinct_orders(_DISPUTE),
-        day_dispute=distinct_orders(_DISPUTE & refund_day),
-        quality=distinct_orders(_QUALITY),
-        day_quality=distinct_orders(_QUALITY & refund_day),
-        logistics=distinct_orders(_LOGISTICS),
-        day_logistics=distinct_orders(_LOGISTICS & refund_day),
-    )
-    cases = AfterSalesCase.objects.filter(
-        shop_id=shop_id, intervened_at__gte=w.start, intervened_at__lt=w.end
-    ).aggregate(
-        intervention=Count("order_id", distinct=True),
-        day_intervention=distinct_orders(Q(intervened_at__gte=w.day_start)),
-    )
-    return ShopFigures(
-        day=day,
-        grouped_orders=orders["grouped"],
-        dispute_refund_orders=refunds["dispute"],
-        quality_refund_orders=refunds["quality"],
-        intervention_orders=cases["intervention"],
-        logistics_anomaly_orders=refunds["logistics"],
-        day_grouped_orders=orders["day_grouped"],
-        day_dispute_refund_orders=refunds["day_dispute"],
-        day_quality_refund_orders=refunds["day_quality"],
-        day_intervention_orders=cases["day_intervention"],
-        day_logistics_anomaly_orders=refunds["day_logistics"],
-    )
+    counts: dict[str, int] = {}
+    for figures in by_model().values():
+        on_day = Q(**{f"{figures[0].time}__gte": w.day_start})
+        aggregates = {}
+        for f in figures:
+            aggregates[f"{f.key}_orders"] = Count(f.order, distinct=True, filter=f.q())
+            aggregates[f"day_{f.key}_orders"] = Count(f.order, distinct=True, filter=f.q() & on_day)
+        counts.update(figures[0].window(shop_id=shop_id, start=w.start, end=w.end).aggregate(**aggregates))
+    return ShopFigures(day=day, **counts)
 
 
 # --- The orders behind a figure -------------------------------------------------------------------
@@ -172,24 +142,10 @@ def numerator_orders(*, shop: Shop | int, day: dt.date, figure: str, scope: str 
     """The orders counted in one figure of the shop's snapshot: click-through from the dashboard."""
     if figure not in FIGURES or scope not in SCOPES:
         raise ValueError(f"unknown figure {figure!r} / scope {scope!r}")
-    shop_id = getattr(shop, "pk", shop)
     start, end = _bounds(window_for(day), scope)
-    if figure == "grouped":
-        orders = Order.objects.filter(shop_id=shop_id, grouped_at__gte=start, grouped_at__lt=end)
-    elif figure == "intervention":
-        case_orders = AfterSalesCase.objects.filter(
-            shop_id=shop_id, intervened_at__gte=start, intervened_at__lt=end
-        ).values("order_id")
-        orders = Order.objects.filter(pk__in=case_orders)
-    else:
-        condition = {"dispute_refund": _DISPUTE, "quality_refund": _QUALITY, "logistics_anomaly": _LOGISTICS}[figure]
-        refund_orders = (
-            Refund.objects.filter(shop_id=shop_id, refunded_at__gte=start, refunded_at__lt=end)
-            .filter(condition)
-            .values("order_id")
-        )
-        orders = Order.objects.filter(pk__in=refund_orders)
-    return orders.select_related("goods").order_by("-grouped_at", "platform_id")
+    definition = FIGURE_DEFINITIONS[figure]
+    counted = definition.rows(shop_id=getattr(shop, "pk", shop), start=start, end=end).values(definition.order)
+    return Order.objects.filter(pk__in=counted).select_related("goods").order_by("-grouped_at", "platform_id")
 
 
 # --- Export (SPEC §9) ---------------------------------------------------------------------------

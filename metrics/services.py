@@ -19,9 +19,11 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from aftersales.models import AfterSalesCase, Liable, ReasonClass, Refund
+from aftersales.models import AfterSalesCase, Refund
 from pddadmin.shops.models import Goods, Order, Shop
 
+from .figures import GROUPED, INTERVENTION, REFUND_FIGURES
+from .figures import sql_params as figure_sql_params
 from .models import Flag, GoodsDaySnapshot, ShopDaySnapshot
 from .windows import window_for
 
@@ -44,41 +46,54 @@ class ComputeResult:
 _GOODS_COUNTS = """
 SELECT g.id AS goods_id, g.shop_id, g.category,
     COALESCE(o.grouped, 0) AS grouped, COALESCE(o.day_grouped, 0) AS day_grouped,
-    COALESCE(r.quality, 0) AS quality, COALESCE(r.day_quality, 0) AS day_quality,
-    COALESCE(r.dispute, 0) AS dispute, COALESCE(r.day_dispute, 0) AS day_dispute,
-    COALESCE(r.logistics, 0) AS logistics, COALESCE(r.day_logistics, 0) AS day_logistics
+    {refund_columns}
 FROM {goods} g
 LEFT JOIN (
     -- an index-only scan of order_goods_grouped, already in goods order
     SELECT goods_id, COUNT(*) AS grouped,
-        COUNT(CASE WHEN grouped_at >= %(day_start)s THEN 1 END) AS day_grouped
+        COUNT(CASE WHEN {grouped_at} >= %(day_start)s THEN 1 END) AS day_grouped
     FROM {order}
-    WHERE grouped_at >= %(start)s AND grouped_at < %(end)s
+    WHERE {grouped_at} >= %(start)s AND {grouped_at} < %(end)s
     GROUP BY goods_id
 ) o ON o.goods_id = g.id
 LEFT JOIN (
     -- Distinct orders counted in two steps: one flag per order (an order may have two refunds),
     -- then plain sums; six COUNT(DISTINCT …) would sort each goods' refunds six times. The ORDER
     -- BY lets both steps stream from refund_goods_order_at instead of hashing every order.
-    SELECT goods_id, SUM(q) AS quality, SUM(dq) AS day_quality, SUM(d) AS dispute, SUM(dd) AS day_dispute,
-        SUM(l) AS logistics, SUM(dl) AS day_logistics
+    SELECT goods_id, {refund_sums}
     FROM (
         SELECT goods_id, order_id,
-            MAX(CASE WHEN reason_class = %(quality)s THEN 1 ELSE 0 END) AS q,
-            MAX(CASE WHEN reason_class = %(quality)s AND refunded_at >= %(day_start)s THEN 1 ELSE 0 END) AS dq,
-            MAX(CASE WHEN intervened = %(true)s AND liable = %(merchant)s THEN 1 ELSE 0 END) AS d,
-            MAX(CASE WHEN intervened = %(true)s AND liable = %(merchant)s
-                AND refunded_at >= %(day_start)s THEN 1 ELSE 0 END) AS dd,
-            MAX(CASE WHEN reason_class = %(logistics)s THEN 1 ELSE 0 END) AS l,
-            MAX(CASE WHEN reason_class = %(logistics)s AND refunded_at >= %(day_start)s THEN 1 ELSE 0 END) AS dl
+            {refund_flags}
         FROM {refund}
-        WHERE refunded_at >= %(start)s AND refunded_at < %(end)s
+        WHERE {refunded_at} >= %(start)s AND {refunded_at} < %(end)s
         GROUP BY goods_id, order_id
         ORDER BY goods_id, order_id
     ) per_order
     GROUP BY goods_id
 ) r ON r.goods_id = g.id
 """
+
+
+def _refund_parts() -> dict[str, str]:
+    """The refund figures' pieces of _GOODS_COUNTS, from their definitions (metrics.figures): per
+    order a window flag and a day flag of each figure, their sums per goods, and the columns."""
+    flags, sums, columns = [], [], []
+    for f in REFUND_FIGURES:
+        name, condition = f.sql_name, f.sql_condition() or "1 = 1"
+        flags += [
+            f"MAX(CASE WHEN {condition} THEN 1 ELSE 0 END) AS w_{name}",
+            f"MAX(CASE WHEN {condition} AND {f.time_column} >= %(day_start)s THEN 1 ELSE 0 END) AS d_{name}",
+        ]
+        sums.append(f"SUM(w_{name}) AS {name}, SUM(d_{name}) AS day_{name}")
+        columns.append(f"COALESCE(r.{name}, 0) AS {name}, COALESCE(r.day_{name}, 0) AS day_{name}")
+    return {
+        "refund_flags": ",\n            ".join(flags),
+        "refund_sums": ",\n        ".join(sums),
+        "refund_columns": ",\n    ".join(columns),
+        "refunded_at": REFUND_FIGURES[0].time_column,
+        "grouped_at": GROUPED.time_column,
+    }
+
 
 # Category figures are over every shop's goods of the category on the same day: a small grouped
 # table joined back by hash, which keeps the goods rows in their order (a window function would
@@ -135,9 +150,7 @@ _GOODS_COLUMNS = f"goods_id, shop_id, {_GOODS_VALUES}"
 # Each goods' row of the day, its columns named as the snapshot's.
 _GOODS_ROWS = """
 SELECT s.goods_id, s.shop_id, s.category, s.grouped AS grouped_orders, s.day_grouped AS day_grouped_orders,
-    s.quality AS quality_refund_orders, s.day_quality AS day_quality_refund_orders,
-    s.dispute AS dispute_refund_orders, s.day_dispute AS day_dispute_refund_orders,
-    s.logistics AS logistics_anomaly_orders, s.day_logistics AS day_logistics_anomaly_orders,
+    {figure_columns},
     s.cat_grouped AS category_grouped_orders, s.cat_quality AS category_quality_refund_orders,
     s.cat_goods AS category_goods,
     CASE WHEN s.over5 = 1 THEN %(over_5x)s WHEN s.over3 = 1 THEN %(over_3x)s ELSE '' END AS flag,
@@ -213,9 +226,9 @@ LEFT JOIN (
 LEFT JOIN (
     SELECT shop_id, COUNT(*) AS intervention, SUM(on_day) AS day_intervention
     FROM (
-        SELECT shop_id, order_id, MAX(CASE WHEN intervened_at >= %(day_start)s THEN 1 ELSE 0 END) AS on_day
+        SELECT shop_id, order_id, MAX(CASE WHEN {{intervened_at}} >= %(day_start)s THEN 1 ELSE 0 END) AS on_day
         FROM {{case}}
-        WHERE intervened_at >= %(start)s AND intervened_at < %(end)s
+        WHERE {{intervened_at}} >= %(start)s AND {{intervened_at}} < %(end)s{{intervention_condition}}
         GROUP BY shop_id, order_id
     ) per_order
     GROUP BY shop_id
@@ -250,11 +263,14 @@ def _differs(stored: str, new: str, columns: list[str]) -> str:
 
 def goods_rows_sql() -> str:
     tables = _tables()
-    sql = _GOODS_COUNTS.format(**tables)
+    sql = _GOODS_COUNTS.format(**tables, **_refund_parts())
     sql = _WITH_CATEGORY.format(inner=sql)
     sql = _WITH_FLAGS.format(inner=sql)
     sql = _WITH_STREAKS.format(inner=sql, goods_snapshot=tables["goods_snapshot"])
-    return _GOODS_ROWS.format(inner=sql)
+    figure_columns = ",\n    ".join(
+        f"s.{f.sql_name} AS {f.key}_orders, s.day_{f.sql_name} AS day_{f.key}_orders" for f in REFUND_FIGURES
+    )
+    return _GOODS_ROWS.format(inner=sql, figure_columns=figure_columns)
 
 
 def shop_snapshot_sql(*, stored: bool) -> str:
@@ -268,7 +284,13 @@ def shop_snapshot_sql(*, stored: bool) -> str:
         assignments = ", ".join(f"{c} = excluded.{c}" for c in (*columns, "computed_at"))
         changed = _differs(table, "excluded", columns)
         on_conflict = f"ON CONFLICT (shop_id, date) DO UPDATE SET {assignments} WHERE {changed}"
-    return _INSERT_SHOPS.format(**tables, on_conflict=on_conflict)
+    condition = INTERVENTION.sql_condition()
+    return _INSERT_SHOPS.format(
+        **tables,
+        on_conflict=on_conflict,
+        intervened_at=INTERVENTION.time_column,
+        intervention_condition=f" AND {condition}" if condition else "",
+    )
 
 
 def _write_goods_rows(cursor, day: dt.date, params: dict) -> int:
@@ -314,10 +336,7 @@ def _params(day: dt.date, now: dt.datetime, consecutive_days: int) -> dict:
         "day_start": ops.adapt_datetimefield_value(window.day_start),
         "end": ops.adapt_datetimefield_value(window.end),
         "now": ops.adapt_datetimefield_value(now),
-        "true": True,
-        "merchant": Liable.MERCHANT.value,
-        "quality": ReasonClass.QUALITY.value,
-        "logistics": ReasonClass.LOGISTICS.value,
+        **figure_sql_params(),
         "over_3x": Flag.OVER_3X.value,
         "over_5x": Flag.OVER_5X.value,
         "days": consecutive_days,
