@@ -8,7 +8,7 @@ and only the claimer may rule it: that rule is the domain's (`aftersales` `case_
 claimed case to anyone else, the admin's case page and the feed included), so it holds wherever a
 ruling comes from. Ruling an unclaimed case from the queue claims it in the same transaction.
 "Next case" hands a reviewer their own unruled claim before any new one: nobody holds two cases
-through it. Superusers count as reviewers (`is_reviewer`).
+through it. Superusers count as reviewers (`is_platform_staff`).
 """
 
 import datetime as dt
@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _
 from aftersales.errors import CaseClaimError
 from aftersales.models import AfterSalesCase, State
 from aftersales.services.cases import case_rule, case_shorten_deadline
-from pddadmin.shops.selectors import is_reviewer
+from pddadmin.shops.selectors import is_platform_staff
 
 # On SQLite (no row locks) a reviewer who loses the race for a candidate simply tries the next
 # one; this many lost races in a row means the queue is being drained faster than we can read it.
@@ -32,7 +32,7 @@ NEXT_CASE_ATTEMPTS = 20
 
 
 def _check_reviewer(user: AbstractBaseUser) -> None:
-    if not is_reviewer(user):
+    if not is_platform_staff(user):
         raise PermissionDenied(_("only platform reviewers may work on the intervention queue"))
 
 

@@ -23,7 +23,7 @@ from compensation.services import violations as violation_services
 from pddadmin.exports import SafeTableExport
 from pddadmin.shops.models import Order
 from pddadmin.shops.paginator import LargeTablePaginator
-from pddadmin.shops.selectors import is_reviewer
+from pddadmin.shops.selectors import is_platform_staff
 
 from . import services as review_services
 from .filters import QueueFilter
@@ -48,7 +48,7 @@ class ReviewerRequiredMixin(LoginRequiredMixin, UserPassesTestMixin):
     """Anonymous users go to the login page; signed-in users who are not reviewers get 403."""
 
     def test_func(self) -> bool:
-        return is_reviewer(self.request.user)
+        return is_platform_staff(self.request.user)
 
 
 def _error_text(error: ValidationError) -> str:

@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from pddadmin.fsm import Rule
 from pddadmin.shops.models import Order
-from pddadmin.shops.selectors import EDIT_CASES_ROLES, is_platform_staff, role_in
+from pddadmin.shops.selectors import handles_cases, is_platform_staff
 
 from ..errors import CaseRuleError
 from .addresses import ReturnAddress
@@ -54,7 +54,7 @@ def buyer_or_system(case: "AfterSalesCase", user) -> bool:
 
 
 def merchant_staff(case: "AfterSalesCase", user) -> bool:
-    return user is not None and role_in(user, case.shop_id) in EDIT_CASES_ROLES
+    return handles_cases(user, case.shop_id)
 
 
 def platform_reviewer(case: "AfterSalesCase", user) -> bool:

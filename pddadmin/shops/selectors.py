@@ -83,5 +83,3 @@ def handles_cases(user: AbstractBaseUser | AnonymousUser | None, shop_id: int) -
     """Owner or agent of the shop: handles its after-sales cases and warranty reports."""
     return user is not None and role_in(user, shop_id) in EDIT_CASES_ROLES
 
-
-is_reviewer = is_platform_staff  # ONE-TEMP: callers in files being moved switch to is_platform_staff

@@ -1,4 +1,4 @@
-"""The platform reviewers' group: membership makes a user platform staff (selectors.is_reviewer)."""
+"""The platform reviewers' group: membership makes a user platform staff (selectors.is_platform_staff)."""
 
 from django.db import migrations
 
