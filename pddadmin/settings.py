@@ -12,11 +12,23 @@ VAR_DIR = BASE_DIR / "var"
 (VAR_DIR / "static").mkdir(parents=True, exist_ok=True)  # SQLite default, demo files, collected static
 
 
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+FALSE_WORDS = frozenset({"0", "false", "no", "off"})
+
+
 def envbool(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    if value is None or value == "":
+    """A switch: true/false, 1/0, yes/no, on/off (any case); unset or empty is the default.
+    Anything else stops the start: a typo in a security switch must not quietly mean "off"."""
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
         return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+    if value in TRUE_WORDS:
+        return True
+    if value in FALSE_WORDS:
+        return False
+    raise ImproperlyConfigured(
+        f"{name}={os.environ[name]!r} is not a boolean: use true/false, 1/0, yes/no or on/off"
+    )
 
 
 def envint(name: str, default: int) -> int:

@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.html import escape
 
 from aftersales.models import AfterSalesCase
-from aftersales.services.settings import address_add
+from aftersales.services.addresses import address_add
 from compensation.services import violations
 from compensation.services.payouts import payouts_issue
 from metrics.services import metrics_compute
