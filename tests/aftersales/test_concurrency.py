@@ -5,13 +5,11 @@ import os
 import re
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import connection, connections
-from django.utils import translation
+from django.db import connection
 
 from aftersales.errors import CaseChanged
 from aftersales.models import AfterSalesCase, CaseTransition, Kind, Reason, Refund, State
@@ -19,35 +17,11 @@ from aftersales.services import cases as svc
 from pddadmin.shops.models import Order, ShopMembership
 from tests import factories
 from tests.aftersales.helpers import HOUR, OPENED, open_case
+from tests.concurrency import run_in_threads
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 User = get_user_model()
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def run_in_threads(n, fn):
-    barrier = threading.Barrier(n)
-    outcomes: list = []
-    lock = threading.Lock()
-
-    def worker(i):
-        try:
-            barrier.wait()
-            with translation.override("en"):  # the conftest's override is this thread's only
-                result = fn(i)
-        except Exception as exc:  # the outcome is what the test inspects
-            result = exc
-        finally:
-            connections.close_all()
-        with lock:
-            outcomes.append(result)
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return outcomes
 
 
 def test_twenty_merchants_agreeing_at_once_refund_once(postgres_only, shop):

@@ -1,16 +1,16 @@
 """After-sales settings services (SPEC §3): the return-address book and the missing-info flag."""
 
-import threading
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import translation
 
 from aftersales.models import ReturnAddress
 from aftersales.selectors import shop_info_missing, shops_with_info_missing
 from aftersales.services import addresses as svc
 from tests import factories
+from tests.concurrency import errors_of, run_in_threads
 from tests.conftest import at
 
 ADDRESS = dict(receiver="张三", phone="0571-88886666", province="浙江省", city="杭州市", district="西湖区")
@@ -123,24 +123,7 @@ class TestInfoMissing:
 
 def run_at_once(function, calls: list[dict]) -> list[Exception]:
     """Call `function(**kwargs)` for each of `calls` in its own thread, all released together."""
-    barrier = threading.Barrier(len(calls))
-    errors: list[Exception] = []
-
-    def run(kwargs):
-        try:
-            barrier.wait()
-            function(**kwargs)
-        except Exception as error:
-            errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(kwargs,)) for kwargs in calls]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return errors
+    return errors_of(run_in_threads(len(calls), lambda i: function(**calls[i])))
 
 
 @pytest.mark.postgres

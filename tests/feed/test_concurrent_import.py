@@ -1,13 +1,12 @@
 """Two importers on one feed at once (two workers, or an operator re-running by hand)."""
 
-import threading
 
 import pytest
-from django.db import connection
 
 from pddadmin.feed.importer import import_events
 from pddadmin.feed.models import ImportedEvent
 from pddadmin.shops.models import Order
+from tests.concurrency import errors_of, run_in_threads
 
 from .helpers import feed_line
 
@@ -25,23 +24,8 @@ def test_two_importers_apply_each_event_exactly_once(postgres_only):
         for i in range(600)
     ]
     lines += [feed_line(f"gr{i}", "order.grouped", at="2026-01-02T11:00:00+08:00", order=f"O{i}") for i in range(600)]
-    reports, errors = [], []
-    start = threading.Barrier(2)
-
-    def worker(batch_size):
-        try:
-            start.wait()
-            reports.append(import_events(lines=list(lines), batch_size=batch_size))
-        except Exception as exc:  # surfaced below: a crash is a failure, not a skip
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(size,)) for size in (50, 200)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    outcomes = run_in_threads(2, lambda i: import_events(lines=list(lines), batch_size=(50, 200)[i]))
+    errors, reports = errors_of(outcomes), [o for o in outcomes if not isinstance(o, Exception)]
 
     assert errors == []
     assert ImportedEvent.objects.count() == len(lines)

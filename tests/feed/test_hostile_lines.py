@@ -6,7 +6,6 @@ exports say afterwards with the good feed imported alone.
 
 import json
 import re
-import threading
 
 import pytest
 from django.core.management import call_command
@@ -17,6 +16,7 @@ from hypothesis import strategies as st
 from aftersales.models import AfterSalesCase, State
 from pddadmin.feed.importer import import_events
 from pddadmin.shops import services as shop_services
+from tests.concurrency import errors_of, run_in_threads
 
 from .helpers import feed_line, outcome, run_command
 from .hostile import (
@@ -238,22 +238,7 @@ def test_two_importers_of_one_file_end_as_one_importer(postgres_only):
     alone = outcome(END)
     call_command("flush", "--noinput", verbosity=0)
 
-    start, errors = threading.Barrier(2), []
-
-    def worker(batch_size: int) -> None:
-        try:
-            start.wait()
-            import_events(lines=list(lines), batch_size=batch_size)
-        except Exception as exc:  # a crash is a failure, reported below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(size,)) for size in (1, 5)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    errors = errors_of(run_in_threads(2, lambda i: import_events(lines=list(lines), batch_size=(1, 5)[i])))
     assert errors == []
     assert outcome(END) == alone
 

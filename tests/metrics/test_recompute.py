@@ -1,13 +1,12 @@
 """Re-running compute_metrics for a stored day: only what changed is written (SPEC §9: idempotent)."""
 
-import threading
 
 import pytest
-from django.db import connections
 
 from metrics.models import GoodsDaySnapshot, ShopDaySnapshot
 from metrics.services import metrics_compute
 from tests import factories
+from tests.concurrency import errors_of, run_in_threads
 from tests.conftest import at
 from tests.metrics.helpers import orders, refund
 from tests.metrics.test_compute import D
@@ -71,22 +70,8 @@ def test_rerun_follows_goods_that_moved_or_were_deleted(shop, other_shop):
 def test_two_runs_of_one_day_at_once_leave_one_row_each(postgres_only, shop):
     goods = factories.GoodsFactory(shop=shop)
     orders(goods, 4, at("2026-03-20 10:00"))
-    barrier, errors = threading.Barrier(4), []
-
-    def run():
-        try:
-            barrier.wait()
-            metrics_compute(day=D)
-        except Exception as exc:  # the test inspects it
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    outcomes = run_in_threads(4, lambda i: metrics_compute(day=D))
+    errors = errors_of(outcomes)
     assert errors == []
     assert GoodsDaySnapshot.objects.filter(date=D).count() == 1
     assert ShopDaySnapshot.objects.get(date=D, shop=shop).grouped_orders == 4

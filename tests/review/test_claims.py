@@ -12,7 +12,7 @@ from aftersales.errors import CaseClaimError
 from aftersales.models import AfterSalesCase, State
 from review import services as review
 from tests import factories
-from tests.aftersales.test_concurrency import run_in_threads
+from tests.concurrency import run_in_threads
 from tests.review.factories import EscalatedCaseFactory, escalated_cases
 
 pytestmark = pytest.mark.django_db

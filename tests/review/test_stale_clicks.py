@@ -13,7 +13,7 @@ from aftersales.services import cases as svc
 from review import services as review_svc
 from tests import factories
 from tests.aftersales.clicks import live_case_in, page_form, reload_text, reviewers, says, shown, signed_in
-from tests.aftersales.test_concurrency import run_in_threads
+from tests.concurrency import run_in_threads
 
 pytestmark = pytest.mark.django_db
 N = 8
