@@ -5,6 +5,7 @@ from django.contrib.auth.models import Group
 from django.db import connection
 
 from tests import factories
+from tests.logins import sign_in
 
 TZ = dt.timezone(dt.timedelta(hours=8))
 
@@ -24,6 +25,12 @@ def fast_password_hashing(settings):
 def postgres_only():
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL: row locks and SKIP LOCKED are what this test proves")
+
+
+@pytest.fixture
+def login(client):
+    """`login(user)` signs the test's client in as `user` and returns the client."""
+    return lambda user: sign_in(client, user)
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import datetime as dt
 import html
 from html.parser import HTMLParser
 
-from django.conf import settings
 from django.contrib.auth.models import Group
 from django.test import Client
 from django.utils import timezone
@@ -34,12 +33,6 @@ def live_case_in(state: str, *, shop, kind: str | None = None) -> AfterSalesCase
     return case
 
 
-def signed_in(user) -> Client:
-    """A browser of its own, signed in as `user`, reading English."""
-    client = Client()
-    client.force_login(type(user).objects.get(pk=user.pk))
-    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
-    return client
 
 
 def reviewers(n: int) -> list:

@@ -4,21 +4,19 @@ import datetime as dt
 import re
 
 import pytest
-from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
 from aftersales.models import AfterSalesCase, Kind, Refund, State
 from tests import factories
 from tests.aftersales.helpers import case_in, make_order, open_case
+from tests.logins import sign_in
 
 pytestmark = pytest.mark.django_db
 
 
 def login(client, user):
-    # Log in as the stored row (the factory sets the password on the instance only), in English.
-    client.force_login(type(user).objects.get(pk=user.pk))
-    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    sign_in(client, user, language="en")
 
 
 def page_url(case):

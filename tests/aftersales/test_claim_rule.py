@@ -10,9 +10,10 @@ from django.utils import timezone
 from aftersales.errors import CaseClaimError
 from aftersales.models import AfterSalesCase, CaseTransition, Liable, Refund, State
 from aftersales.services import cases as svc
-from tests.aftersales.clicks import page_form, reviewers, shown, signed_in
+from tests.aftersales.clicks import page_form, reviewers, shown
 from tests.aftersales.test_feed_cases import t, world
 from tests.feed.helpers import feed_line, run_import
+from tests.logins import signed_in
 
 pytestmark = pytest.mark.django_db
 

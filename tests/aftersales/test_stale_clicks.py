@@ -14,8 +14,9 @@ from django.utils import timezone, translation
 from aftersales.models import CaseTransition, Liable, Refund, State
 from aftersales.services import cases as svc
 from tests import factories
-from tests.aftersales.clicks import live_case_in, page_form, reload_text, reviewers, says, shown, signed_in
+from tests.aftersales.clicks import live_case_in, page_form, reload_text, reviewers, says, shown
 from tests.concurrency import run_in_threads
+from tests.logins import signed_in
 
 pytestmark = pytest.mark.django_db
 

@@ -7,6 +7,7 @@ from django.utils import timezone
 from compensation.models import Account, Violation, ViolationState
 from compensation.services.payouts import payouts_issue
 from tests import factories
+from tests.logins import sign_in
 
 from .conftest import report, upheld, warranty_orders
 
@@ -25,9 +26,7 @@ def data(shop, other_shop):
     return paid, open_, foreign
 
 
-def login(client, user):
-    client.force_login(user)
-    return client
+login = sign_in
 
 
 def test_merchant_sees_only_own_shops_violations(client, owner, data):

@@ -85,14 +85,3 @@ def fast_password_hasher(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
-@pytest.fixture
-def login(client):
-    """Sign `user` in. The factory sets the password after its save without saving again, so a
-    plain force_login's session would be dropped on the next request: save it first."""
-
-    def sign_in(user):
-        user.save(update_fields=["password"])
-        client.force_login(user)
-        return client
-
-    return sign_in

@@ -8,6 +8,7 @@ from django.urls import reverse
 from metrics.services import metrics_compute
 from tests import factories
 from tests.conftest import at
+from tests.logins import sign_in
 from tests.metrics.helpers import case, orders, refund
 
 D = dt.date(2026, 3, 31)
@@ -28,10 +29,7 @@ def figures(shop):
 
 
 def login(client, user):
-    # UserFactory sets the password without saving it; force_login hashes the in-memory one, so
-    # reload first or the session's auth hash never matches and the user is logged out.
-    user.refresh_from_db()
-    client.force_login(user)
+    sign_in(client, user)
 
 
 def page(client, user, name="metrics:dashboard", **params):

@@ -12,8 +12,9 @@ from aftersales.models import AfterSalesCase, CaseTransition, Liable, Refund, St
 from aftersales.services import cases as svc
 from review import services as review_svc
 from tests import factories
-from tests.aftersales.clicks import live_case_in, page_form, reload_text, reviewers, says, shown, signed_in
+from tests.aftersales.clicks import live_case_in, page_form, reload_text, reviewers, says, shown
 from tests.concurrency import run_in_threads
+from tests.logins import signed_in
 
 pytestmark = pytest.mark.django_db
 N = 8

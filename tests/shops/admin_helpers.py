@@ -1,17 +1,10 @@
 """Admin test helpers shared by tests/shops and tests/aftersales."""
 
-from django.conf import settings
 from django.contrib.messages import get_messages
-from django.test import Client
 
+from tests.logins import signed_in
 
-def client_for(user, language: str = "en") -> Client:
-    client = Client()
-    # The factory sets the password on the instance only; log in as the stored row, or the
-    # session hash (derived from the password) would not match and the session be dropped.
-    client.force_login(type(user).objects.get(pk=user.pk))
-    client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
-    return client
+client_for = signed_in
 
 
 def listed(response) -> set:
