@@ -16,7 +16,7 @@ from tests import factories
 from tests.aftersales.helpers import HOUR, PATHS, STEPS, make_order, open_case, with_address
 
 
-def live_case_in(state: str, *, shop, kind: str | None = None) -> AfterSalesCase:
+def live_case_in(state: str, *, shop, kind: str | None = None, address: bool = True) -> AfterSalesCase:
     """A case brought to `state` by the real services, one hour a step, ending an hour ago: no
     deadline has passed on the real clock, which the pages and the services without `at` use."""
     path_kind, steps = PATHS[state]
@@ -24,7 +24,7 @@ def live_case_in(state: str, *, shop, kind: str | None = None) -> AfterSalesCase
     now = timezone.now()
     start = now - HOUR * (len(steps) + 1)
     order = make_order(shop=shop, placed_at=start - dt.timedelta(days=1), promised_ship_by=now + dt.timedelta(days=9))
-    if kind == Kind.RETURN_REFUND:
+    if kind == Kind.RETURN_REFUND and address:
         with_address(shop)
     case = open_case(order, kind=kind, at=start)
     for i, step in enumerate(steps, start=1):

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from aftersales.models import AfterSalesCase, Kind, Refund, State
 from tests import factories
+from tests.aftersales.clicks import live_case_in
 from tests.aftersales.helpers import case_in, make_order, open_case
 from tests.logins import sign_in
 
@@ -37,18 +38,9 @@ def fsm_allows(case, user) -> set[str]:
     return {t.name for t in AfterSalesCase.objects.get(pk=case.pk).get_available_user_state_transitions(user)}
 
 
-def live_case(state, shop, **kw):
-    """A case in `state` whose deadline is still ahead of the real clock (the page checks it)."""
-    now = timezone.now()
-    order = make_order(shop=shop, placed_at=now - dt.timedelta(days=2), promised_ship_by=now + dt.timedelta(days=9))
-    if state == State.PENDING_MERCHANT:
-        return open_case(order, at=now - dt.timedelta(hours=1), **kw)
-    raise AssertionError(state)
-
-
 @pytest.mark.parametrize("kind", [Kind.REFUND_ONLY, Kind.RETURN_REFUND])
 def test_buttons_are_exactly_the_fsm_transitions_for_each_user(client, shop, owner, agent, viewer, reviewer, kind):
-    case = live_case(State.PENDING_MERCHANT, shop, kind=kind)
+    case = live_case_in(State.PENDING_MERCHANT, shop=shop, kind=kind, address=False)
     for user in (owner, agent, viewer, reviewer):
         login(client, user)
         assert buttons(client, case) == fsm_allows(case, user), user
@@ -99,7 +91,7 @@ def test_overdue_case_offers_no_button(client, shop, agent):
 
 
 def test_agree_button_refunds_and_a_stale_page_is_told_to_reload(client, shop, agent):
-    case = live_case(State.PENDING_MERCHANT, shop)
+    case = live_case_in(State.PENDING_MERCHANT, shop=shop)
     login(client, agent)
     response = client.post(action_url(case, "merchant_agree"), {"expected_state": State.PENDING_MERCHANT}, follow=True)
     assert AfterSalesCase.objects.get(pk=case.pk).state == State.REFUNDED
@@ -111,7 +103,7 @@ def test_agree_button_refunds_and_a_stale_page_is_told_to_reload(client, shop, a
 
 
 def test_refuse_needs_a_reason(client, shop, agent):
-    case = live_case(State.PENDING_MERCHANT, shop)
+    case = live_case_in(State.PENDING_MERCHANT, shop=shop)
     login(client, agent)
     response = client.post(action_url(case, "merchant_refuse"), {"expected_state": case.state, "reason-reason": ""})
     assert response.status_code == 200 and "This field is required" in response.content.decode()
@@ -124,7 +116,7 @@ def test_refuse_needs_a_reason(client, shop, agent):
 def test_agree_return_with_the_chosen_address(client, shop, agent):
     factories.ReturnAddressFactory(shop=shop, is_default=True)
     chosen = factories.ReturnAddressFactory(shop=shop, detail="二号仓")
-    case = live_case(State.PENDING_MERCHANT, shop, kind=Kind.RETURN_REFUND)
+    case = live_case_in(State.PENDING_MERCHANT, shop=shop, kind=Kind.RETURN_REFUND, address=False)
     login(client, agent)
     page = client.get(page_url(case)).content.decode()
     assert "二号仓" in page
@@ -134,7 +126,7 @@ def test_agree_return_with_the_chosen_address(client, shop, agent):
 
 
 def test_viewer_and_outsider_cannot_act(client, shop, viewer, outsider):
-    case = live_case(State.PENDING_MERCHANT, shop)
+    case = live_case_in(State.PENDING_MERCHANT, shop=shop)
     login(client, viewer)
     response = client.post(action_url(case, "merchant_agree"), {"expected_state": case.state}, follow=True)
     assert "may not merchant_agree" in response.content.decode()
@@ -145,8 +137,8 @@ def test_viewer_and_outsider_cannot_act(client, shop, viewer, outsider):
 
 
 def test_case_list_is_scoped_filtered_and_searchable(client, shop, other_shop, agent):
-    mine = live_case(State.PENDING_MERCHANT, shop)
-    theirs = live_case(State.PENDING_MERCHANT, other_shop)
+    mine = live_case_in(State.PENDING_MERCHANT, shop=shop)
+    theirs = live_case_in(State.PENDING_MERCHANT, shop=other_shop)
     login(client, agent)
     url = reverse("admin:aftersales_aftersalescase_changelist")
     page = client.get(url).content.decode()
@@ -160,7 +152,7 @@ def test_case_list_is_scoped_filtered_and_searchable(client, shop, other_shop, a
 
 
 def test_deadline_filter_within_6_hours(client, shop, agent, reviewer):
-    case = live_case(State.PENDING_MERCHANT, shop)
+    case = live_case_in(State.PENDING_MERCHANT, shop=shop)
     from aftersales.services import cases as svc
 
     now = timezone.now()
@@ -175,8 +167,8 @@ def test_deadline_filter_within_6_hours(client, shop, agent, reviewer):
 
 
 def test_bulk_agree_reports_each_failure(client, shop, agent):
-    ok = live_case(State.PENDING_MERCHANT, shop)
-    no_address = live_case(State.PENDING_MERCHANT, shop, kind=Kind.RETURN_REFUND)
+    ok = live_case_in(State.PENDING_MERCHANT, shop=shop)
+    no_address = live_case_in(State.PENDING_MERCHANT, shop=shop, kind=Kind.RETURN_REFUND, address=False)
     refused = case_in(State.MERCHANT_REFUSED, shop=shop)
     login(client, agent)
     response = client.post(

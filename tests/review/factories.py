@@ -1,51 +1,73 @@
-"""Cases for the review queue, made directly in a given state (the FSM allows an initial state;
-only assigning `state` on an existing case is blocked). Shared factories live in tests/factories.py."""
+"""Cases for the review queue, built through the case services like every other test case
+(tests/aftersales/helpers.py): opened, refused three hours later, escalated when asked."""
 
 import datetime as dt
 from decimal import Decimal
+from itertools import count
 
-import factory
 from django.utils import timezone
 
-from aftersales.models import AfterSalesCase, CaseTransition, Evidence, Kind, Reason, State
+from aftersales.models import AfterSalesCase, Evidence, Kind, Liable, Reason, State
+from aftersales.services import cases as svc
 from tests import factories
 
+_ids = count(1)
 
-class EscalatedCaseFactory(factory.django.DjangoModelFactory):
-    """A case the buyer escalated after the merchant refused it: waiting in the review queue."""
 
-    class Meta:
-        model = AfterSalesCase
+def EscalatedCaseFactory(
+    *,
+    order=None,
+    platform_id: str | None = None,
+    escalated_at: dt.datetime | None = ...,  # type: ignore[assignment]
+    state: str = State.UNDER_INTERVENTION,
+    amount: str | Decimal = "59.90",
+    kind: str = Kind.REFUND_ONLY,
+    reason: str = Reason.QUALITY_ISSUE,
+    buyer_statement: str = "The screen is cracked.",
+    merchant_statement: str = "It left the warehouse intact.",
+    claimed_by=None,
+    claimed_at: dt.datetime | None = None,
+) -> AfterSalesCase:
+    """A case the buyer escalated `escalated_at` (default 5 h ago) after the merchant refused it.
 
-    platform_id = factory.Sequence(lambda n: f"RC{n:06d}")
-    order = factory.SubFactory(factories.OrderFactory)
-    shop = factory.SelfAttribute("order.shop")
-    kind = Kind.REFUND_ONLY
-    reason = Reason.QUALITY_ISSUE
-    amount = Decimal("59.90")
-    state = State.UNDER_INTERVENTION
-    escalated_at = factory.LazyFunction(lambda: timezone.now() - dt.timedelta(hours=5))
-    opened_at = factory.LazyAttribute(lambda o: (o.escalated_at or timezone.now()) - dt.timedelta(days=2))
-    submitted_at = factory.SelfAttribute("opened_at")
-    refused_at = factory.LazyAttribute(lambda o: o.opened_at + dt.timedelta(hours=3))
-    intervened_at = factory.SelfAttribute("escalated_at")
-    buyer_statement = "The screen is cracked."
-    merchant_statement = "It left the warehouse intact."
-    changed_at = factory.LazyAttribute(lambda o: o.escalated_at or o.refused_at)
+    `state` stops earlier (merchant_refused, with `escalated_at=None`) or goes on after the
+    escalation (refunded: ruled against the merchant; closed: cancelled by the buyer)."""
+    if escalated_at is ...:
+        escalated_at = timezone.now() - dt.timedelta(hours=5)
+    end = escalated_at or timezone.now() - dt.timedelta(hours=5)
+    opened_at = end - dt.timedelta(days=2)
+    order = order or factories.OrderFactory()
+    if order.shipped_at is None:  # shipped, so the merchant's deadline is the full 48 h
+        order.shipped_at, order.tracking = min(order.placed_at, opened_at), "SF100"
+        order.save(update_fields=["shipped_at", "tracking"])
+    case = svc.case_open(
+        platform_id=f"RC{next(_ids):06d}" if platform_id is None else platform_id,
+        order=order,
+        kind=kind,
+        reason=reason,
+        amount=Decimal(amount),
+        at=opened_at,
+        statement=buyer_statement,
+    )
+    case = svc.case_merchant_refuse(case=case, reason=merchant_statement, at=opened_at + dt.timedelta(hours=3))
+    if state == State.CLOSED and escalated_at is None:
+        case = svc.case_cancel(case=case, at=opened_at + dt.timedelta(hours=4))
+    if escalated_at is not None:
+        case = svc.case_escalate(case=case, at=escalated_at)
+        if state == State.REFUNDED:
+            ruled_at = escalated_at + dt.timedelta(minutes=1)
+            case = svc.case_rule(case=case, liable=Liable.MERCHANT, note="ruled", at=ruled_at)
+        elif state == State.CLOSED:
+            case = svc.case_cancel(case=case, at=escalated_at + dt.timedelta(minutes=1))
+    assert case.state == state, (case.state, state)
+    if claimed_by is not None:
+        AfterSalesCase.objects.filter(pk=case.pk).update(claimed_by=claimed_by, claimed_at=claimed_at or timezone.now())
+        case.refresh_from_db()
+    return case
 
 
 def with_history(case: AfterSalesCase) -> AfterSalesCase:
-    """The log rows and evidence such a case would have after open → refuse → escalate."""
-    steps = [
-        ("open", "", State.PENDING_MERCHANT, "buyer", case.opened_at, ""),
-        ("merchant_refuse", State.PENDING_MERCHANT, State.MERCHANT_REFUSED, "merchant", case.refused_at, "intact"),
-        ("escalate", State.MERCHANT_REFUSED, State.UNDER_INTERVENTION, "buyer", case.escalated_at, ""),
-    ]
-    for name, from_state, to_state, actor_kind, at, note in steps:
-        CaseTransition.objects.create(
-            case=case, transition=name, from_state=from_state, to_state=to_state, actor_kind=actor_kind, at=at,
-            note=note,
-        )
+    """The evidence both sides would have added to such a case (its log rows the services wrote)."""
     Evidence.objects.create(case=case, side="buyer", url="https://img.example.com/crack.jpg", note="crack",
                             added_at=case.opened_at)
     Evidence.objects.create(case=case, side="merchant", url="https://img.example.com/box.jpg", note="packing",

@@ -142,8 +142,11 @@ class TestListing:
 
 class TestCasePage:
     def test_shows_facts_evidence_log_prior_cases(self, client, login, reviewer, django_assert_max_num_queries):
-        case = with_history(EscalatedCaseFactory(buyer_statement="Screen cracked on arrival"))
-        prior = EscalatedCaseFactory(order=case.order, platform_id="PRIOR-1", state=State.CLOSED)
+        # The order's earlier case, closed before this one was opened (one open case per order).
+        prior = EscalatedCaseFactory(
+            platform_id="PRIOR-1", state=State.CLOSED, escalated_at=None, buyer_statement="first try"
+        )
+        case = with_history(EscalatedCaseFactory(order=prior.order, buyer_statement="Screen cracked on arrival"))
         login(reviewer)
         with django_assert_max_num_queries(10):
             response = client.get(reverse("review:case", args=[case.pk]))

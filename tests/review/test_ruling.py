@@ -10,6 +10,7 @@ from django.utils import timezone
 from aftersales.models import AfterSalesCase, CaseTransition, CloseReason, Refund, State
 from review import services as review
 from tests import factories
+from tests.aftersales.clicks import live_case_in
 from tests.review.factories import EscalatedCaseFactory
 
 pytestmark = pytest.mark.django_db
@@ -46,7 +47,7 @@ class TestRuling:
         assert case.claimed_by == reviewer  # ruling an unclaimed case claims it
         refund = Refund.objects.get(case=case)
         assert (refund.amount, refund.intervened, refund.liable) == (case.amount, True, "merchant")
-        log = CaseTransition.objects.get(case=case)
+        log = CaseTransition.objects.get(case=case, transition="rule")
         assert (log.transition, log.from_state, log.to_state, log.actor_kind, log.actor, log.note) == (
             "rule", State.UNDER_INTERVENTION, State.REFUNDED, "reviewer", reviewer, "Photos show transit damage."
         )
@@ -59,7 +60,7 @@ class TestRuling:
         case.refresh_from_db()
         assert (case.state, case.close_reason, case.liable) == (State.CLOSED, CloseReason.RULED_FOR_MERCHANT, "buyer")
         assert not Refund.objects.filter(case=case).exists()
-        log = CaseTransition.objects.get(case=case)
+        log = CaseTransition.objects.get(case=case, transition="rule")
         assert (log.from_state, log.to_state, log.actor, log.note) == (
             State.UNDER_INTERVENTION, State.CLOSED, reviewer, "Seal intact on the merchant's video."
         )
@@ -74,7 +75,7 @@ class TestRuling:
         assert response.context["rule_form"].errors
         case.refresh_from_db()
         assert case.state == State.UNDER_INTERVENTION and case.claimed_by is None
-        assert not CaseTransition.objects.filter(case=case).exists()
+        assert not CaseTransition.objects.filter(case=case, transition="rule").exists()
 
     def test_service_refuses_an_empty_note_and_keeps_the_case_unclaimed(self, reviewer):
         case = EscalatedCaseFactory()
@@ -106,7 +107,7 @@ class TestRuling:
         assert response.redirect_chain == [(reverse("review:case", args=[case.pk]), 302)]
         assert "please reload" in response.content.decode()
         assert Refund.objects.filter(case=case).count() == 1
-        assert CaseTransition.objects.filter(case=case).count() == 1
+        assert CaseTransition.objects.filter(case=case, transition="rule").count() == 1
 
     def test_merchant_staff_cannot_rule(self, client, login):
         case = EscalatedCaseFactory()
@@ -119,12 +120,7 @@ class TestRuling:
 class TestShortenDeadline:
     @pytest.fixture
     def pending(self):
-        now = timezone.now()
-        return EscalatedCaseFactory(
-            state=State.PENDING_MERCHANT, escalated_at=None, intervened_at=None, refused_at=None,
-            opened_at=now - dt.timedelta(hours=2), changed_at=now - dt.timedelta(hours=2),
-            due_at=now + dt.timedelta(hours=46),
-        )
+        return live_case_in(State.PENDING_MERCHANT, shop=factories.ShopFactory())  # due in 47 h
 
     def test_reviewer_shortens_a_pending_deadline(self, client, login, reviewer, pending):
         login(reviewer)
@@ -138,7 +134,7 @@ class TestShortenDeadline:
         assert response.status_code == 302
         pending.refresh_from_db()
         assert pending.due_at == new_due and pending.state == State.PENDING_MERCHANT
-        log = CaseTransition.objects.get(case=pending)
+        log = CaseTransition.objects.get(case=pending, transition="shorten_deadline")
         assert (log.transition, log.actor) == ("shorten_deadline", reviewer)
 
     def test_never_below_24_hours(self, client, login, reviewer, pending):
@@ -151,4 +147,5 @@ class TestShortenDeadline:
         )
         assert response.status_code == 400 and "24" in response.content.decode()
         pending.refresh_from_db()
-        assert pending.due_at == before and not CaseTransition.objects.filter(case=pending).exists()
+        assert pending.due_at == before
+        assert not CaseTransition.objects.filter(case=pending, transition="shorten_deadline").exists()
