@@ -80,6 +80,14 @@ def reviewer(db):
     return user
 
 
+@pytest.fixture
+def other_reviewer(reviewer):
+    """A second reviewer, for claims held by someone else."""
+    user = factories.UserFactory(is_staff=True)
+    user.groups.add(*reviewer.groups.all())
+    return user
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _end_stray_sessions(django_db_setup, django_db_blocker):
     """Threads of the concurrency and live-server tests may leave a PostgreSQL session open,

@@ -18,13 +18,6 @@ from tests.review.factories import EscalatedCaseFactory, escalated_cases
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def other_reviewer(reviewer):
-    user = factories.UserFactory()
-    user.groups.add(*reviewer.groups.all())
-    return user
-
-
 class TestClaimService:
     def test_claim_and_claim_again_is_idempotent(self, reviewer):
         case = EscalatedCaseFactory()

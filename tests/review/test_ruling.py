@@ -27,13 +27,6 @@ def queue_ids(client) -> list[str]:
     return [row.record.platform_id for row in client.get(QUEUE).context["table"].paginated_rows]
 
 
-@pytest.fixture
-def other_reviewer(reviewer):
-    user = factories.UserFactory()
-    user.groups.add(*reviewer.groups.all())
-    return user
-
-
 class TestRuling:
     def test_merchant_liable_refunds_logs_and_leaves_the_queue(self, client, login, reviewer):
         case = EscalatedCaseFactory(amount="42.50")
