@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django_tables2 import RequestConfig
 
-from pddadmin.exports import SafeTableExport
+from pddadmin.exports import table_download
 from pddadmin.shops.models import Shop
 from pddadmin.shops.selectors import is_platform_staff, shops_for
 
@@ -97,9 +97,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     figures = snapshot or selectors.shop_figures(shop=shop, day=day)
     goods = GoodsTable(selectors.goods_snapshots(shop=shop, day=day), prefix="g-")
     RequestConfig(request, paginate={"per_page": 20}).configure(goods)
-    export_format = request.GET.get("_export")
-    if SafeTableExport.is_valid_format(export_format):
-        return SafeTableExport(export_format, goods).response(f"goods-{shop.platform_id}-{day}.{export_format}")
+    if file := table_download(request, goods, f"goods-{shop.platform_id}-{day}"):
+        return file
     return render(request, "metrics/dashboard.html", {
         "title": _("After-sales service quality"),
         "shop": shop,
@@ -150,9 +149,8 @@ def platform_overview(request: HttpRequest) -> HttpResponse:
     day = _day(request, None if request.GET.get("date") else selectors.snapshot_latest_date())
     table = ShopRankingTable(selectors.platform_ranking(day=day))
     RequestConfig(request, paginate={"per_page": 50}).configure(table)
-    export_format = request.GET.get("_export")
-    if SafeTableExport.is_valid_format(export_format):
-        return SafeTableExport(export_format, table).response(f"shops-{day}.{export_format}")
+    if file := table_download(request, table, f"shops-{day}"):
+        return file
     return render(request, "metrics/platform.html", {
         "title": _("Service quality: all shops"),
         "day": day,

@@ -128,6 +128,15 @@ class SafeTableExport(TableExport):
         return download(**self._export_args(), filename=filename or f"export.{self.format}")
 
 
+def table_download(request, table, stem: str) -> HttpResponse | None:
+    """The file a function view's table asks for with `?_export=csv|xlsx` (named `stem.fmt`), or
+    None when the request is for the page; the views' counterpart of `SafeExportMixin`."""
+    export_format = request.GET.get("_export")
+    if not SafeTableExport.is_valid_format(export_format):
+        return None
+    return SafeTableExport(export_format, table).response(f"{stem}.{export_format}")
+
+
 class SafeExportMixin(ExportMixin):
     """django-tables2's ExportMixin for a list view, through `SafeTableExport` (csv and xlsx)."""
 
