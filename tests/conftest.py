@@ -7,6 +7,9 @@ from django.db import connection
 from tests import factories
 from tests.logins import sign_in
 
+# The browser fixtures (chromium, tab) serve every test folder.
+pytest_plugins = ["tests.browsers"]
+
 TZ = dt.timezone(dt.timedelta(hours=8))
 
 

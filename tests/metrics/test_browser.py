@@ -2,41 +2,24 @@
 
 import io
 import json
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.contrib.staticfiles import finders
 from django.core.management import call_command
 
 from tests import factories
+from tests.browsers import SCREENSHOTS
 from tests.conftest import at
 from tests.metrics.helpers import case, orders, refund
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-SCREENSHOTS = Path(settings.BASE_DIR) / "var" / "screenshots"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
+ECHARTS = "vendor/echarts/echarts.min.js"
 RATES = ("dispute_refund", "quality_refund", "intervention")
 
 
-@pytest.fixture
-def browser_page(monkeypatch):
-    if not Path("/usr/bin/chromium").exists():
-        pytest.skip("needs Debian's chromium (apt-get install -y chromium)")
+def test_merchant_dashboard_shows_the_exported_rates_and_a_drawn_chart(live_server, tab):
     # The chart is part of what is tested: a missing library is a failure, not a skip.
-    assert finders.find("vendor/echarts/echarts.min.js"), "ECharts is not installed: run `make assets`"
-    sync_api = pytest.importorskip("playwright.sync_api")
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's loop runs beside the live server
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
-        page.set_default_timeout(15_000)
-        yield page
-        browser.close()
-
-
-def test_merchant_dashboard_shows_the_exported_rates_and_a_drawn_chart(live_server, browser_page):
+    assert finders.find(ECHARTS), "ECharts is not installed: run `make assets`"
     shop = factories.ShopFactory(platform_id="S0042")
     agent = factories.member(shop, "agent")
     agent.save()  # the factory sets the password without saving it
@@ -52,7 +35,7 @@ def test_merchant_dashboard_shows_the_exported_rates_and_a_drawn_chart(live_serv
     (exported,) = json.loads(out.getvalue())["shops"]
     assert (exported["quality_refund_rate"], exported["intervention_rate"]) == (0.285714, 0.285714)
 
-    page = browser_page
+    page = tab
     page.goto(f"{live_server.url}/admin/login/?next=/metrics/")
     page.fill("#id_username", agent.username)
     page.fill("#id_password", "pw-for-tests-123")

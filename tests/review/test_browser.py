@@ -1,44 +1,25 @@
 """A reviewer in headless Chromium: log in, open the queue, take the next case, rule it, see it gone."""
 
 import datetime as dt
-import os
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.utils import timezone
 
 from aftersales.models import Refund, State
+from tests.browsers import SCREENSHOTS
 from tests.review.factories import EscalatedCaseFactory, with_history
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-SCREENSHOTS = Path(settings.BASE_DIR) / "var" / "screenshots"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
 
 
-@pytest.fixture
-def browser_page():
-    if not Path("/usr/bin/chromium").exists():
-        pytest.skip("needs Debian's chromium (apt-get install -y chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # Playwright's loop runs beside the live server
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 900}, locale="zh-CN")
-        page.set_default_timeout(15_000)
-        yield page
-        browser.close()
-
-
-def test_reviewer_claims_next_case_rules_merchant_liable_and_it_leaves_the_queue(live_server, browser_page, reviewer):
+def test_reviewer_claims_next_case_rules_merchant_liable_and_it_leaves_the_queue(live_server, tab, reviewer):
     now = timezone.now()
     oldest = with_history(EscalatedCaseFactory(platform_id="CASE-OLDEST", escalated_at=now - dt.timedelta(hours=60)))
     middle = EscalatedCaseFactory(platform_id="CASE-MIDDLE", escalated_at=now - dt.timedelta(hours=20))
     newest = EscalatedCaseFactory(platform_id="CASE-NEWEST", escalated_at=now - dt.timedelta(hours=2))
     reviewer.set_password("pw-for-tests-123")
     reviewer.save()
-    page = browser_page
+    page = tab
 
     page.goto(f"{live_server.url}/admin/login/?next=/review/")
     page.fill("#id_username", reviewer.username)
