@@ -55,3 +55,14 @@ def tab(chromium):
 
 def shot(page, name: str) -> None:
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def log_in(page, live_server, username: str, next_url: str, password: str | None = None) -> None:
+    """Through the login form, with the demo password `make run` prints unless told another."""
+    from pddadmin.demo.users import DEMO_PASSWORD
+
+    page.goto(f"{live_server.url}/admin/login/?next={next_url}")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password or DEMO_PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_url(f"{live_server.url}{next_url}")

@@ -9,18 +9,9 @@ import json
 
 import pytest
 
-from pddadmin.demo.users import DEMO_PASSWORD, ensure_demo_users
+from pddadmin.demo.users import ensure_demo_users
 from pddadmin.feed.importer import import_events
-from tests.browsers import SCREENSHOTS, TZ, shot  # noqa: F401 - the browser tests import them from here
-
-
-def log_in(page, live_server, username: str, next_url: str) -> None:
-    """Through the login form, with the demo password `make run` prints."""
-    page.goto(f"{live_server.url}/admin/login/?next={next_url}")
-    page.fill("#id_username", username)
-    page.fill("#id_password", DEMO_PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_url(f"{live_server.url}{next_url}")
+from tests.browsers import SCREENSHOTS, TZ, log_in, shot  # noqa: F401 - the browser tests import them from here
 
 
 class Feed:

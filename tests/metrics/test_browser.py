@@ -8,8 +8,9 @@ from django.contrib.staticfiles import finders
 from django.core.management import call_command
 
 from tests import factories
-from tests.browsers import SCREENSHOTS
+from tests.browsers import SCREENSHOTS, log_in
 from tests.conftest import at
+from tests.factories import TEST_PASSWORD
 from tests.metrics.helpers import case, orders, refund
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -36,11 +37,7 @@ def test_merchant_dashboard_shows_the_exported_rates_and_a_drawn_chart(live_serv
     assert (exported["quality_refund_rate"], exported["intervention_rate"]) == (0.285714, 0.285714)
 
     page = tab
-    page.goto(f"{live_server.url}/admin/login/?next=/metrics/")
-    page.fill("#id_username", agent.username)
-    page.fill("#id_password", "pw-for-tests-123")
-    page.click("input[type=submit]")
-    page.wait_for_url(f"{live_server.url}/metrics/")
+    log_in(page, live_server, agent.username, "/metrics/", password=TEST_PASSWORD)
     assert "S0042" in page.inner_text("#metrics-title")
     for key in RATES:
         value = page.locator(f"#rate-window-{key} .value")

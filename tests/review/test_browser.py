@@ -6,7 +6,8 @@ import pytest
 from django.utils import timezone
 
 from aftersales.models import Refund, State
-from tests.browsers import SCREENSHOTS
+from tests.browsers import SCREENSHOTS, log_in
+from tests.factories import TEST_PASSWORD
 from tests.review.factories import EscalatedCaseFactory, with_history
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -17,15 +18,11 @@ def test_reviewer_claims_next_case_rules_merchant_liable_and_it_leaves_the_queue
     oldest = with_history(EscalatedCaseFactory(platform_id="CASE-OLDEST", escalated_at=now - dt.timedelta(hours=60)))
     middle = EscalatedCaseFactory(platform_id="CASE-MIDDLE", escalated_at=now - dt.timedelta(hours=20))
     newest = EscalatedCaseFactory(platform_id="CASE-NEWEST", escalated_at=now - dt.timedelta(hours=2))
-    reviewer.set_password("pw-for-tests-123")
+    reviewer.set_password(TEST_PASSWORD)
     reviewer.save()
     page = tab
 
-    page.goto(f"{live_server.url}/admin/login/?next=/review/")
-    page.fill("#id_username", reviewer.username)
-    page.fill("#id_password", "pw-for-tests-123")
-    page.click("input[type=submit]")
-    page.wait_for_url(f"{live_server.url}/review/")
+    log_in(page, live_server, reviewer.username, "/review/", password=TEST_PASSWORD)
     rows = page.locator("#review-queue tbody tr")
     assert rows.count() == 3
     assert rows.nth(0).inner_text().startswith("CASE-OLDEST")
