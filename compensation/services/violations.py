@@ -51,28 +51,9 @@ def _log(
     )
 
 
-@transaction.atomic
-def violation_report(
-    *,
-    platform_id: str,
-    orders: Sequence[Order],
-    reason: str,
-    at: dt.datetime,
-    actor: AbstractBaseUser | None = None,
-    source: str = "feed",
-    complaint: str = "",
-) -> Violation:
-    """Record a buyer's report over one or more orders of one shop, in the order listed."""
-    if actor is not None and not is_platform_staff(actor):
-        raise PermissionDenied(_("only platform reviewers may enter a warranty report"))
-    if reason not in ViolationReason.values:
-        raise ValidationError(_("unknown violation reason %(reason)s") % {"reason": reason})
-    if not orders:
-        raise ValidationError(_("a violation needs at least one order"))
-    if len({o.pk for o in orders}) != len(orders):
-        raise ValidationError(_("a violation lists the same order twice"))
-    if Violation.objects.filter(platform_id=platform_id).exists():
-        raise ValidationError(_("violation %(id)s already exists") % {"id": platform_id})
+def _check_reported_orders(orders: Sequence[Order], *, reason: str, at: dt.datetime) -> None:
+    """The orders of one report: one shop, national warranty when placed, placed before the
+    report, and in no other active violation for the same reason."""
     shop_id = orders[0].shop_id
     for order in orders:
         if order.shop_id != shop_id:
@@ -100,6 +81,32 @@ def violation_report(
             _("order %(order)s is already in violation %(other)s for the same reason")
             % {"order": taken.order.platform_id, "other": taken.violation.platform_id}
         )
+
+
+@transaction.atomic
+def violation_report(
+    *,
+    platform_id: str,
+    orders: Sequence[Order],
+    reason: str,
+    at: dt.datetime,
+    actor: AbstractBaseUser | None = None,
+    source: str = "feed",
+    complaint: str = "",
+) -> Violation:
+    """Record a buyer's report over one or more orders of one shop, in the order listed."""
+    if actor is not None and not is_platform_staff(actor):
+        raise PermissionDenied(_("only platform reviewers may enter a warranty report"))
+    if reason not in ViolationReason.values:
+        raise ValidationError(_("unknown violation reason %(reason)s") % {"reason": reason})
+    if not orders:
+        raise ValidationError(_("a violation needs at least one order"))
+    if len({o.pk for o in orders}) != len(orders):
+        raise ValidationError(_("a violation lists the same order twice"))
+    if Violation.objects.filter(platform_id=platform_id).exists():
+        raise ValidationError(_("violation %(id)s already exists") % {"id": platform_id})
+    _check_reported_orders(orders, reason=reason, at=at)
+    shop_id = orders[0].shop_id
     violation = Violation.objects.create(
         platform_id=platform_id,
         shop_id=shop_id,
