@@ -2,7 +2,9 @@ import datetime as dt
 
 import pytest
 from django.contrib.auth.models import Group
+from django.core.management import call_command
 from django.db import connection
+from django.utils import translation
 
 from tests import factories
 from tests.logins import sign_in
@@ -22,6 +24,14 @@ def at(text: str) -> dt.datetime:
 def fast_password_hashing(settings):
     # The production hasher costs ~0.3 s a user on this machine; tests only need a hash.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def compiled_catalogues():
+    """The Chinese catalogues compiled from the .po files as they are now (a fresh checkout has no
+    .mo files), and the ones Django cached before dropped."""
+    call_command("compile_locale", verbosity=0)
+    translation.trans_real._translations = {}
 
 
 @pytest.fixture

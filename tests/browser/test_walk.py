@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from pddadmin.demo.users import DEMO_PASSWORD
 from pddadmin.shops.models import Role, Shop
 from pddadmin.shops.services import membership_set
-from tests.browser.conftest import log_in, shot
+from tests.browsers import log_in, shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -6,13 +6,12 @@ import re
 
 import pytest
 from django.conf import settings
-from django.core.management import call_command
 from django.test import Client
 from django.urls import path, reverse
-from django.utils import translation
 
 from pddadmin.navigation import SECTIONS
 from pddadmin.urls import urlpatterns as project_urlpatterns
+from tests.logins import sign_in
 
 MERCHANT_PAGES = ["cases", "addresses", "hotline", "dashboard", "violations", "payouts", "accounts"]
 PLATFORM_PAGES = ["dashboard", "platform", "queue", "warranty"]
@@ -32,17 +31,12 @@ CSRF = re.compile(r'<form id="logout-form" method="post" action="([^"]+)">\s*'
                   r'<input type="hidden" name="csrfmiddlewaretoken" value="([^"]+)">')  # fmt: skip
 
 
-@pytest.fixture(autouse=True)
-def compiled_catalogues():
-    call_command("compile_locale", verbosity=0)
-    translation.trans_real._translations = {}  # drop catalogues cached before compiling
+pytestmark = pytest.mark.usefixtures("compiled_catalogues")
 
 
 def signed_in(user, language: str = "en") -> Client:
-    client = Client(enforce_csrf_checks=True)
-    client.force_login(user)
-    client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
-    return client
+    """Signed in, in a browser that checks CSRF tokens as a real one does: the header's forms post theirs."""
+    return sign_in(Client(enforce_csrf_checks=True), user, language=language)
 
 
 def nav_links(html: str) -> list[tuple[str, str, bool]]:

@@ -1,19 +1,11 @@
 """Chinese first, English available."""
 
 import pytest
-from django.core.management import call_command
 from django.urls import reverse
-from django.utils import translation
 
 from tests.review.factories import EscalatedCaseFactory
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def compiled_catalogues():
-    call_command("compile_locale", verbosity=0)
-    translation.trans_real._translations = {}  # drop catalogues cached before compiling
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("compiled_catalogues")]
 
 
 def test_queue_and_case_page_in_chinese_by_default_and_english_on_request(client, login, reviewer, settings):
