@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 
 from pddadmin.exports import download
 from pddadmin.shops.paginator import LargeTablePaginator
-from pddadmin.shops.selectors import is_platform_staff, shops_for
+from pddadmin.shops.selectors import shops_for
 
 from . import selectors
 from .forms import ExplanationForm, RulingForm
@@ -36,7 +36,6 @@ def violation_list(request: HttpRequest) -> HttpResponse:
         qs = qs.filter(state=state)
     return render(request, "compensation/violation_list.html", {
         "page": _page(request, qs), "states": ViolationState.choices, "state": state,
-        "reviewer": is_platform_staff(request.user),
     })
 
 
@@ -77,7 +76,6 @@ def violation_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "actions": actions,
         "explanation_form": explanation_form,
         "ruling_form": ruling_form,
-        "reviewer": is_platform_staff(request.user),
     })
 
 

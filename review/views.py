@@ -90,7 +90,6 @@ class QueueView(ReviewerRequiredMixin, ExportMixin, SingleTableMixin, FilterView
         context["sla_hours"] = SLA_HOURS
         paginator = getattr(context["table"], "paginator", None)
         context["count_is_estimate"] = paginator is not None and paginator.count > paginator.exact_limit
-        context["active_tab"] = "cases"
         context["title"] = _("Platform intervention queue")
         return context
 
@@ -126,7 +125,6 @@ def _case_context(request: HttpRequest, pk: int, **forms) -> dict:
         "shorten_form": forms.get("shorten_form") or ShortenDeadlineForm(),
         "seen_form": SeenForm.for_case(case),
         "sla_hours": SLA_HOURS,
-        "active_tab": "cases",
         "title": _("Case %(case)s · %(state)s") % {"case": case.platform_id, "state": case.get_state_display()},
     }
 
@@ -294,9 +292,7 @@ class WarrantyQueueView(ReviewerRequiredMixin, View):
 
     def get(self, request: HttpRequest) -> HttpResponse:
         page = LargeTablePaginator(warranty_queue(), WARRANTY_PER_PAGE).get_page(request.GET.get("page"))
-        return render(
-            request, "review/warranty.html", {"page": page, "active_tab": "warranty", "now": timezone.now()}
-        )
+        return render(request, "review/warranty.html", {"page": page, "now": timezone.now()})
 
 
 class WarrantyReportView(ReviewerRequiredMixin, View):
@@ -330,4 +326,4 @@ class WarrantyReportView(ReviewerRequiredMixin, View):
         return redirect("compensation:violation", pk=violation.pk)
 
     def render(self, form: WarrantyReportForm) -> HttpResponse:
-        return render(self.request, "review/warranty_report.html", {"form": form, "active_tab": "warranty"})
+        return render(self.request, "review/warranty_report.html", {"form": form})
