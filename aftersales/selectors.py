@@ -1,10 +1,10 @@
 """After-sales reads."""
 
-from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q, QuerySet
+from django.db.models import BooleanField, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet
 
 from pddadmin.shops.models import Shop
 
-from .models import AfterSalesCase, ReturnAddress
+from .models import AfterSalesCase, Refund, ReturnAddress, State, automatic_transitions
 
 
 def shops_with_info_missing(queryset: QuerySet[Shop] | None = None) -> QuerySet[Shop]:
@@ -28,3 +28,18 @@ def claimed_by_other(case: AfterSalesCase, user) -> bool:
     enforces this under the row lock; the pages use it to offer the ruling only where it can succeed.
     """
     return case.claimed_by_id is not None and case.claimed_by_id != getattr(user, "pk", None)
+
+
+def refunded_by(order: OuterRef | F, moment: OuterRef | F) -> Q:
+    """The order was refunded at or before `moment` (SPEC §7.3), counting an automatic refund that
+    falls due by then whether or not it has been applied yet: a case still waiting in a state
+    whose automatic transition refunds it, with its deadline at or before `moment`. So the answer
+    never depends on whether `process_deadlines` has run."""
+    refunding = [source for source, t in automatic_transitions().items() if t.target == State.REFUNDED]
+    return Q(Exists(Refund.objects.filter(order=order, refunded_at__lte=moment))) | Q(
+        Exists(AfterSalesCase.objects.filter(order=order, state__in=refunding, due_at__lte=moment))
+    )
+
+
+def order_refunded(*, order_id: int) -> bool:
+    return Refund.objects.filter(order_id=order_id).exists()

@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from pddadmin.shops.admin_scope import ReadOnlyAdminMixin, ShopListFilter, ShopScopedAdminMixin
 from pddadmin.shops.paginator import LargeTablePaginator
 
-from .models import Account, Coupon, Entry, LedgerTransaction, Payout, Violation, ViolationLog, ViolationOrder
+from .models import Account, Charge, Coupon, Credit, Entry, LedgerTransaction, Violation, ViolationLog, ViolationOrder
 
 
 class ViolationOrderInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -38,23 +38,34 @@ class ViolationAdmin(ReadOnlyAdminMixin, ShopScopedAdminMixin, admin.ModelAdmin)
 
     @admin.display(description=_("page"))
     def page(self, obj):
-        return format_html('<a href="{}">{}</a>', reverse("compensation:violation", args=[obj.pk]),
-                           _("open"))
+        return format_html('<a href="{}">{}</a>', reverse("compensation:violation", args=[obj.pk]), _("open"))
 
 
-@admin.register(Payout)
-class PayoutAdmin(ReadOnlyAdminMixin, ShopScopedAdminMixin, admin.ModelAdmin):
+@admin.register(Charge)
+class ChargeAdmin(ReadOnlyAdminMixin, ShopScopedAdminMixin, admin.ModelAdmin):
     shop_path = "shop"
-    list_display = ["violation", "order", "buyer", "amount", "from_deposit", "from_balance", "arrears", "issued_at"]
-    list_filter = [ShopListFilter]
-    list_select_related = ["violation", "order"]
-    search_fields = ["violation__platform_id", "order__platform_id", "buyer"]
+    list_display = ["kind", "cause", "shop", "buyer", "amount", "from_deposit", "from_balance", "arrears", "at"]
+    list_filter = [ShopListFilter, "kind"]
+    list_select_related = ["shop"]
+    search_fields = ["cause", "buyer", "order__platform_id", "message"]
+    date_hierarchy = "at"
+    paginator = LargeTablePaginator
+
+
+@admin.register(Credit)
+class CreditAdmin(ReadOnlyAdminMixin, ShopScopedAdminMixin, admin.ModelAdmin):
+    shop_path = "shop"
+    list_display = ["kind", "shop", "amount", "to_arrears", "credited", "at", "source", "reference"]
+    list_filter = [ShopListFilter, "kind", "source"]
+    list_select_related = ["shop"]
+    search_fields = ["reference"]
+    date_hierarchy = "at"
     paginator = LargeTablePaginator
 
 
 @admin.register(Coupon)
 class CouponAdmin(ReadOnlyAdminMixin, ShopScopedAdminMixin, admin.ModelAdmin):
-    shop_path = "payout__shop"
+    shop_path = "charge__shop"
     list_display = ["code", "buyer", "face_value", "min_spend", "issued_at", "expires_at", "status"]
     search_fields = ["code", "buyer"]
     paginator = LargeTablePaginator

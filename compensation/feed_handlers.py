@@ -1,11 +1,11 @@
-"""Feed events for national-warranty violations (SPEC §8); each one calls a service."""
+"""Feed events for warranty violations and the shop's money (SPEC §8); each one calls a service."""
 
 from pddadmin.feed.events import Event, Rejected
 from pddadmin.feed.registry import handles
-from pddadmin.shops.models import Order
+from pddadmin.shops.models import Order, Shop
 
-from .models import Violation, ViolationReason
-from .services import violations
+from .models import CreditKind, Violation, ViolationReason
+from .services import credits, shipping, violations
 
 
 @handles("warranty.reported")
@@ -33,3 +33,30 @@ def warranty_ruled(event: Event) -> None:
     note = event.text("note", max_length=2000)
     event.check_not_older(violation, f"violation {violation.platform_id}")
     violations.violation_rule(violation=violation, breach=breach, note=note, at=event.at, source="feed")
+
+
+# --- money (SPEC §6.1, §7.3) ----------------------------------------------------------------
+
+
+def _credit(event: Event, kind: str) -> None:
+    shop = event.ref(Shop, "shop")
+    credits.shop_credit(
+        shop=shop, kind=kind, amount=event.money("amount"), at=event.at, source="feed", reference=event.id
+    )
+
+
+@handles("shop.settled")
+def shop_settled(event: Event) -> None:
+    _credit(event, CreditKind.SETTLEMENT)
+
+
+@handles("shop.deposit_paid")
+def shop_deposit_paid(event: Event) -> None:
+    _credit(event, CreditKind.DEPOSIT_PAYMENT)
+
+
+@handles("order.out_of_stock")
+def order_out_of_stock(event: Event) -> None:
+    # Not locked here: the service locks the shop's books first, then the order (one lock order).
+    order = event.ref(Order, "order")
+    shipping.order_declare_out_of_stock(order=order, at=event.at)

@@ -1,4 +1,4 @@
-"""National warranty (全国联保) violations, the money ledger, payouts and coupons (SPEC §6).
+"""National warranty (全国联保) violations, the money ledger, charges, credits and coupons (SPEC §6).
 
 Ledger sign convention: an entry's amount is the value it moves *to* the account's holder
 (negative: away from them). Every transaction's entries sum to zero, so value is never
@@ -6,6 +6,7 @@ created or lost, only moved. Hence:
 - shop deposit / goods balance: positive = the shop's funds (equal to Shop.deposit/balance);
 - shop arrears: zero or negative; -20.00 means the shop owes 20.00 (shown as arrears 20.00);
 - platform coupon liability: positive = face value of coupons the platform has issued;
+- platform fines received: positive = late-reply fines the platform has collected or is owed;
 - platform funding: the outside world; opening balances and credits come from it (negative).
 """
 
@@ -66,15 +67,19 @@ def _not_before_last_change(violation: "Violation") -> bool:
 EXPLAIN_RULES = [
     Rule(
         _explanation_open,
-        lambda v: _("the deadline for an explanation passed at %(due)s")
-        % {"due": timezone.localtime(v.explanation_due_at).strftime("%Y-%m-%d %H:%M")},
+        lambda v: (
+            _("the deadline for an explanation passed at %(due)s")
+            % {"due": timezone.localtime(v.explanation_due_at).strftime("%Y-%m-%d %H:%M")}
+        ),
     ),
 ]
 RULE_RULES = [
     Rule(
         _not_before_last_change,
-        lambda v: _("ruling time %(at)s is before the last change of violation %(id)s")
-        % {"at": v.moment.isoformat(), "id": v.platform_id},
+        lambda v: (
+            _("ruling time %(at)s is before the last change of violation %(id)s")
+            % {"at": v.moment.isoformat(), "id": v.platform_id}
+        ),
     ),
 ]
 
@@ -240,11 +245,12 @@ class AccountKind(models.TextChoices):
     BALANCE = "balance", _("goods balance")
     ARREARS = "arrears", _("arrears")
     COUPON_LIABILITY = "coupon_liability", _("coupon liability")
+    FINES = "fines", _("fines received")
     FUNDING = "funding", _("outside funding")
 
 
 SHOP_KINDS = (AccountKind.DEPOSIT, AccountKind.BALANCE, AccountKind.ARREARS)
-PLATFORM_KINDS = (AccountKind.COUPON_LIABILITY, AccountKind.FUNDING)
+PLATFORM_KINDS = (AccountKind.COUPON_LIABILITY, AccountKind.FINES, AccountKind.FUNDING)
 
 
 class Account(models.Model):
@@ -274,9 +280,15 @@ class Account(models.Model):
 
 class TransactionKind(models.TextChoices):
     OPENING = "opening", _("opening balance")
+    # Kept for rows written before settlements existed (a credit, then arrears recovered from it).
     BALANCE_CREDIT = "balance_credit", _("goods balance credit")
     ARREARS_SETTLEMENT = "arrears_settlement", _("arrears settled from goods balance")
     PAYOUT = "payout", _("warranty compensation")
+    LATE_REPLY = "late_reply", _("late-reply fine")
+    LATE_SHIPMENT = "late_shipment", _("late-shipment compensation")
+    OUT_OF_STOCK = "out_of_stock", _("out-of-stock compensation")
+    SETTLEMENT = "settlement", _("settlement")
+    DEPOSIT_PAYMENT = "deposit_payment", _("deposit payment")
 
 
 class LedgerTransaction(AppendOnlyModel):
@@ -290,6 +302,8 @@ class LedgerTransaction(AppendOnlyModel):
         verbose_name = _("ledger transaction")
         verbose_name_plural = _("ledger transactions")
         ordering = ["at", "id"]
+        # Settlements older than the shop's last money movement are refused (SPEC §8): its latest.
+        indexes = [models.Index(fields=["shop", "at"], name="ledger_txn_shop_at")]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.get_kind_display()}"
@@ -312,7 +326,7 @@ class Entry(AppendOnlyModel):
         return f"{self.account} {self.amount:+}"
 
 
-# --- Payouts and coupons -----------------------------------------------------------------
+# --- Coupons, charges and credits -----------------------------------------------------------------
 
 
 class CouponStatus(models.TextChoices):
@@ -322,7 +336,7 @@ class CouponStatus(models.TextChoices):
 
 
 class Coupon(models.Model):
-    """Platform coupon: ¥100 face value, no minimum spend (无门槛), usable platform-wide."""
+    """Platform coupon for a buyer: no minimum spend (无门槛), usable platform-wide (SPEC §6.2, §7.3)."""
 
     code = models.CharField(_("code"), max_length=32, unique=True)
     buyer = models.CharField(_("buyer id"), max_length=64, db_index=True)
@@ -342,40 +356,117 @@ class Coupon(models.Model):
         return f"{self.code} ¥{self.face_value}"
 
 
-class Payout(AppendOnlyModel):
-    """¥100 owed for one order of an upheld violation. Exactly one per (violation, order)."""
+class ChargeKind(models.TextChoices):
+    WARRANTY = "warranty", _("national warranty compensation")
+    LATE_REPLY = "late_reply", _("late-reply fine")
+    LATE_SHIPMENT = "late_shipment", _("late-shipment compensation")
+    OUT_OF_STOCK = "out_of_stock", _("out-of-stock compensation")
 
-    violation = models.ForeignKey(Violation, on_delete=models.PROTECT, related_name="payouts")
-    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="warranty_payouts")
-    line = models.OneToOneField(ViolationOrder, on_delete=models.PROTECT, related_name="payout")
-    shop = models.ForeignKey(Shop, on_delete=models.PROTECT, related_name="warranty_payouts")
+
+AUTOMATIC_CHARGE_KINDS = (ChargeKind.LATE_REPLY, ChargeKind.LATE_SHIPMENT)
+SHIPPING_CHARGE_KINDS = (ChargeKind.LATE_SHIPMENT, ChargeKind.OUT_OF_STOCK)
+
+
+class Charge(AppendOnlyModel):
+    """Money a shop owes (SPEC §6.1), with its cause; taken from deposit, then goods balance, the
+    rest added to arrears. A warranty charge is a payout of §6.2 (`export_payouts` lists them).
+
+    `cause` names what the charge is for ("warranty:V1:O1", "shipping:O1", "late_reply:M1"): the
+    database refuses a second charge for one cause, whatever a re-run, a crash or a second worker
+    does.
+    """
+
+    kind = models.CharField(_("kind"), max_length=16, choices=ChargeKind.choices)
+    cause = models.CharField(_("cause"), max_length=160, unique=True)
+    shop = models.ForeignKey(Shop, on_delete=models.PROTECT, related_name="charges")
+    violation = models.ForeignKey(Violation, on_delete=models.PROTECT, null=True, blank=True, related_name="payouts")
+    line = models.OneToOneField(ViolationOrder, on_delete=models.PROTECT, null=True, blank=True, related_name="payout")
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, null=True, blank=True, related_name="charges")
+    # The platform id of the buyer message that started a late-reply clock (SPEC §7.1).
+    message = models.CharField(_("message id"), max_length=64, blank=True)
     buyer = models.CharField(_("buyer id"), max_length=64)
     amount = models.DecimalField(_("amount"), **MONEY)
     from_deposit = models.DecimalField(_("from deposit"), **MONEY)
     from_balance = models.DecimalField(_("from goods balance"), **MONEY)
     arrears = models.DecimalField(_("arrears"), **MONEY)
-    coupon = models.OneToOneField(Coupon, on_delete=models.PROTECT, related_name="payout")
-    transaction = models.OneToOneField(LedgerTransaction, on_delete=models.PROTECT, related_name="payout")
-    issued_at = models.DateTimeField(_("issued at"))
+    coupon = models.OneToOneField(Coupon, on_delete=models.PROTECT, null=True, blank=True, related_name="charge")
+    transaction = models.OneToOneField(LedgerTransaction, on_delete=models.PROTECT, related_name="charge")
+    # Issued (warranty, out of stock) or due (automatic charges: stamped with their due moment).
+    at = models.DateTimeField(_("time"))
 
     class Meta:
-        verbose_name = _("payout")
-        verbose_name_plural = _("payouts")
-        ordering = ["issued_at", "id"]
-        indexes = [models.Index(fields=["shop", "issued_at"], name="payout_shop_issued")]
+        verbose_name = _("charge")
+        verbose_name_plural = _("charges")
+        ordering = ["at", "id"]
+        indexes = [
+            models.Index(fields=["shop", "at"], name="charge_shop_at"),
+            models.Index(fields=["kind", "at"], name="charge_kind_at"),
+        ]
         constraints = [
             # SPEC §6: one payout per (violation, order), ever, whatever the code does.
             models.UniqueConstraint(fields=["violation", "order"], name="one_payout_per_violation_order"),
+            # SPEC §7.3: one shipping compensation per order, whichever comes first.
+            models.UniqueConstraint(
+                fields=["order"], condition=Q(kind__in=SHIPPING_CHARGE_KINDS), name="one_shipping_charge_per_order"
+            ),
             models.CheckConstraint(
                 # Rounded: SQLite adds decimals as floats (71.52 + 0.57 + 27.91 != 100 there);
                 # on PostgreSQL the sum is exact and rounding to cents changes nothing.
                 condition=Q(amount=Round(models.F("from_deposit") + models.F("from_balance") + models.F("arrears"), 2)),
-                name="payout_split_adds_up",
+                name="charge_split_adds_up",
             ),
             models.CheckConstraint(
-                condition=Q(from_deposit__gte=0, from_balance__gte=0, arrears__gte=0), name="payout_parts_not_negative"
+                condition=Q(from_deposit__gte=0, from_balance__gte=0, arrears__gte=0, amount__gt=0),
+                name="charge_parts_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind=ChargeKind.WARRANTY, line__isnull=False, violation__isnull=False)
+                | (~Q(kind=ChargeKind.WARRANTY) & Q(line__isnull=True, violation__isnull=True)),
+                name="charge_warranty_has_its_violation",
             ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.violation_id}/{self.order_id} ¥{self.amount}"
+        return f"{self.get_kind_display()} {self.cause} ¥{self.amount}"
+
+
+class CreditKind(models.TextChoices):
+    SETTLEMENT = "settlement", _("settlement")
+    DEPOSIT_PAYMENT = "deposit_payment", _("deposit payment")
+
+
+class Credit(AppendOnlyModel):
+    """Money the platform credits a shop (SPEC §6.1): a settlement of goods revenue or a deposit
+    payment. Arrears are paid off first; only the rest reaches the goods balance or the deposit."""
+
+    kind = models.CharField(_("kind"), max_length=16, choices=CreditKind.choices)
+    shop = models.ForeignKey(Shop, on_delete=models.PROTECT, related_name="credits")
+    amount = models.DecimalField(_("amount"), **MONEY)
+    to_arrears = models.DecimalField(_("paid off arrears"), **MONEY)
+    credited = models.DecimalField(_("credited"), **MONEY)
+    at = models.DateTimeField(_("time"))
+    source = models.CharField(_("source"), max_length=16)  # "feed", "admin"
+    reference = models.CharField(_("reference"), max_length=64, blank=True)  # the feed event id
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    note = models.CharField(_("note"), max_length=255, blank=True)
+    transaction = models.OneToOneField(LedgerTransaction, on_delete=models.PROTECT, related_name="credit")
+
+    class Meta:
+        verbose_name = _("credit")
+        verbose_name_plural = _("credits")
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["shop", "at"], name="credit_shop_at")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(amount__gt=0, to_arrears__gte=0, credited__gte=0), name="credit_parts_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(amount=Round(models.F("to_arrears") + models.F("credited"), 2)),
+                name="credit_split_adds_up",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.shop_id} ¥{self.amount}"

@@ -1,22 +1,49 @@
-"""Reads for violations, payouts and account statements, scoped to what the user may see."""
+"""Reads for violations, charges, credits and account statements, scoped to what the user may see."""
 
 import datetime as dt
 from collections.abc import Iterator
 from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import F, QuerySet, Sum, Window
+from django.db.models import DecimalField, F, OuterRef, QuerySet, Subquery, Sum, Value, Window
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from pddadmin.fsm import allowed
+from pddadmin.shops.models import MONEY, Shop
 from pddadmin.shops.selectors import visible_to
 
-from .models import Account, Entry, Payout, Violation
+from .models import Account, AccountKind, Charge, ChargeKind, Entry, Violation
 
+MONEY_FIELD = DecimalField(**MONEY)
 PAYOUT_COLUMNS = (
-    "violation", "order", "buyer", "amount", "from_deposit", "from_balance", "arrears", "coupon", "issued_at",
+    "violation",
+    "order",
+    "buyer",
+    "amount",
+    "from_deposit",
+    "from_balance",
+    "arrears",
+    "coupon",
+    "issued_at",
     "expires_at",
 )
+CHARGE_COLUMNS = (
+    "kind",
+    "shop",
+    "violation",
+    "order",
+    "message",
+    "buyer",
+    "amount",
+    "from_deposit",
+    "from_balance",
+    "arrears",
+    "coupon",
+    "at",
+    "expires_at",
+)
+ACCOUNT_COLUMNS = ("shop", "deposit", "balance", "arrears")
 STATEMENT_COLUMNS = ("time", "transaction", "kind", "memo", "amount", "running_balance")
 
 
@@ -30,9 +57,20 @@ def violation_actions(*, violation: Violation, user: AbstractBaseUser | Anonymou
     return {t.name: t.custom["label"] for t in allowed(violation, user)}
 
 
-def payouts_for(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Payout]:
+def payouts() -> QuerySet[Charge]:
+    """The warranty payouts of SPEC §6.2: the charges of kind warranty."""
+    return Charge.objects.filter(kind=ChargeKind.WARRANTY)
+
+
+def payouts_for(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Charge]:
     return visible_to(
-        Payout.objects.select_related("violation", "order", "coupon", "shop").order_by("-issued_at", "-id"), user=user
+        payouts().select_related("violation", "order", "coupon", "shop").order_by("-at", "-id"), user=user
+    )
+
+
+def charges_for(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Charge]:
+    return visible_to(
+        Charge.objects.select_related("violation", "order", "coupon", "shop").order_by("-at", "-id"), user=user
     )
 
 
@@ -61,21 +99,58 @@ def _moment(value: dt.datetime) -> str:
     return timezone.localtime(value).isoformat()
 
 
-def payout_rows(payouts: QuerySet[Payout]) -> Iterator[dict]:
+def payout_rows(payouts: QuerySet[Charge]) -> Iterator[dict]:
     """SPEC §9 export rows: amounts as "100.00" strings, times ISO-8601 with offset."""
-    qs = payouts.select_related("violation", "order", "coupon").order_by("issued_at", "id")
-    for p in qs.iterator(chunk_size=2000):
+    for row in charge_rows(payouts):
         yield {
-            "violation": p.violation.platform_id,
-            "order": p.order.platform_id,
-            "buyer": p.buyer,
-            "amount": _money(p.amount),
-            "from_deposit": _money(p.from_deposit),
-            "from_balance": _money(p.from_balance),
-            "arrears": _money(p.arrears),
-            "coupon": p.coupon.code,
-            "issued_at": _moment(p.issued_at),
-            "expires_at": _moment(p.coupon.expires_at),
+            "violation": row["violation"],
+            "order": row["order"],
+            "buyer": row["buyer"],
+            "amount": row["amount"],
+            "from_deposit": row["from_deposit"],
+            "from_balance": row["from_balance"],
+            "arrears": row["arrears"],
+            "coupon": row["coupon"],
+            "issued_at": row["at"],
+            "expires_at": row["expires_at"],
+        }
+
+
+def charge_rows(charges: QuerySet[Charge]) -> Iterator[dict]:
+    """SPEC §9 `export_charges` rows, in the order the charges apply (time, then as written)."""
+    qs = charges.select_related("shop", "violation", "order", "coupon").order_by("at", "id")
+    for c in qs.iterator(chunk_size=2000):
+        yield {
+            "kind": c.kind,
+            "shop": c.shop.platform_id,
+            "violation": c.violation.platform_id if c.violation_id else None,
+            "order": c.order.platform_id if c.order_id else None,
+            "message": c.message or None,
+            "buyer": c.buyer,
+            "amount": _money(c.amount),
+            "from_deposit": _money(c.from_deposit),
+            "from_balance": _money(c.from_balance),
+            "arrears": _money(c.arrears),
+            "coupon": c.coupon.code if c.coupon_id else None,
+            "at": _moment(c.at),
+            "expires_at": _moment(c.coupon.expires_at) if c.coupon_id else None,
+        }
+
+
+def shop_money(shops: QuerySet[Shop]) -> QuerySet[Shop]:
+    """Each shop with `owed`: its arrears as a positive figure (deposit and balance are columns)."""
+    arrears = Account.objects.filter(shop=OuterRef("pk"), kind=AccountKind.ARREARS).values("balance")[:1]
+    return shops.annotate(owed=Coalesce(-Subquery(arrears), Value(Decimal("0.00")), output_field=MONEY_FIELD))
+
+
+def account_rows(shops: QuerySet[Shop]) -> Iterator[dict]:
+    """SPEC §9 `export_accounts` rows: shop, deposit, balance, arrears (what it owes, ≥ 0)."""
+    for shop in shop_money(shops).order_by("platform_id").iterator(chunk_size=2000):
+        yield {
+            "shop": shop.platform_id,
+            "deposit": _money(shop.deposit),
+            "balance": _money(shop.balance),
+            "arrears": _money(shop.owed + 0),
         }
 
 

@@ -13,12 +13,10 @@ from django.utils.translation import gettext as _
 
 from pddadmin.exports import download
 from pddadmin.shops.paginator import LargeTablePaginator
-from pddadmin.shops.selectors import shops_for
 
 from . import selectors
 from .forms import ExplanationForm, RulingForm
 from .models import Account, ViolationState
-from .services import ledger
 from .services import violations as services
 
 PER_PAGE = 50
@@ -90,8 +88,6 @@ def payout_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def account_list(request: HttpRequest) -> HttpResponse:
-    # A shop whose money has not moved yet has its books opened now, to show its opening balances.
-    ledger.books_open(shops=shops_for(request.user))
     accounts = selectors.accounts_for(request.user)
     return render(request, "compensation/account_list.html", {"page": _page(request, accounts)})
 

@@ -180,6 +180,15 @@ GOODS_RESTRICTION_CONSECUTIVE_DAYS = envint("GOODS_RESTRICTION_CONSECUTIVE_DAYS"
 FEED_BATCH_SIZE = envint("FEED_BATCH_SIZE", 1000)
 # Hours a merchant has to explain a national-warranty report before reviewers rule (decided here).
 WARRANTY_EXPLANATION_HOURS = envint("WARRANTY_EXPLANATION_HOURS", 48)
+# SPEC §6.2: a warranty compensation reaches the buyer as a coupon valid 50 years.
+WARRANTY_COUPON_YEARS = 50
+# SPEC §7.3 (decided there: the seeds leave the figures to platform rules): paid amount × rate,
+# rounded half up to the cent, within [minimum, maximum]; the coupon is valid 30 days of 24 h.
+SHIPPING_COMPENSATION = {
+    "late_shipment": {"rate": "0.05", "minimum": "3.00", "maximum": "100.00"},
+    "out_of_stock": {"rate": "0.10", "minimum": "5.00", "maximum": "200.00"},
+}
+SHIPPING_COUPON_DAYS = envint("SHIPPING_COUPON_DAYS", 30)
 
 LOGGING = {
     "version": 1,

@@ -16,12 +16,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Case, DecimalField, F, QuerySet, Sum, Value, When
 from django.db.models.functions import Abs, Coalesce
 from django.db.models.lookups import GreaterThanOrEqual
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from pddadmin.shops.models import Shop
@@ -32,6 +30,7 @@ ZERO = Decimal("0.00")
 MONEY_FIELD = DecimalField(max_digits=14, decimal_places=2)
 CENT = Decimal("0.01")
 HALF_CENT = Decimal("0.005")
+BULK = 2000
 
 
 @dataclass
@@ -110,6 +109,24 @@ def lock_books(*, shop_id: int, shop_locked: bool = False) -> Books:
     return books
 
 
+def lock_books_many(*, shop_ids: list[int]) -> dict[int, Books]:
+    """The books of shops whose rows the caller has locked, their accounts locked in id order."""
+    if not shop_ids:
+        return {}
+    locked = Account.objects.select_for_update(of=("self",)).select_related("shop")
+    by_shop: dict[int, dict[str, Account]] = {}
+    for account in locked.filter(shop_id__in=shop_ids).order_by("id"):
+        by_shop.setdefault(account.shop_id, {})[account.kind] = account
+    books = {}
+    for shop_id in shop_ids:
+        accounts = by_shop.get(shop_id, {})
+        if len(accounts) == len(SHOP_KINDS):
+            books[shop_id] = Books(next(iter(accounts.values())).shop, accounts)
+        else:  # books not open yet (a shop written without the ORM): open them now
+            books[shop_id] = lock_books(shop_id=shop_id, shop_locked=True)
+    return books
+
+
 def books_open(*, shops: QuerySet[Shop]) -> int:
     """Open the books of each of `shops` that has none yet; how many were opened.
 
@@ -124,58 +141,77 @@ def books_open(*, shops: QuerySet[Shop]) -> int:
     return opened
 
 
+class LedgerBatch:
+    """Many balanced transactions written together: a few bulk statements whatever their number.
+
+    `add` checks a transaction and applies its moves to the in-memory accounts at once, so the
+    next charge of the same (locked) shop is split from the balances this one leaves; `write`
+    inserts them all and moves every cached balance by the sum of its moves.
+    """
+
+    def __init__(self) -> None:
+        self._pending: list[tuple[Books, LedgerTransaction, list[tuple[Account, Decimal]]]] = []
+
+    def add(
+        self, books: Books, *, kind: str, at: dt.datetime, memo: str, moves: Sequence[tuple[Account, Decimal]]
+    ) -> LedgerTransaction | None:
+        moves = [(account, amount) for account, amount in moves if amount != 0]
+        for _account, amount in moves:
+            if amount != amount.quantize(CENT):
+                raise ValueError(f"ledger amounts have 2 decimal places, got {amount}")
+        if sum((amount for _a, amount in moves), ZERO) != 0:
+            raise ValueError(f"ledger transaction does not balance: {moves}")
+        if not moves:
+            return None
+        for account, amount in moves:
+            account.balance += amount  # a shop's accounts are locked: this is the value to be stored
+        txn = LedgerTransaction(kind=kind, shop=books.shop, at=at, memo=memo[:255])
+        self._pending.append((books, txn, moves))
+        return txn
+
+    def write(self) -> None:
+        if not self._pending:
+            return
+        LedgerTransaction.objects.bulk_create([txn for _b, txn, _m in self._pending], batch_size=BULK)
+        deltas: dict[int, Decimal] = {}
+        entries = []
+        for _books, txn, moves in self._pending:
+            for account, amount in moves:
+                entries.append(Entry(transaction=txn, account=account, amount=amount, at=txn.at))
+                deltas[account.pk] = deltas.get(account.pk, ZERO) + amount
+        Entry.objects.bulk_create(entries, batch_size=BULK)
+        Account.objects.filter(pk__in=list(deltas)).update(
+            balance=F("balance")
+            + Case(*[When(pk=pk, then=Value(delta)) for pk, delta in deltas.items()], output_field=MONEY_FIELD)
+        )
+        shops = {books.shop.pk: books for books, _t, _m in self._pending}
+        for books in shops.values():
+            books.shop.deposit, books.shop.balance = books.deposit.balance, books.balance.balance
+        Shop.objects.filter(pk__in=list(shops)).update(
+            deposit=Case(
+                *[When(pk=pk, then=Value(b.deposit.balance)) for pk, b in shops.items()], output_field=MONEY_FIELD
+            ),
+            balance=Case(
+                *[When(pk=pk, then=Value(b.balance.balance)) for pk, b in shops.items()], output_field=MONEY_FIELD
+            ),
+        )
+        self._pending = []
+
+
 def post(
     books: Books, *, kind: str, at: dt.datetime, memo: str, moves: Sequence[tuple[Account, Decimal]]
 ) -> LedgerTransaction | None:
     """Write one balanced transaction on locked books (callers compute the moves under the lock)."""
-    moves = [(account, amount) for account, amount in moves if amount != 0]
-    for _account, amount in moves:
-        if amount != amount.quantize(CENT):
-            raise ValueError(f"ledger amounts have 2 decimal places, got {amount}")
-    if sum((amount for _a, amount in moves), ZERO) != 0:
-        raise ValueError(f"ledger transaction does not balance: {moves}")
-    if not moves:
-        return None
-    txn = LedgerTransaction.objects.create(kind=kind, shop=books.shop, at=at, memo=memo[:255])
-    Entry.objects.bulk_create(
-        [Entry(transaction=txn, account=account, amount=amount, at=at) for account, amount in moves]
-    )
-    Account.objects.filter(pk__in=[account.pk for account, _amount in moves]).update(
-        balance=F("balance")
-        + Case(*[When(pk=account.pk, then=Value(amount)) for account, amount in moves], output_field=MONEY_FIELD)
-    )
-    for account, amount in moves:
-        account.balance += amount  # the shop's accounts are locked: this is the stored value
-    books.shop.deposit, books.shop.balance = books.deposit.balance, books.balance.balance
-    Shop.objects.filter(pk=books.shop.pk).update(deposit=books.shop.deposit, balance=books.shop.balance)
+    batch = LedgerBatch()
+    txn = batch.add(books, kind=kind, at=at, memo=memo, moves=moves)
+    batch.write()
     return txn
 
 
-@transaction.atomic
-def shop_credit_balance(*, shop: Shop, amount: Decimal, at: dt.datetime | None = None, memo: str = "") -> Books:
-    """Credit the goods balance (e.g. settled sales); arrears are settled from it first (SPEC §6)."""
-    if amount <= 0:
-        raise ValidationError(_("a balance credit must be greater than 0, got %(amount)s") % {"amount": amount})
-    at = at or timezone.now()
-    books = lock_books(shop_id=shop.pk)
-    post(
-        books,
-        kind=TransactionKind.BALANCE_CREDIT,
-        at=at,
-        memo=memo or _("goods balance credit"),
-        moves=[(books.balance, amount), (platform_account(AccountKind.FUNDING), -amount)],
-    )
-    settle = min(books.owed, books.balance.balance)
-    if settle > 0:
-        post(
-            books,
-            kind=TransactionKind.ARREARS_SETTLEMENT,
-            at=at,
-            memo=_("arrears recovered from goods balance"),
-            moves=[(books.balance, -settle), (books.arrears, settle)],
-        )
-    shop.deposit, shop.balance = books.shop.deposit, books.shop.balance
-    return books
+def last_movement(*, shop: Shop) -> dt.datetime:
+    """When the shop's money last moved (SPEC §8): its opening, or its latest credit or charge."""
+    latest = LedgerTransaction.objects.filter(shop=shop).order_by("-at").values_list("at", flat=True).first()
+    return max(latest, shop.opened_at) if latest else shop.opened_at
 
 
 def _differs(difference) -> GreaterThanOrEqual:

@@ -5,61 +5,30 @@ Work is claimed one payout per database transaction:
    SELECT … FOR UPDATE SKIP LOCKED, so two workers spread over shops instead of queueing;
 2. under that lock, take the shop's first pending (violation, order) in ruling order, then
    listing order: a shop's deposit is consumed strictly in the order the SPEC gives;
-3. split ¥100 over deposit, balance and arrears, write the balanced ledger transaction, the
-   coupon and the payout, and commit.
+3. make the ¥100 charge (`charges.charge_issue`: deposit, then balance, then arrears; the ledger
+   transaction and the buyer's coupon), and commit.
 A crash loses only the transaction in flight. The unique constraint on (violation, order)
 is the last line of defence if anything above were ever wrong.
 """
 
 import datetime as dt
 import logging
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
-from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from pddadmin.shops.models import Shop
 
-from ..models import (
-    PAYOUT_AMOUNT,
-    AccountKind,
-    Coupon,
-    Payout,
-    TransactionKind,
-    ViolationOrder,
-    ViolationState,
-)
-from . import ledger
+from ..models import PAYOUT_AMOUNT, Charge, ChargeKind, ViolationOrder, ViolationState
+from . import charges, ledger
 
 log = logging.getLogger(__name__)
 
-COUPON_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read out over the phone
-COUPON_LENGTH = 16  # 32**16 = 2**80 codes: not guessable
-COUPON_YEARS = 50
 PAYOUT_ORDER = ("violation__ruled_at", "violation__ruled_seq", "position")
-
-
-def coupon_expiry(issued_at: dt.datetime, years: int = COUPON_YEARS) -> dt.datetime:
-    """Same local (Shanghai) date and time `years` later; 29 February becomes 28 February."""
-    local = issued_at.astimezone(ZoneInfo(settings.TIME_ZONE))
-    try:
-        later = local.replace(year=local.year + years)
-    except ValueError:  # 29 February in a year that has none
-        later = local.replace(year=local.year + years, day=28)
-    # Rebuild from the wall clock so the offset is the one valid on the later date.
-    naive = later.replace(tzinfo=None)
-    return naive.replace(tzinfo=ZoneInfo(settings.TIME_ZONE)).astimezone(dt.UTC)
-
-
-def new_coupon_code() -> str:
-    return "".join(secrets.choice(COUPON_ALPHABET) for _ in range(COUPON_LENGTH))
 
 
 def pending_lines(now: dt.datetime) -> QuerySet[ViolationOrder]:
@@ -68,16 +37,9 @@ def pending_lines(now: dt.datetime) -> QuerySet[ViolationOrder]:
     A run as of `now` cannot pay a ruling made after it: its payout would be issued before the
     breach was ruled.
     """
-    return ViolationOrder.objects.filter(
-        violation__state=ViolationState.UPHELD, violation__ruled_at__lte=now
-    ).filter(~Exists(Payout.objects.filter(line=OuterRef("pk"))))
-
-
-def split(*, amount: Decimal, deposit: Decimal, balance: Decimal) -> tuple[Decimal, Decimal, Decimal]:
-    """(from deposit, from balance, arrears): deposit first, then balance, the rest is owed."""
-    from_deposit = min(amount, max(deposit, ledger.ZERO))
-    from_balance = min(amount - from_deposit, max(balance, ledger.ZERO))
-    return from_deposit, from_balance, amount - from_deposit - from_balance
+    return ViolationOrder.objects.filter(violation__state=ViolationState.UPHELD, violation__ruled_at__lte=now).filter(
+        ~Exists(Charge.objects.filter(line=OuterRef("pk")))
+    )
 
 
 @dataclass
@@ -89,8 +51,9 @@ class PayoutReport:
     arrears: Decimal = ledger.ZERO
     conflicts: int = 0
     payouts: list[int] = field(default_factory=list)
+    automatic: "charges.ChargeReport | None" = None
 
-    def add(self, payout: Payout) -> None:
+    def add(self, payout: Charge) -> None:
         self.paid += 1
         self.amount += payout.amount
         self.from_deposit += payout.from_deposit
@@ -130,51 +93,32 @@ def _claim(statement: tuple[str, tuple]) -> tuple[int, int] | None:
         return cursor.fetchone()
 
 
-def _pay(line: ViolationOrder, *, now: dt.datetime) -> Payout:
+def _pay(line: ViolationOrder, *, now: dt.datetime) -> Charge:
     books = ledger.lock_books(shop_id=line.violation.shop_id, shop_locked=True)
-    from_deposit, from_balance, arrears = split(
-        amount=PAYOUT_AMOUNT, deposit=books.deposit.balance, balance=books.balance.balance
-    )
-    txn = ledger.post(
+    kind = ChargeKind.WARRANTY
+    ids = {"violation": line.violation.platform_id, "order": line.order.platform_id}
+    return charges.charge_issue(
         books,
-        kind=TransactionKind.PAYOUT,
-        at=now,
-        memo=_("warranty compensation: violation %(violation)s, order %(order)s")
-        % {"violation": line.violation.platform_id, "order": line.order.platform_id},
-        moves=[
-            (books.deposit, -from_deposit),
-            (books.balance, -from_balance),
-            (books.arrears, -arrears),
-            (ledger.platform_account(AccountKind.COUPON_LIABILITY), PAYOUT_AMOUNT),
-        ],
-    )
-    coupon = Coupon.objects.create(
-        code=new_coupon_code(),
-        buyer=line.order.buyer,
-        face_value=PAYOUT_AMOUNT,
-        issued_at=now,
-        expires_at=coupon_expiry(now),
-    )
-    return Payout.objects.create(
-        violation=line.violation,
-        order=line.order,
-        line=line,
-        shop_id=line.violation.shop_id,
-        buyer=line.order.buyer,
-        amount=PAYOUT_AMOUNT,
-        from_deposit=from_deposit,
-        from_balance=from_balance,
-        arrears=arrears,
-        coupon=coupon,
-        transaction=txn,
-        issued_at=now,
+        charges.DueCharge(
+            kind=kind,
+            shop_id=line.violation.shop_id,
+            at=now,
+            key=line.order.platform_id,
+            cause=f"warranty:{ids['violation']}:{ids['order']}",
+            buyer=line.order.buyer,
+            amount=PAYOUT_AMOUNT,
+            order_id=line.order_id,
+            violation_id=line.violation_id,
+            line_id=line.pk,
+            memo=charges.memo_for(kind, **ids),
+        ),
     )
 
 
 _NOTHING, _RETRY = object(), object()
 
 
-def _issue_next(now: dt.datetime, statement: tuple[str, tuple]) -> Payout | object:
+def _issue_next(now: dt.datetime, statement: tuple[str, tuple]) -> Charge | object:
     with transaction.atomic():
         claimed = _claim(statement)
         if claimed is None:
@@ -186,15 +130,16 @@ def _issue_next(now: dt.datetime, statement: tuple[str, tuple]) -> Payout | obje
         return _pay(line, now=now)
 
 
-def payouts_issue(
-    *, now: dt.datetime | None = None, on_progress: Callable[[int], None] | None = None
-) -> PayoutReport:
+def payouts_issue(*, now: dt.datetime | None = None, on_progress: Callable[[int], None] | None = None) -> PayoutReport:
     """Pay every pending (violation, order); safe to re-run and to run in parallel.
 
     `on_progress(1)` is called after each payout's transaction has committed.
     """
     now = now or timezone.now()
     report = PayoutReport()
+    # SPEC §9: automatic charges due by `now` come first, in every shop (each payout also applies
+    # its own shop's, under the shop's lock, in case one fell due meanwhile).
+    report.automatic = charges.apply_due(now=now)
     statement = _claim_statement(now)
     while True:
         try:
@@ -210,7 +155,7 @@ def payouts_issue(
             break
         if outcome is _RETRY:
             continue
-        assert isinstance(outcome, Payout)
+        assert isinstance(outcome, Charge)
         report.add(outcome)
         if on_progress:
             on_progress(1)

@@ -99,6 +99,13 @@ class Order(models.Model):
     tracking = models.CharField(_("tracking number"), max_length=64, blank=True)
     received_at = models.DateTimeField(_("received at"), null=True, blank=True)
     aftersales_until = models.DateTimeField(_("after-sales valid until"), null=True, blank=True)
+    # When the merchant declared the order out of stock (缺货, SPEC §7.3); it may still ship later.
+    out_of_stock_at = models.DateTimeField(_("declared out of stock at"), null=True, blank=True)
+    # The moment this order falls late (its promised_ship_by) while that can still happen: set
+    # when it is grouped at or before promised_ship_by, cleared when it ships by then or once the
+    # late-shipment job has dealt with it. Only the few orders still at risk carry it, so the job
+    # reads a small partial index instead of every order ever placed.
+    late_shipment_due_at = models.DateTimeField(_("late-shipment check due"), null=True, blank=True)
     # Snapshot at placement: switching warranty off later keeps the obligation (全国联保规则 二.1).
     warranty = models.BooleanField(_("national warranty at placement"), default=False)
     changed_at = models.DateTimeField(_("last changed"))
@@ -115,6 +122,11 @@ class Order(models.Model):
             # of this, already in goods order (it also serves every goods foreign-key lookup).
             models.Index(fields=["goods", "grouped_at"], name="order_goods_grouped"),
             models.Index(fields=["-placed_at"], name="order_placed"),
+            models.Index(
+                fields=["late_shipment_due_at"],
+                condition=models.Q(late_shipment_due_at__isnull=False),
+                name="order_late_shipment_watch",
+            ),
         ]
 
     def __str__(self) -> str:

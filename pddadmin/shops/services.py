@@ -201,6 +201,7 @@ class OrderStep:
 
 
 ORDER_STEP_FIELDS = {"group": "grouped_at", "ship": "shipped_at", "receive": "received_at"}
+STEP_ALSO_WRITES = {"group": ("late_shipment_due_at",), "ship": ("tracking", "late_shipment_due_at")}
 
 
 def orders_advance(*, step: str, items: Sequence[OrderStep]) -> list[ValidationError | None]:
@@ -218,7 +219,7 @@ def orders_advance(*, step: str, items: Sequence[OrderStep]) -> list[ValidationE
         errors = [_apply_step(step, field, item, orders.get(item.order)) for item in items]
         changed = {item.order for item, error in zip(items, errors, strict=True) if error is None}
         if changed:
-            fields = [field, "changed_at", *(["tracking"] if step == "ship" else [])]
+            fields = [field, "changed_at", *STEP_ALSO_WRITES.get(step, ())]
             _write_steps([orders[o] for o in changed], fields)
     return errors
 
@@ -259,8 +260,12 @@ def _apply_step(step: str, field: str, item: OrderStep, order: Order | None) -> 
         return ValidationError(_("order %(id)s cannot be received before it is shipped") % {"id": order.platform_id})
     setattr(order, field, item.at)
     order.changed_at = item.at
+    if step == "group" and item.at <= order.promised_ship_by:
+        order.late_shipment_due_at = order.promised_ship_by  # SPEC §7.3: it may fall late now
     if step == "ship":
         order.tracking = item.tracking.strip()
+        if item.at <= order.promised_ship_by:
+            order.late_shipment_due_at = None  # shipped in time: it can no longer fall late
     return None
 
 

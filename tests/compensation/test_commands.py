@@ -6,7 +6,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from compensation.models import Payout
+from compensation.models import Charge
 
 from .conftest import open_shop, upheld, warranty_orders
 
@@ -37,7 +37,7 @@ def test_issue_payouts_says_what_it_did_and_is_idempotent(paid):
     assert out.startswith("issue_payouts: 2 payouts, 200.00 in coupons (deposit 150.00, balance 20.00, arrears 30.00)")
     again, _err = run("issue_payouts")
     assert again.startswith("issue_payouts: 0 payouts")
-    assert Payout.objects.count() == 2
+    assert Charge.objects.count() == 2
 
 
 def test_issue_payouts_rejects_a_time_that_is_not_iso_8601(db):
@@ -50,7 +50,7 @@ def test_export_payouts_jsonl(paid):
     out, err = run("export_payouts")
     rows = [json.loads(line) for line in out.splitlines()]
     assert [list(r) for r in rows] == [COLUMNS, COLUMNS]
-    coupons = dict(Payout.objects.values_list("order__platform_id", "coupon__code"))
+    coupons = dict(Charge.objects.values_list("order__platform_id", "coupon__code"))
     assert rows[1] == {
         "violation": "V-1", "order": orders[1].platform_id, "buyer": orders[1].buyer, "amount": "100.00",
         "from_deposit": "50.00", "from_balance": "20.00", "arrears": "30.00", "coupon": coupons[orders[1].platform_id],

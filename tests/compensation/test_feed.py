@@ -1,6 +1,6 @@
 import pytest
 
-from compensation.models import Payout, Violation, ViolationState
+from compensation.models import Charge, Violation, ViolationState
 from compensation.services.ledger import ledger_differences
 from compensation.services.payouts import payouts_issue
 from tests.feed.helpers import feed_line, run_import
@@ -43,7 +43,7 @@ def test_reported_and_ruled_through_the_feed_then_paid(tmp_path):
     assert violation.ruled_at.isoformat() == "2026-01-06T02:00:00+00:00"
     assert [line.order.platform_id for line in violation.lines.order_by("position")] == ["O2", "O1"]
     payouts_issue()
-    splits = list(Payout.objects.order_by("id").values_list("order__platform_id", "from_deposit", "from_balance",
+    splits = list(Charge.objects.order_by("id").values_list("order__platform_id", "from_deposit", "from_balance",
                                                            "arrears"))
     assert [(o, f"{d:.2f}", f"{b:.2f}", f"{a:.2f}") for o, d, b, a in splits] == [
         ("O2", "100.00", "0.00", "0.00"),

@@ -4,9 +4,9 @@ from decimal import Decimal
 import pytest
 from django.core.management import call_command
 
-from compensation.models import Account, AccountKind, Entry, LedgerTransaction, TransactionKind
-from compensation.services import ledger
-from compensation.services.ledger import ledger_differences, shop_credit_balance
+from compensation.models import Account, AccountKind, CreditKind, Entry, LedgerTransaction, TransactionKind
+from compensation.services import credits, ledger
+from compensation.services.ledger import ledger_differences
 from compensation.services.payouts import payouts_issue
 from pddadmin.shops.models import Shop
 from tests import factories
@@ -16,44 +16,29 @@ from .conftest import T0, balances, open_shop, upheld, warranty_orders
 pytestmark = pytest.mark.django_db
 
 
-def test_opening_balances_reach_the_ledger_at_first_use_stamped_with_the_opening():
-    shop = open_shop(deposit="500.00", balance="120.50")
-    # The shops app opened the shop; the ledger has not been used for it yet, and that is no fault.
-    assert not Account.objects.filter(shop=shop).exists()
-    assert ledger_differences() == []
+def settle(shop, amount: str, at):
+    return credits.shop_credit(shop=shop, kind=CreditKind.SETTLEMENT, amount=Decimal(amount), at=at, source="test")
 
-    shop_credit_balance(shop=shop, amount=Decimal("10.00"), at=T0 + dt.timedelta(days=3))
-    assert accounts_of(shop) == {"deposit": Decimal("500.00"), "balance": Decimal("130.50"), "arrears": 0}
-    opening, credit = LedgerTransaction.objects.filter(shop=shop).order_by("id")
-    # Stamped when the shop opened, not when the books happened to open (SPEC §6.1: time order).
+
+def test_opening_balances_reach_the_ledger_when_the_shop_opens_stamped_with_the_opening():
+    shop = open_shop(deposit="500.00", balance="120.50")
+    assert accounts_of(shop) == {"deposit": Decimal("500.00"), "balance": Decimal("120.50"), "arrears": 0}
+    (opening,) = LedgerTransaction.objects.filter(shop=shop)
     assert opening.kind == TransactionKind.OPENING and opening.at == T0
     assert sorted(e.amount for e in opening.entries.all()) == [Decimal("-620.50"), Decimal("120.50"), Decimal("500.00")]
-    assert credit.at == T0 + dt.timedelta(days=3)
-    assert ledger_differences() == []
-
-
-def test_listing_accounts_opens_the_books_of_a_shop_whose_money_never_moved():
-    shop = open_shop(deposit="500.00", balance="120.50")
     untouched = open_shop()
-    assert ledger.books_open(shops=Shop.objects.all()) == 2
-    assert accounts_of(shop) == {"deposit": Decimal("500.00"), "balance": Decimal("120.50"), "arrears": 0}
-    (txn,) = LedgerTransaction.objects.filter(shop=shop)
-    assert txn.kind == TransactionKind.OPENING and txn.at == T0
     # No money, no entries: the accounts exist at zero.
     assert accounts_of(untouched) == {"deposit": 0, "balance": 0, "arrears": 0}
     assert not Entry.objects.filter(account__shop=untouched).exists()
-    # Opened once: a second listing changes nothing.
-    assert ledger.books_open(shops=Shop.objects.all()) == 0
-    assert LedgerTransaction.objects.count() == 1
     assert ledger_differences() == []
 
 
-def test_shop_made_without_the_feed_is_taken_over_at_first_use():
-    shop = factories.ShopFactory(deposit=Decimal("1000.00"))
-    assert ledger_differences() == []
-    shop_credit_balance(shop=shop, amount=Decimal("10.00"), at=shop.opened_at + dt.timedelta(days=1))
+def test_a_shop_written_without_the_orm_has_its_books_opened_at_first_use():
+    (shop,) = Shop.objects.bulk_create([factories.ShopFactory.build(deposit=Decimal("1000.00"))])  # no signal
+    assert not Account.objects.filter(shop=shop).exists()
+    assert ledger.books_open(shops=Shop.objects.filter(pk=shop.pk)) == 1
     assert accounts_of(shop)["deposit"] == Decimal("1000.00")
-    assert LedgerTransaction.objects.filter(shop=shop, kind=TransactionKind.OPENING, at=shop.opened_at).exists()
+    assert ledger.books_open(shops=Shop.objects.all()) == 0
     assert ledger_differences() == []
 
 
@@ -61,21 +46,20 @@ def accounts_of(shop) -> dict[str, Decimal]:
     return dict(Account.objects.filter(shop=shop).values_list("kind", "balance"))
 
 
-def test_balance_credit_settles_arrears_first():
+def test_settlement_pays_off_arrears_first():
     shop = open_shop(deposit="30.00", balance="50.00")
     upheld(warranty_orders(shop))
     payouts_issue(now=T0 + dt.timedelta(days=3))
     assert accounts_of(shop) == {"deposit": 0, "balance": 0, "arrears": Decimal("-20.00")}
 
-    shop_credit_balance(shop=shop, amount=Decimal("15.00"), at=T0 + dt.timedelta(days=4))
+    settle(shop, "15.00", T0 + dt.timedelta(days=4))
     assert accounts_of(shop) == {"deposit": 0, "balance": 0, "arrears": Decimal("-5.00")}
-    shop_credit_balance(shop=shop, amount=Decimal("100.00"), at=T0 + dt.timedelta(days=5))
+    settle(shop, "100.00", T0 + dt.timedelta(days=5))
     assert accounts_of(shop) == {"deposit": 0, "balance": Decimal("95.00"), "arrears": 0}
     shop.refresh_from_db()
     assert shop.balance == Decimal("95.00")
     kinds = list(LedgerTransaction.objects.filter(shop=shop).values_list("kind", flat=True).order_by("id"))
-    assert kinds == ["opening", "payout", "balance_credit", "arrears_settlement", "balance_credit",
-                     "arrears_settlement"]
+    assert kinds == ["opening", "payout", "settlement", "settlement"]
     assert ledger_differences() == []
 
 
@@ -84,7 +68,7 @@ def test_balance_credit_must_be_positive():
 
     shop = open_shop()
     with pytest.raises(ValidationError):
-        shop_credit_balance(shop=shop, amount=Decimal("0.00"))
+        settle(shop, "0.00", T0 + dt.timedelta(days=1))
 
 
 def test_unbalanced_transaction_is_refused():

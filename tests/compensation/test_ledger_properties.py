@@ -10,9 +10,9 @@ from django.db.models import Count, Sum
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from compensation.models import Account, Payout, ViolationOrder, ViolationState
-from compensation.services import violations
-from compensation.services.ledger import ledger_differences, shop_credit_balance
+from compensation.models import Account, Charge, CreditKind, ViolationOrder, ViolationState
+from compensation.services import credits, violations
+from compensation.services.ledger import ledger_differences
 from compensation.services.payouts import payouts_issue
 
 from .conftest import T0, balances, open_shop, warranty_orders
@@ -69,7 +69,9 @@ def run_history(opening, steps):
             except ValidationError:
                 pass  # already ruled
         elif action == "credit":
-            shop_credit_balance(shop=shops[args[0]], amount=args[1], at=clock)
+            credits.shop_credit(
+                shop=shops[args[0]], kind=CreditKind.SETTLEMENT, amount=args[1], at=clock, source="test"
+            )
         elif action == "pay":
             payouts_issue(now=clock)
             runs += 1
@@ -78,16 +80,16 @@ def run_history(opening, steps):
 
     assert ledger_differences() == []
     upheld_lines = ViolationOrder.objects.filter(violation__state=ViolationState.UPHELD).count()
-    assert Payout.objects.count() == upheld_lines
-    assert not Payout.objects.values("violation", "order").annotate(n=Count("id")).filter(n__gt=1).exists()
+    assert Charge.objects.count() == upheld_lines
+    assert not Charge.objects.values("violation", "order").annotate(n=Count("id")).filter(n__gt=1).exists()
     for shop in shops:
         accounts = balances(shop)
         assert accounts["deposit"] >= 0 and accounts["balance"] >= 0 and accounts["arrears"] <= 0
         # Arrears only exist when nothing was left to take from.
         if accounts["arrears"] < 0:
             assert accounts["deposit"] == 0 and accounts["balance"] == 0
-        paid = Payout.objects.filter(shop=shop).aggregate(d=Sum("from_deposit"), b=Sum("from_balance"),
+        paid = Charge.objects.filter(shop=shop).aggregate(d=Sum("from_deposit"), b=Sum("from_balance"),
                                                           a=Sum("arrears"))
         assert (paid["d"] or 0) <= opening[0 if shop == shops[0] else 2]
     liability = Account.objects.filter(shop=None, kind="coupon_liability").values_list("balance", flat=True).first()
-    assert (liability or 0) == Decimal("100.00") * Payout.objects.count()
+    assert (liability or 0) == Decimal("100.00") * Charge.objects.count()

@@ -14,10 +14,10 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import Count
 
-from compensation.models import Account, Payout, ViolationOrder
+from compensation.models import Account, Charge, ViolationOrder
 from compensation.services import ledger, violations
+from compensation.services.charges import split
 from compensation.services.ledger import ledger_differences
-from compensation.services.payouts import split
 from pddadmin.shops.models import Order, Shop
 from tests import factories
 
@@ -76,7 +76,7 @@ def expected_splits() -> dict[int, tuple[Decimal, Decimal, Decimal]]:
     for a in Account.objects.filter(shop__isnull=False):
         money[a.shop_id][a.kind] = a.balance
     # Balances now are after any payouts already made; rebuild the opening figures from them.
-    for p in Payout.objects.all():
+    for p in Charge.objects.all():
         money[p.shop_id]["deposit"] += p.from_deposit
         money[p.shop_id]["balance"] += p.from_balance
     result = {}
@@ -112,9 +112,9 @@ def start_issue() -> subprocess.Popen:
 
 
 def assert_paid_exactly_once(total: int, expected: dict) -> None:
-    assert Payout.objects.count() == total
-    assert not Payout.objects.values("violation", "order").annotate(n=Count("id")).filter(n__gt=1).exists()
-    paid = {p.line_id: (p.from_deposit, p.from_balance, p.arrears) for p in Payout.objects.all()}
+    assert Charge.objects.count() == total
+    assert not Charge.objects.values("violation", "order").annotate(n=Count("id")).filter(n__gt=1).exists()
+    paid = {p.line_id: (p.from_deposit, p.from_balance, p.arrears) for p in Charge.objects.all()}
     assert paid == expected  # every split is what strict SPEC order gives, whoever paid it
     assert ledger_differences() == []
     liability = Account.objects.get(shop=None, kind="coupon_liability").balance
@@ -141,18 +141,18 @@ def test_worker_crashing_half_way_then_killed_then_rerun(postgres_only):
     crashed = start([sys.executable, "-c", CRASHING_RUN, NOW, "600"])
     _out, err = crashed.communicate(timeout=300)
     assert crashed.returncode == 75, err
-    assert Payout.objects.count() == 600
+    assert Charge.objects.count() == 600
     assert ledger_differences() == []
 
     # 2. kill -9 at an arbitrary moment, most likely inside a payout's transaction.
     victim = start_issue()
     deadline = time.monotonic() + 120
-    while Payout.objects.count() < 900 and time.monotonic() < deadline:
+    while Charge.objects.count() < 900 and time.monotonic() < deadline:
         time.sleep(0.02)
     victim.send_signal(signal.SIGKILL)
     _out, err = victim.communicate(timeout=30)
     assert victim.returncode == -signal.SIGKILL, err
-    paid_before = Payout.objects.count()
+    paid_before = Charge.objects.count()
     assert 900 <= paid_before < total
     assert ledger_differences() == []
 

@@ -5,10 +5,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.db import IntegrityError, transaction
 
-from compensation.models import Account, Coupon, Payout
+from compensation.models import Account, Charge, ChargeKind, Coupon
 from compensation.services import violations
+from compensation.services.charges import coupon_expiry
 from compensation.services.ledger import ledger_differences
-from compensation.services.payouts import coupon_expiry, payouts_issue
+from compensation.services.payouts import payouts_issue
 
 from .conftest import T0, balances, open_shop, report, upheld, warranty_orders
 
@@ -17,7 +18,11 @@ SH = ZoneInfo("Asia/Shanghai")
 RUN = T0 + dt.timedelta(days=3)
 
 
-def split_of(payout: Payout) -> tuple[str, str, str]:
+def fifty_years(issued):
+    return coupon_expiry(ChargeKind.WARRANTY, issued)
+
+
+def split_of(payout: Charge) -> tuple[str, str, str]:
     return (f"{payout.from_deposit:.2f}", f"{payout.from_balance:.2f}", f"{payout.arrears:.2f}")
 
 
@@ -44,9 +49,9 @@ def test_payout_takes_deposit_then_balance_then_arrears(deposit, balance, split,
     report_ = payouts_issue(now=RUN)
 
     assert report_.paid == 1
-    payout = Payout.objects.get()
+    payout = Charge.objects.get()
     assert split_of(payout) == split
-    assert payout.amount == Decimal("100.00") and payout.buyer == order.buyer and payout.issued_at == RUN
+    assert payout.amount == Decimal("100.00") and payout.buyer == order.buyer and payout.at == RUN
     assert figures(shop) == after
     shop.refresh_from_db()
     assert (f"{shop.deposit:.2f}", f"{shop.balance:.2f}") == after[:2]
@@ -63,7 +68,7 @@ def test_multi_order_violation_pays_each_order_in_listed_order():
 
     assert payouts_issue(now=RUN).paid == 4
 
-    payouts = list(Payout.objects.filter(violation=violation).order_by("id"))
+    payouts = list(Charge.objects.filter(violation=violation).order_by("id"))
     assert [p.order_id for p in payouts] == [o.pk for o in listed]
     assert [split_of(p) for p in payouts] == [
         ("100.00", "0.00", "0.00"),
@@ -93,7 +98,7 @@ def test_no_breach_pays_nothing():
     violations.violation_rule(violation=violation, breach=False, note="repair was offered", at=RUN)
 
     assert payouts_issue(now=RUN).paid == 0
-    assert not Payout.objects.exists() and not Coupon.objects.exists()
+    assert not Charge.objects.exists() and not Coupon.objects.exists()
     assert figures(shop) == ("1000.00", "0.00", "0.00")
 
 
@@ -108,7 +113,7 @@ def test_rerun_pays_nothing_twice():
     upheld(warranty_orders(shop, 3))
     assert payouts_issue(now=RUN).paid == 3
     assert payouts_issue(now=RUN + dt.timedelta(hours=1)).paid == 0
-    assert Payout.objects.count() == 3 and Coupon.objects.count() == 3
+    assert Charge.objects.count() == 3 and Coupon.objects.count() == 3
     assert figures(shop) == ("700.00", "0.00", "0.00")
 
 
@@ -116,14 +121,14 @@ def test_database_refuses_a_second_payout_for_the_same_violation_and_order():
     shop = open_shop(deposit="1000.00")
     upheld(warranty_orders(shop))
     payouts_issue(now=RUN)
-    payout = Payout.objects.get()
+    payout = Charge.objects.get()
     coupon = Coupon.objects.create(code="DUPLICATE", buyer=payout.buyer, face_value=100, issued_at=RUN,
                                    expires_at=RUN)
     with transaction.atomic(), pytest.raises(IntegrityError):
-        Payout.objects.create(
+        Charge.objects.create(
             violation=payout.violation, order=payout.order, line=payout.line, shop=shop, buyer=payout.buyer,
             amount=100, from_deposit=100, from_balance=0, arrears=0, coupon=coupon, transaction=payout.transaction,
-            issued_at=RUN,
+            at=RUN, kind=ChargeKind.WARRANTY, cause="warranty:another",
         )
 
 
@@ -144,17 +149,17 @@ def test_coupon_is_100_no_minimum_platform_wide_with_unguessable_code():
 
 def test_coupon_expires_fifty_years_later_same_local_time():
     issued = dt.datetime(2026, 3, 15, 23, 30, tzinfo=SH)
-    expires = coupon_expiry(issued.astimezone(dt.UTC))
+    expires = fifty_years(issued.astimezone(dt.UTC))
     assert expires.astimezone(SH).replace(tzinfo=None) == dt.datetime(2076, 3, 15, 23, 30)
 
 
 def test_coupon_issued_on_29_february_expires_on_28_february():
     # 2028-02-29 exists; 2078 is not a leap year.
     issued = dt.datetime(2028, 2, 29, 9, 15, tzinfo=SH)
-    assert coupon_expiry(issued).astimezone(SH).replace(tzinfo=None) == dt.datetime(2078, 2, 28, 9, 15)
+    assert fifty_years(issued).astimezone(SH).replace(tzinfo=None) == dt.datetime(2078, 2, 28, 9, 15)
     # Local date decides: 2028-02-29 00:30 in Shanghai is still 28 February in UTC.
     just_after_midnight = dt.datetime(2028, 2, 29, 0, 30, tzinfo=SH)
-    assert coupon_expiry(just_after_midnight).astimezone(SH).replace(tzinfo=None) == dt.datetime(2078, 2, 28, 0, 30)
+    assert fifty_years(just_after_midnight).astimezone(SH).replace(tzinfo=None) == dt.datetime(2078, 2, 28, 0, 30)
 
 
 def test_payout_issued_on_29_february_through_the_job():
@@ -174,9 +179,9 @@ def test_a_run_as_of_a_time_pays_only_violations_ruled_by_then():
     later = upheld([second], ruled_at=T0 + dt.timedelta(days=5))
 
     assert payouts_issue(now=RUN).paid == 1  # day 3: the day-5 ruling has not been made yet
-    assert not Payout.objects.filter(violation=later).exists()
+    assert not Charge.objects.filter(violation=later).exists()
     assert payouts_issue(now=T0 + dt.timedelta(days=5)).paid == 1  # at the ruling's own time
-    assert Payout.objects.get(violation=later).issued_at == T0 + dt.timedelta(days=5)
+    assert Charge.objects.get(violation=later).at == T0 + dt.timedelta(days=5)
 
 
 def test_rulings_stamped_with_the_same_time_are_paid_in_the_order_they_were_made():
@@ -188,5 +193,5 @@ def test_rulings_stamped_with_the_same_time_are_paid_in_the_order_they_were_made
         violations.violation_rule(violation=violation, breach=True, note="refused repair", at=same_time)
 
     assert payouts_issue(now=RUN).paid == 2
-    assert split_of(Payout.objects.get(violation=vb)) == ("100.00", "0.00", "0.00")
-    assert split_of(Payout.objects.get(violation=va)) == ("0.00", "0.00", "100.00")
+    assert split_of(Charge.objects.get(violation=vb)) == ("100.00", "0.00", "0.00")
+    assert split_of(Charge.objects.get(violation=va)) == ("0.00", "0.00", "100.00")

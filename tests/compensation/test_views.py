@@ -110,7 +110,7 @@ def test_statement_shows_running_balance_and_is_scoped(client, owner, outsider, 
 
 def test_admin_ledger_is_read_only_for_owner(client, owner, data):
     login(client, owner)
-    assert client.get(reverse("admin:compensation_payout_changelist")).status_code == 200
+    assert client.get(reverse("admin:compensation_charge_changelist")).status_code == 200
     assert client.get(reverse("admin:compensation_account_add")).status_code == 403
 
 

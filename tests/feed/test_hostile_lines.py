@@ -81,7 +81,8 @@ def test_the_good_feed_leaves_what_a_leak_would_change(tmp_path):
         "C1": "refunded", "C2": "refunded", "C3": "refunded", "C4": "closed"
     }
     assert len(result["payouts"].splitlines()) == 2
-    assert "S1 arrears -30.00" in result["accounts"]
+    # ¥200 of payouts from a ¥170 purse, and O5's late shipment (59.90 × 5 % = 3.00, the minimum).
+    assert "S1 arrears -33.00" in result["accounts"]
 
 
 # --- every input the attack used, each named ------------------------------------------------

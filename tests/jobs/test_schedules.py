@@ -14,7 +14,7 @@ from django_q.scheduler import scheduler
 from django_q.tasks import async_task
 
 from aftersales.models import AfterSalesCase
-from compensation.models import Payout
+from compensation.models import Charge
 from metrics.models import ShopDaySnapshot
 from pddadmin.jobs.models import JobRun, Outcome
 from pddadmin.jobs.runner import JOBS
@@ -80,7 +80,7 @@ def test_each_schedule_calls_its_job(world, sync_cluster):
     # The effects are the jobs' own: the overdue case agreed, the upheld violation paid,
     # yesterday's snapshot written (the cron job's day is the day before, in Shanghai).
     assert AfterSalesCase.objects.get(platform_id="JC1").state == "refunded"
-    assert Payout.objects.filter(order__platform_id="JO2").count() == 1
+    assert Charge.objects.filter(order__platform_id="JO2", kind="warranty").count() == 1
     yesterday = timezone.now().astimezone(SHANGHAI).date() - dt.timedelta(days=1)
     snapshot = ShopDaySnapshot.objects.get(shop__platform_id="J1", date=yesterday)
     assert snapshot.grouped_orders == 1
@@ -99,7 +99,7 @@ def test_each_schedule_calls_its_job(world, sync_cluster):
 
     fire_all()  # a second round finds nothing left to do
     assert JobRun.objects.count() == 6
-    assert Payout.objects.count() == 1
+    assert Charge.objects.filter(kind="warranty").count() == 1
     assert JobRun.objects.filter(job="process_deadlines").first().summary.startswith("process_deadlines: 0 cases moved")
 
 
@@ -108,7 +108,7 @@ def test_a_failing_scheduled_job_is_recorded_and_shown(world, sync_cluster, monk
     def broken(**kwargs):
         raise RuntimeError("the case table is locked by a migration")
 
-    monkeypatch.setattr("aftersales.management.commands.process_deadlines.process_deadlines", broken)
+    monkeypatch.setattr("pddadmin.jobs.management.commands.process_deadlines.process_deadlines", broken)
     setup_schedules()
     schedule = Schedule.objects.get(name="process_deadlines")
     # The task exactly as the scheduler sends it. (Through scheduler() itself the failure would

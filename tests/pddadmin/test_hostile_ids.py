@@ -205,7 +205,7 @@ def test_admin_pages(client, world, role):
     # The violation list's "open" column leads to the violation's own page.
     body = get_ok(client, reverse("admin:compensation_violation_changelist"))
     assert reverse("compensation:violation", args=[world.violation.pk]) in body
-    get_ok(client, reverse("admin:compensation_payout_changelist"))
+    get_ok(client, reverse("admin:compensation_charge_changelist"))
     get_ok(client, reverse("admin:aftersales_returnaddress_changelist"))
     address = get_ok(client, reverse("admin:aftersales_returnaddress_change", args=[world.address.pk]))
     if world.pid:  # the service stores a blank address id as none

@@ -22,6 +22,7 @@ LAYERS: dict[str, int] = {
     # 2: the domain apps.
     "aftersales": 2,
     "compensation": 2,
+    "customerservice": 2,
     # 3: snapshots, flags, forecast.
     "metrics": 3,
     # 4: screens over the domain services.

@@ -1,7 +1,6 @@
 from django.core.management.base import BaseCommand, no_translations
 
-from compensation.models import Payout
-from compensation.selectors import PAYOUT_COLUMNS, payout_rows
+from compensation.selectors import PAYOUT_COLUMNS, payout_rows, payouts
 from pddadmin.exports import write_rows
 
 
@@ -13,5 +12,5 @@ class Command(BaseCommand):
 
     @no_translations
     def handle(self, *args, format: str, **options):
-        count = write_rows(self.stdout, payout_rows(Payout.objects.all()), columns=PAYOUT_COLUMNS, fmt=format)
+        count = write_rows(self.stdout, payout_rows(payouts()), columns=PAYOUT_COLUMNS, fmt=format)
         self.stderr.write(f"export_payouts: {count} payouts")

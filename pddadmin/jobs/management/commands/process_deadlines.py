@@ -5,11 +5,15 @@ from django.utils import timezone
 from tqdm import tqdm
 
 from aftersales.services.deadlines import due_cases, process_deadlines
+from compensation.services import charges
 from pddadmin.cli import parse_moment_option
 
 
 class Command(BaseCommand):
-    help = "Apply every automatic after-sales transition due at or before --now (default: now), SPEC §2.3."
+    help = (
+        "Apply every automatic after-sales transition (SPEC §2.3) and every automatic charge (SPEC §6.1) "
+        "due at or before --now (default: now)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument(
@@ -25,4 +29,8 @@ class Command(BaseCommand):
         total = due_cases(moment).count() if show_bar else None
         with tqdm(total=total, unit=" cases", disable=not show_bar, file=sys.stderr, leave=False) as bar:
             report = process_deadlines(now=moment, batch_size=max(1, batch_size), on_progress=bar.update)
-        self.stdout.write(report.summary())
+        # Cases first: a refund due by a promised shipping time excuses the late shipment either
+        # way (applied or not), so the order only keeps the log in the order things happened.
+        with tqdm(unit=" candidates", disable=not show_bar, file=sys.stderr, leave=False) as bar:
+            money = charges.apply_due(now=moment, on_progress=bar.update)
+        self.stdout.write(f"{report.summary()}; {money.summary()} in {money.seconds:.1f}s")

@@ -1,0 +1,389 @@
+"""Charges: money a shop owes, taken from deposit, then goods balance, the rest to arrears (SPEC §6.1).
+
+Two ways a charge comes about:
+- **issued** at a moment someone picked: a warranty payout (the payout job's time) or an
+  out-of-stock compensation (the declaration's time): `charge_issue`, one at a time;
+- **automatic**, due at a moment the rules fix (a late-reply fine at the reply due, a late-shipment
+  compensation at promised_ship_by) and stamped with it: `AutomaticSource`s say what is due, and
+  `apply_due` / `apply_due_locked` apply it in time order, set-based.
+
+Time order (SPEC §6.1): before anything else moves a shop's money at T, every automatic charge of
+that shop due at or before T is applied (`apply_due_locked`, called by the credits, the
+out-of-stock declaration and the payouts); `process_deadlines --now T` applies all of them
+(`apply_due`). A shop's automatic charges apply in the order of (due time, source priority,
+platform id), so the same charges with the same splits result whenever the jobs ran.
+
+One charge per cause, ever: `Charge.cause` is unique in the database, and a source only offers
+what has no charge yet, read under the shop's lock.
+"""
+
+import datetime as dt
+import logging
+import secrets
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import OperationalError, transaction
+from django.db.models import Q, QuerySet
+from django.utils.translation import gettext as _
+
+from pddadmin.shops.models import Shop
+
+from ..models import Account, AccountKind, Charge, ChargeKind, Coupon, TransactionKind
+from . import ledger
+
+log = logging.getLogger(__name__)
+
+COUPON_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read out over the phone
+COUPON_LENGTH = 16  # 32**16 = 2**80 codes: not guessable
+BATCH = 2000  # automatic charges written per transaction
+SHOPS_PER_CLAIM = 50
+
+TRANSACTION_KIND = {
+    ChargeKind.WARRANTY: TransactionKind.PAYOUT,
+    ChargeKind.LATE_REPLY: TransactionKind.LATE_REPLY,
+    ChargeKind.LATE_SHIPMENT: TransactionKind.LATE_SHIPMENT,
+    ChargeKind.OUT_OF_STOCK: TransactionKind.OUT_OF_STOCK,
+}
+# Who receives a charge: buyers through a coupon (the platform owes its face value), or the
+# platform itself (a fine).
+RECEIVER = {
+    ChargeKind.WARRANTY: AccountKind.COUPON_LIABILITY,
+    ChargeKind.LATE_REPLY: AccountKind.FINES,
+    ChargeKind.LATE_SHIPMENT: AccountKind.COUPON_LIABILITY,
+    ChargeKind.OUT_OF_STOCK: AccountKind.COUPON_LIABILITY,
+}
+
+
+# --- amounts and coupons ----------------------------------------------------------------------
+
+
+def split(*, amount: Decimal, deposit: Decimal, balance: Decimal) -> tuple[Decimal, Decimal, Decimal]:
+    """(from deposit, from balance, arrears): deposit first, then balance, the rest is owed."""
+    from_deposit = min(amount, max(deposit, ledger.ZERO))
+    from_balance = min(amount - from_deposit, max(balance, ledger.ZERO))
+    return from_deposit, from_balance, amount - from_deposit - from_balance
+
+
+def shipping_compensation(kind: str, paid: Decimal) -> Decimal:
+    """SPEC §7.3: paid × rate, rounded half up to the cent, within [minimum, maximum] (settings)."""
+    policy = settings.SHIPPING_COMPENSATION[kind]
+    raw = (paid * Decimal(policy["rate"])).quantize(ledger.CENT, rounding=ROUND_HALF_UP)
+    return min(max(raw, Decimal(policy["minimum"])), Decimal(policy["maximum"]))
+
+
+def coupon_expiry_years(issued_at: dt.datetime, years: int) -> dt.datetime:
+    """Same local (Shanghai) date and time `years` later; 29 February becomes 28 February."""
+    local = issued_at.astimezone(ZoneInfo(settings.TIME_ZONE))
+    try:
+        later = local.replace(year=local.year + years)
+    except ValueError:  # 29 February in a year that has none
+        later = local.replace(year=local.year + years, day=28)
+    # Rebuild from the wall clock so the offset is the one valid on the later date.
+    naive = later.replace(tzinfo=None)
+    return naive.replace(tzinfo=ZoneInfo(settings.TIME_ZONE)).astimezone(dt.UTC)
+
+
+def coupon_expiry(kind: str, issued_at: dt.datetime) -> dt.datetime:
+    if kind == ChargeKind.WARRANTY:
+        return coupon_expiry_years(issued_at, settings.WARRANTY_COUPON_YEARS)
+    return issued_at + dt.timedelta(days=settings.SHIPPING_COUPON_DAYS)  # days of 24 h (SPEC intro)
+
+
+def new_coupon_code() -> str:
+    return "".join(secrets.choice(COUPON_ALPHABET) for _ in range(COUPON_LENGTH))
+
+
+# --- one charge -------------------------------------------------------------------------------
+
+
+@dataclass
+class DueCharge:
+    """A charge to be made: what a source offers, or what an issuing service asks for."""
+
+    kind: str
+    shop_id: int
+    at: dt.datetime
+    key: str  # platform id of the message or order: the tie-break of equal due times
+    cause: str
+    buyer: str
+    memo: str
+    amount: Decimal | None = None  # None: the source prices it when applied (`price`)
+    order_id: int | None = None
+    violation_id: int | None = None
+    line_id: int | None = None
+    message: str = ""
+
+
+class _Writer:
+    """Charges of locked shops, split in order and written with a few bulk statements."""
+
+    def __init__(self) -> None:
+        self.batch = ledger.LedgerBatch()
+        self.rows: list[tuple[Charge, Coupon | None]] = []
+        self.receivers: dict[str, Account] = {}
+
+    def receiver(self, kind: str) -> Account:
+        if kind not in self.receivers:
+            self.receivers[kind] = ledger.platform_account(RECEIVER[kind])
+        return self.receivers[kind]
+
+    def add(self, books: ledger.Books, due: DueCharge) -> Charge:
+        assert due.amount is not None and due.amount > 0, due
+        from_deposit, from_balance, arrears = split(
+            amount=due.amount, deposit=books.deposit.balance, balance=books.balance.balance
+        )
+        txn = self.batch.add(
+            books,
+            kind=TRANSACTION_KIND[due.kind],
+            at=due.at,
+            memo=due.memo,
+            moves=[
+                (books.deposit, -from_deposit),
+                (books.balance, -from_balance),
+                (books.arrears, -arrears),
+                (self.receiver(due.kind), due.amount),
+            ],
+        )
+        coupon = None
+        if RECEIVER[due.kind] == AccountKind.COUPON_LIABILITY:
+            coupon = Coupon(
+                code=new_coupon_code(),
+                buyer=due.buyer,
+                face_value=due.amount,
+                issued_at=due.at,
+                expires_at=coupon_expiry(due.kind, due.at),
+            )
+        charge = Charge(
+            kind=due.kind,
+            cause=due.cause,
+            shop_id=due.shop_id,
+            violation_id=due.violation_id,
+            line_id=due.line_id,
+            order_id=due.order_id,
+            message=due.message,
+            buyer=due.buyer,
+            amount=due.amount,
+            from_deposit=from_deposit,
+            from_balance=from_balance,
+            arrears=arrears,
+            transaction=txn,
+            at=due.at,
+        )
+        self.rows.append((charge, coupon))
+        return charge
+
+    def write(self) -> list[Charge]:
+        self.batch.write()
+        coupons = [coupon for _charge, coupon in self.rows if coupon is not None]
+        Coupon.objects.bulk_create(coupons, batch_size=ledger.BULK)
+        charges = []
+        for charge, coupon in self.rows:
+            charge.transaction_id = charge.transaction.pk
+            charge.coupon = coupon
+            charges.append(charge)
+        Charge.objects.bulk_create(charges, batch_size=ledger.BULK)
+        self.rows = []
+        return charges
+
+
+def charge_issue(books: ledger.Books, due: DueCharge) -> Charge:
+    """Make one charge now, on the caller's locked books, after the automatic charges due by then."""
+    apply_due_locked(books, now=due.at)
+    writer = _Writer()
+    writer.add(books, due)
+    return writer.write()[0]
+
+
+# --- automatic charges ------------------------------------------------------------------------
+
+
+class AutomaticSource(Protocol):
+    """What one rule makes due. Registered with `register`; `apply_due` merges them in order."""
+
+    kind: str
+    priority: int  # ties of equal due time: lower first (SPEC §6.1: late replies, then shipping)
+
+    def shops_due(self, now: dt.datetime) -> QuerySet:
+        """Ids of the shops with something due at or before `now` (a values_list queryset)."""
+
+    def due(self, *, shop_ids: list[int], now: dt.datetime, limit: int, nowait: bool) -> "Offer":
+        """The first `limit` candidates of these locked shops due at or before `now`, in
+        (shop, due time, platform id) order. `nowait`: lock the rows it reads with NOWAIT (the
+        job must not wait for a row lock while it holds shops)."""
+
+    def price(self, offers: list[DueCharge], books: dict[int, ledger.Books]) -> None:
+        """Set `amount` of each offer that has none, knowing they are applied in this order."""
+
+    def settle(self, *, candidates: list[int]) -> None:
+        """Record that these candidates are dealt with (charged now or never to be charged)."""
+
+
+@dataclass
+class Offer:
+    """What a source read: the charges due, and every candidate it looked at (charged or not) by
+    its sort key, so the engine can settle exactly those it got to."""
+
+    charges: list[DueCharge]
+    candidates: list[tuple[tuple, int]]  # (sort key, candidate id)
+    # Sort key of the last candidate read when the read hit its limit: nothing after it is known.
+    last_key: tuple | None
+
+
+_SOURCES: list[AutomaticSource] = []
+
+
+def register(source: AutomaticSource) -> None:
+    if all(s.kind != source.kind for s in _SOURCES):
+        _SOURCES.append(source)
+        _SOURCES.sort(key=lambda s: s.priority)
+
+
+def sources() -> list[AutomaticSource]:
+    return list(_SOURCES)
+
+
+def sort_key(*, shop_id: int, at: dt.datetime, priority: int, key: str) -> tuple:
+    """The order automatic charges apply in (SPEC §6.1), shop by shop."""
+    return (shop_id, at, priority, key)
+
+
+def _apply_batch(books: dict[int, ledger.Books], now: dt.datetime, *, nowait: bool) -> tuple[int, Counter]:
+    """Apply the first batch of automatic charges of these locked shops; (candidates read, charges
+    by kind). Candidates past the first source's cut-off wait for the next batch: another source
+    may have one due before them."""
+    shop_ids = sorted(books)
+    offers = [(source, source.due(shop_ids=shop_ids, now=now, limit=BATCH, nowait=nowait)) for source in _SOURCES]
+    cutoffs = [offer.last_key for _s, offer in offers if offer.last_key is not None]
+    cutoff = min(cutoffs) if cutoffs else None
+    merged = sorted(
+        (
+            (sort_key(shop_id=due.shop_id, at=due.at, priority=source.priority, key=due.key), source, due)
+            for source, offer in offers
+            for due in offer.charges
+        ),
+        key=lambda item: item[0],
+    )
+    chosen = [(source, due) for key, source, due in merged if cutoff is None or key <= cutoff]
+    for source, _offer in offers:
+        source.price([due for s, due in chosen if s is source], books)
+    writer = _Writer()
+    made: Counter = Counter()
+    for _source, due in chosen:
+        writer.add(books[due.shop_id], due)
+        made[due.kind] += 1
+    writer.write()
+    read = 0
+    for source, offer in offers:
+        reached = [pk for key, pk in offer.candidates if cutoff is None or key <= cutoff]
+        read += len(reached)
+        source.settle(candidates=reached)
+    return read, made
+
+
+def apply_due_locked(books: ledger.Books, *, now: dt.datetime) -> Counter:
+    """Every automatic charge of this shop due at or before `now`, on books the caller locked."""
+    made: Counter = Counter()
+    while True:
+        read, batch = _apply_batch({books.shop.pk: books}, now, nowait=False)
+        made += batch
+        if not read:
+            return made
+
+
+@dataclass
+class ChargeReport:
+    now: dt.datetime
+    applied: Counter = field(default_factory=Counter)
+    batches: int = 0
+    seconds: float = 0.0
+
+    @property
+    def total(self) -> int:
+        return sum(self.applied.values())
+
+    def summary(self) -> str:
+        parts = ", ".join(f"{n} {kind}" for kind, n in sorted(self.applied.items())) or "nothing due"
+        return f"{self.total} automatic charges ({parts})"
+
+
+def shops_with_due(now: dt.datetime) -> QuerySet[Shop]:
+    condition = Q()
+    for source in _SOURCES:
+        condition |= Q(pk__in=source.shops_due(now))
+    return Shop.objects.filter(condition) if _SOURCES else Shop.objects.none()
+
+
+def _claim(now: dt.datetime, *, skip_locked: bool) -> dict[int, ledger.Books]:
+    ids = list(
+        shops_with_due(now)
+        .order_by("pk")
+        .select_for_update(skip_locked=skip_locked)
+        .values_list("pk", flat=True)[: SHOPS_PER_CLAIM if skip_locked else 1]
+    )
+    return ledger.lock_books_many(shop_ids=ids)
+
+
+def apply_due(*, now: dt.datetime, on_progress: Callable[[int], None] | None = None) -> ChargeReport:
+    """Every automatic charge of every shop due at or before `now` (the `process_deadlines` job).
+
+    Shops are claimed with SKIP LOCKED, so two workers share the shops instead of queueing; a
+    batch whose candidate rows another transaction holds (an importer's chunk) is rolled back and
+    the shop is left for later in the run, so the job never waits for a row while holding shops.
+    When only shops held by others are left, it waits for them one at a time: the run ends with
+    nothing due at or before `now` left anywhere.
+    """
+    started = time.monotonic()
+    report = ChargeReport(now=now)
+    deferred: set[int] = set()
+    while True:
+        with transaction.atomic():
+            books = _claim(now, skip_locked=True)
+            for shop_id in deferred & set(books):
+                books.pop(shop_id)  # busy a moment ago: the waiting pass below takes it
+            if not books:
+                break
+            try:
+                with transaction.atomic():
+                    read, made = _apply_batch(books, now, nowait=True)
+            except OperationalError as exc:  # a row is locked by another transaction (NOWAIT)
+                log.info("automatic charges of shops %s deferred: %s", sorted(books), exc)
+                deferred |= set(books)
+                continue
+        report.batches += 1
+        report.applied += made
+        if on_progress and read:
+            on_progress(read)
+    while True:  # what other transactions held: wait for each shop in turn
+        with transaction.atomic():
+            books = _claim(now, skip_locked=False)
+            if not books:
+                break
+            read, made = _apply_batch(books, now, nowait=False)
+        report.batches += 1
+        report.applied += made
+        if on_progress and read:
+            on_progress(read)
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def due_count(now: dt.datetime) -> int:
+    """How many shops have automatic charges due (for a progress bar's total)."""
+    return shops_with_due(now).count()
+
+
+def memo_for(kind: str, **ids: str) -> str:
+    labels: dict[str, str] = {
+        ChargeKind.WARRANTY: _("warranty compensation: violation %(violation)s, order %(order)s"),
+        ChargeKind.LATE_REPLY: _("late-reply fine: message %(message)s"),
+        ChargeKind.LATE_SHIPMENT: _("late-shipment compensation: order %(order)s"),
+        ChargeKind.OUT_OF_STOCK: _("out-of-stock compensation: order %(order)s"),
+    }
+    return labels[kind] % ids

@@ -1,0 +1,157 @@
+"""Shipping compensation (SPEC §7.3): late shipment, due at promised_ship_by, and out of stock,
+at the merchant's declaration. One per order, whichever comes first (Charge's constraint).
+
+The late-shipment rule reads only facts stamped at or before promised_ship_by (shipped, refunded
+or declared out of stock by then; an automatic refund due by then counts whether applied or not),
+so the job finds the same charges whenever it runs after that moment.
+"""
+
+import datetime as dt
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection, transaction
+from django.db.models import BooleanField, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet
+from django.utils.translation import gettext as _
+
+from aftersales.models import AfterSalesCase
+from aftersales.selectors import order_refunded, refunded_by
+from aftersales.services.deadlines import apply_due_deadlines
+from pddadmin.shops.models import Order
+from pddadmin.shops.selectors import handles_cases
+
+from ..models import SHIPPING_CHARGE_KINDS, Charge, ChargeKind
+from . import charges, ledger
+
+
+def shipping_cause(order_platform_id: str) -> str:
+    return f"shipping:{order_platform_id}"
+
+
+def _has_shipping_charge() -> Exists:
+    return Exists(Charge.objects.filter(order=OuterRef("pk"), kind__in=SHIPPING_CHARGE_KINDS))
+
+
+class LateShipment:
+    """The automatic source of late-shipment compensation: orders whose watch is due."""
+
+    kind = ChargeKind.LATE_SHIPMENT
+    priority = 1  # SPEC §6.1: at the same instant, late-reply fines come first
+
+    def shops_due(self, now: dt.datetime) -> QuerySet:
+        return Order.objects.filter(late_shipment_due_at__lte=now).values("shop_id")
+
+    def due(self, *, shop_ids: list[int], now: dt.datetime, limit: int, nowait: bool) -> charges.Offer:
+        psb = F("promised_ship_by")
+        excused = (
+            Q(grouped_at__isnull=True)
+            | Q(grouped_at__gt=psb)
+            | Q(shipped_at__lte=psb)
+            | Q(out_of_stock_at__lte=psb)
+            | refunded_by(OuterRef("pk"), OuterRef("promised_ship_by"))
+            | Q(_has_shipping_charge())
+        )
+        qs = Order.objects.filter(shop_id__in=shop_ids, late_shipment_due_at__lte=now).order_by(
+            "shop_id", "late_shipment_due_at", "platform_id"
+        )
+        if nowait and connection.vendor == "postgresql":
+            qs = qs.select_for_update(nowait=True, of=("self",))
+        rows = list(
+            qs.annotate(excused=ExpressionWrapper(excused, output_field=BooleanField())).values_list(
+                "pk", "shop_id", "platform_id", "buyer", "amount", "promised_ship_by", "excused"
+            )[:limit]
+        )
+        offer = charges.Offer(charges=[], candidates=[], last_key=None)
+        for pk, shop_id, platform_id, buyer, paid, promised, excused_ in rows:
+            key = charges.sort_key(shop_id=shop_id, at=promised, priority=self.priority, key=platform_id)
+            offer.candidates.append((key, pk))
+            if not excused_:
+                offer.charges.append(
+                    charges.DueCharge(
+                        kind=self.kind,
+                        shop_id=shop_id,
+                        at=promised,
+                        key=platform_id,
+                        cause=shipping_cause(platform_id),
+                        buyer=buyer,
+                        amount=charges.shipping_compensation(self.kind, paid),
+                        order_id=pk,
+                        memo=charges.memo_for(self.kind, order=platform_id),
+                    )
+                )
+        if len(rows) == limit:
+            offer.last_key = offer.candidates[-1][0]
+        return offer
+
+    def price(self, offers: list[charges.DueCharge], books: dict[int, ledger.Books]) -> None:
+        return None  # priced when read: the amount depends on the order alone
+
+    def settle(self, *, candidates: list[int]) -> None:
+        if candidates:
+            Order.objects.filter(pk__in=candidates).update(late_shipment_due_at=None)
+
+
+charges.register(LateShipment())
+
+
+def _open_cases_due(order: Order, at: dt.datetime) -> QuerySet[AfterSalesCase]:
+    return AfterSalesCase.objects.filter(order=order, due_at__lte=at).order_by("pk")
+
+
+def _refusal(order: Order, at: dt.datetime) -> str | None:
+    if at < order.changed_at:
+        return _("declaration at %(at)s is older than the last change of order %(id)s (%(last)s)") % {
+            "at": at.isoformat(),
+            "id": order.platform_id,
+            "last": order.changed_at.isoformat(),
+        }
+    if order.grouped_at is None:
+        return _("order %(id)s is not grouped yet") % {"id": order.platform_id}
+    if order.shipped_at is not None:
+        return _("order %(id)s is already shipped") % {"id": order.platform_id}
+    if order.out_of_stock_at is not None:
+        return _("order %(id)s was already declared out of stock") % {"id": order.platform_id}
+    if order_refunded(order_id=order.pk):
+        return _("order %(id)s is already refunded") % {"id": order.platform_id}
+    return None
+
+
+def order_declare_out_of_stock(*, order: Order, at: dt.datetime, actor=None) -> Charge | None:
+    """The merchant declares a grouped, unshipped, unrefunded order out of stock (缺货, SPEC §7.3).
+
+    Its buyer is owed an out-of-stock compensation now, unless the order already has a shipping
+    compensation (a late shipment that fell due before): one per order. The order may still ship.
+    `actor` None is the platform feed; a user must be the shop's owner or agent.
+    """
+    if actor is not None and not handles_cases(actor, order.shop_id):
+        raise PermissionDenied(_("only the shop's owner or agents may declare an order out of stock"))
+    with transaction.atomic():
+        # Lock order: shop (books), then the order, then its cases, as everywhere else.
+        books = ledger.lock_books(shop_id=order.shop_id)
+        order = Order.objects.select_for_update().get(pk=order.pk)
+        for case in _open_cases_due(order, at):  # SPEC §8: the order's cases' deadlines first
+            apply_due_deadlines(case=case, now=at)
+        refusal = _refusal(order, at)
+        if refusal:
+            raise ValidationError(refusal)
+        order.out_of_stock_at = order.changed_at = at
+        order.save(update_fields=["out_of_stock_at", "changed_at"])
+        # Declared first, then the automatic charges due by now: a declaration at exactly
+        # promised_ship_by excuses the late shipment (SPEC §7.3 "at or before that moment").
+        charges.apply_due_locked(books, now=at)
+        if Charge.objects.filter(order=order, kind__in=SHIPPING_CHARGE_KINDS).exists():
+            return None
+        kind = ChargeKind.OUT_OF_STOCK
+        return charges.charge_issue(
+            books,
+            charges.DueCharge(
+                kind=kind,
+                shop_id=order.shop_id,
+                at=at,
+                key=order.platform_id,
+                cause=shipping_cause(order.platform_id),
+                buyer=order.buyer,
+                amount=charges.shipping_compensation(kind, order.amount),
+                order_id=order.pk,
+                memo=charges.memo_for(kind, order=order.platform_id),
+            ),
+        )
