@@ -29,8 +29,9 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import OperationalError, transaction
-from django.db.models import Q, QuerySet
+from django.db import OperationalError, connection, transaction
+from django.db.models import F, Q, QuerySet
+from django.db.models.functions import Collate
 from django.utils.translation import gettext as _
 
 from pddadmin.shops.models import Shop
@@ -250,8 +251,17 @@ def sources() -> list[AutomaticSource]:
 
 
 def sort_key(*, shop_id: int, at: dt.datetime, priority: int, key: str) -> tuple:
-    """The order automatic charges apply in (SPEC §6.1), shop by shop."""
+    """The order automatic charges apply in (SPEC §6.1), shop by shop. Python compares the
+    platform ids as plain strings (code points), as SPEC says; `plain` makes the database agree."""
     return (shop_id, at, priority, key)
+
+
+def plain(field_name: str) -> F | Collate:
+    """Order by `field_name` as plain strings (byte order), not by the database's language
+    collation: the sources' reads must agree with `sort_key` on where a batch ends."""
+    if connection.vendor == "postgresql":
+        return Collate(field_name, "C")
+    return F(field_name)  # SQLite compares text as bytes already
 
 
 def _apply_batch(books: dict[int, ledger.Books], now: dt.datetime, *, nowait: bool) -> tuple[int, Counter]:

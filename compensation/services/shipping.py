@@ -51,7 +51,7 @@ class LateShipment:
             | Q(_has_shipping_charge())
         )
         qs = Order.objects.filter(shop_id__in=shop_ids, late_shipment_due_at__lte=now).order_by(
-            "shop_id", "late_shipment_due_at", "platform_id"
+            "shop_id", "late_shipment_due_at", charges.plain("platform_id")
         )
         if nowait and connection.vendor == "postgresql":
             qs = qs.select_for_update(nowait=True, of=("self",))
