@@ -65,9 +65,12 @@ INSTALLED_APPS = [
     "aftersales",
     "metrics",
     "compensation",
+    "customerservice",
     "review",
     "pddadmin.jobs",
 ]
+# SPEC §7.2: links to these domains and their subdomains may stand in a merchant reply.
+PLATFORM_DOMAINS = envlist("PLATFORM_DOMAINS", "pinduoduo.com,yangkeduo.com")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
