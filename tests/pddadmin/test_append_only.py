@@ -2,12 +2,14 @@
 rows its log belongs to cannot be deleted from under it (SPEC §2.3, §6.1: rows that explain)."""
 
 import datetime as dt
+from decimal import Decimal
 
 import pytest
 from django.db.models import ProtectedError
 
 from aftersales.models import AfterSalesCase, CaseTransition, Refund, State
-from compensation.models import Entry, LedgerTransaction, Payout, Violation, ViolationLog
+from compensation.models import Charge, Credit, CreditKind, Entry, LedgerTransaction, Violation, ViolationLog
+from compensation.services import credits
 from compensation.services.payouts import payouts_issue
 from pddadmin.append_only import AppendOnlyError, AppendOnlyModel
 from tests.aftersales.helpers import case_in
@@ -15,17 +17,19 @@ from tests.compensation.conftest import T0, open_shop, upheld, warranty_orders
 
 pytestmark = pytest.mark.django_db
 
-APPEND_ONLY = [CaseTransition, Refund, ViolationLog, LedgerTransaction, Entry, Payout]
+APPEND_ONLY = [CaseTransition, Refund, ViolationLog, LedgerTransaction, Entry, Charge, Credit]
 
 
 @pytest.fixture
 def rows():
-    """One of each: a refunded case (its log and refund) and a paid violation (its log, ledger
-    rows and payout), all made by the services."""
+    """One of each: a refunded case (its log and refund), a paid violation (its log, ledger rows
+    and charge) and a settlement (its credit), all made by the services."""
     case_in(State.REFUNDED)
     shop = open_shop(deposit="500.00")
     upheld(warranty_orders(shop))
     assert payouts_issue(now=T0 + dt.timedelta(days=3)).paid == 1
+    credits.shop_credit(shop=shop, kind=CreditKind.SETTLEMENT, amount=Decimal("10.00"), at=T0 + dt.timedelta(days=4),
+                        source="test")
     return {model: model.objects.order_by("pk").first() for model in APPEND_ONLY}
 
 
