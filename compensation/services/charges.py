@@ -222,8 +222,10 @@ class AutomaticSource(Protocol):
     def price(self, offers: list[DueCharge], books: dict[int, ledger.Books]) -> None:
         """Set `amount` of each offer that has none, knowing they are applied in this order."""
 
-    def settle(self, *, candidates: list[int]) -> None:
-        """Record that these candidates are dealt with (charged now or never to be charged)."""
+    def settle(self, *, candidates: list[int], charged: list[tuple[DueCharge, Charge]]) -> None:
+        """Record that these candidates are dealt with (charged now or never to be charged).
+        `charged`: this source's offers applied in the batch, each with the charge written for it
+        (saved: it has its id), for a source that keeps records of its own beside the charge."""
 
 
 @dataclass
@@ -285,15 +287,16 @@ def _apply_batch(books: dict[int, ledger.Books], now: dt.datetime, *, nowait: bo
         source.price([due for s, due in chosen if s is source], books)
     writer = _Writer()
     made: Counter = Counter()
-    for _source, due in chosen:
-        writer.add(books[due.shop_id], due)
+    charged: dict[int, list[tuple[DueCharge, Charge]]] = {}
+    for source, due in chosen:
+        charged.setdefault(id(source), []).append((due, writer.add(books[due.shop_id], due)))
         made[due.kind] += 1
     writer.write()
     read = 0
     for source, offer in offers:
         reached = [pk for key, pk in offer.candidates if cutoff is None or key <= cutoff]
         read += len(reached)
-        source.settle(candidates=reached)
+        source.settle(candidates=reached, charged=charged.get(id(source), []))
     return read, made
 
 

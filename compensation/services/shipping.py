@@ -85,7 +85,7 @@ class LateShipment:
     def price(self, offers: list[charges.DueCharge], books: dict[int, ledger.Books]) -> None:
         return None  # priced when read: the amount depends on the order alone
 
-    def settle(self, *, candidates: list[int]) -> None:
+    def settle(self, *, candidates: list[int], charged: list) -> None:
         if candidates:
             Order.objects.filter(pk__in=candidates).update(late_shipment_due_at=None)
 
