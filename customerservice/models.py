@@ -76,7 +76,7 @@ class Conversation(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.shop_id}/{self.buyer}"
+        return f"{self.shop.platform_id} · {self.buyer}"
 
 
 # The buyer messages the late-reply job still has to judge: not answered in time and not covered
@@ -183,4 +183,4 @@ class LateReplyViolation(AppendOnlyModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.message_id} {self.year}#{self.rank}"
+        return f"{self.year} #{self.rank}"

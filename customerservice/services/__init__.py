@@ -1,0 +1,1 @@
+"""Customer-service writes: `messages` (receive, reply)."""
