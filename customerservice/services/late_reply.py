@@ -1,0 +1,211 @@
+"""Late-reply violations and their fines (SPEC §7.1): an automatic charge source of the charge
+engine (`compensation.services.charges`), like late shipments.
+
+What is due: the buyer messages of the late-reply watch (not answered by their reply due, not
+covered yet) whose reply due has passed. The first such message of a conversation starts a
+violation at its reply due; the violation covers every message of the conversation received at or
+before that due and not answered by it (answered later, or not yet), and a message received after
+it starts a clock of its own. Lateness is read from the received and answered times alone, so the
+job finds the same violations whenever it runs, and a late reply never undoes one.
+
+The fine is priced when the violation is applied: its rank is the shop's number of violations of
+the same calendar year (Asia/Shanghai) so far, plus one. The engine applies a shop's automatic
+charges in (due, priority, message id) order, so that is the rank by due time SPEC asks for; the
+database refuses a second violation of one shop with the same year and rank.
+
+Locks: the engine holds the shops; `due` then locks the conversations of the messages it read (the
+lock of their messages, as for the services), with NOWAIT in the job, and reads the messages again
+under those locks.
+"""
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from django.db import connection
+from django.db.models import Max, QuerySet
+
+from compensation.models import Charge, ChargeKind
+from compensation.services import charges, ledger
+
+from ..models import LATE_REPLY_WATCH, Conversation, LateReplyViolation, Message, fine_for, fine_year
+
+
+def late_reply_cause(message_platform_id: str) -> str:
+    return f"late_reply:{message_platform_id}"
+
+
+@dataclass
+class LateReplyDue(charges.DueCharge):
+    """A violation to record with its fine: the charge, and what the violation row needs."""
+
+    conversation_id: int = 0
+    message_id: int = 0
+    covered: list[int] = field(default_factory=list)
+    year: int = 0
+    rank: int = 0
+
+
+@dataclass
+class _Read:
+    """One buyer message as the job judges it."""
+
+    pk: int
+    platform_id: str
+    at: dt.datetime
+    due: dt.datetime
+    answered_at: dt.datetime | None
+
+    def late_at(self, moment: dt.datetime) -> bool:
+        """Not answered by `moment` (a reply at exactly the moment is in time)."""
+        return self.answered_at is None or self.answered_at > moment
+
+
+def _violations(
+    messages: list[_Read], *, starters: set[int], shop_id: int, buyer: str, conversation_id: int
+) -> list[LateReplyDue]:
+    """The violations of one conversation, from its uncovered buyer messages in time order.
+
+    Only a message among `starters` (what the job read in order, up to its limit) may start one:
+    a later one waits for its batch, so the violations come in the engine's order."""
+    found: list[LateReplyDue] = []
+    current: LateReplyDue | None = None
+    for m in messages:
+        if current is not None and m.at <= current.at:
+            if m.late_at(current.at):
+                current.covered.append(m.pk)
+            continue  # answered by that due: in time for its own, later, due as well
+        current = None
+        if m.pk in starters and m.late_at(m.due):
+            current = LateReplyDue(
+                kind=ChargeKind.LATE_REPLY,
+                shop_id=shop_id,
+                at=m.due,
+                key=m.platform_id,
+                cause=late_reply_cause(m.platform_id),
+                buyer=buyer,
+                memo=charges.memo_for(ChargeKind.LATE_REPLY, message=m.platform_id),
+                message=m.platform_id,
+                conversation_id=conversation_id,
+                message_id=m.pk,
+                covered=[m.pk],
+                year=fine_year(m.due),
+            )
+            found.append(current)
+    return found
+
+
+class LateReply:
+    """The automatic source of late-reply fines: buyer messages whose reply due has passed."""
+
+    kind = ChargeKind.LATE_REPLY
+    priority = 0  # SPEC §6.1: at the same instant, late-reply fines before shipping compensation
+
+    def shops_due(self, now: dt.datetime) -> QuerySet:
+        return Message.objects.filter(LATE_REPLY_WATCH, reply_due_at__lte=now).values("conversation__shop_id")
+
+    def due(self, *, shop_ids: list[int], now: dt.datetime, limit: int, nowait: bool) -> charges.Offer:
+        rows = list(
+            Message.objects.filter(LATE_REPLY_WATCH, conversation__shop_id__in=shop_ids, reply_due_at__lte=now)
+            .order_by("conversation__shop_id", "reply_due_at", charges.plain("platform_id"))
+            .values_list("pk", "conversation_id", "conversation__shop_id", "platform_id", "reply_due_at")[:limit]
+        )
+        offer = charges.Offer(charges=[], candidates=[], last_key=None)
+        if not rows:
+            return offer
+        for pk, _conversation, shop_id, platform_id, due in rows:
+            offer.candidates.append(
+                (charges.sort_key(shop_id=shop_id, at=due, priority=self.priority, key=platform_id), pk)
+            )
+        if len(rows) == limit:
+            offer.last_key = offer.candidates[-1][0]
+        conversations = self._lock(sorted({row[1] for row in rows}), nowait=nowait)
+        by_conversation = self._uncovered(list(conversations), until=max(row[4] for row in rows))
+        starters = {row[0] for row in rows}
+        for conversation_id, messages in by_conversation.items():
+            shop_id, buyer = conversations[conversation_id]
+            offer.charges += _violations(
+                messages, starters=starters, shop_id=shop_id, buyer=buyer, conversation_id=conversation_id
+            )
+        return offer
+
+    @staticmethod
+    def _lock(conversation_ids: list[int], *, nowait: bool) -> dict[int, tuple[int, str]]:
+        """Lock the conversations (the lock of their messages); {id: (shop id, buyer)}."""
+        qs = Conversation.objects.filter(pk__in=conversation_ids).order_by("pk")
+        qs = qs.select_for_update(nowait=nowait and connection.vendor == "postgresql")
+        return {pk: (shop_id, buyer) for pk, shop_id, buyer in qs.values_list("pk", "shop_id", "buyer")}
+
+    @staticmethod
+    def _uncovered(conversation_ids: list[int], *, until: dt.datetime) -> dict[int, list[_Read]]:
+        """The conversations' buyer messages not covered yet, received by `until`, read under the
+        locks (a reply committed since the first read counts), in time order."""
+        qs = (
+            Message.objects.filter(
+                conversation_id__in=conversation_ids, reply_due_at__isnull=False, violation__isnull=True, at__lte=until
+            )
+            .order_by("conversation_id", "at", charges.plain("platform_id"))
+            .values_list("conversation_id", "pk", "platform_id", "at", "reply_due_at", "answered_at")
+        )
+        found: dict[int, list[_Read]] = defaultdict(list)
+        for conversation_id, *fields in qs:
+            found[conversation_id].append(_Read(*fields))
+        return found
+
+    def price(self, offers: list[charges.DueCharge], books: dict[int, ledger.Books]) -> None:
+        """Rank each violation after the shop's violations of its year so far, in apply order."""
+        if not offers:
+            return
+        ranks = {
+            (shop_id, year): top
+            for shop_id, year, top in LateReplyViolation.objects.filter(
+                shop_id__in={o.shop_id for o in offers}, year__in={o.year for o in offers}
+            )
+            .values("shop_id", "year")
+            .annotate(top=Max("rank"))
+            .values_list("shop_id", "year", "top")
+        }
+        for offer in offers:
+            assert isinstance(offer, LateReplyDue)
+            offer.rank = ranks[offer.shop_id, offer.year] = ranks.get((offer.shop_id, offer.year), 0) + 1
+            offer.amount = fine_for(offer.rank)
+
+    def settle(self, *, candidates: list[int], charged: list[tuple[charges.DueCharge, Charge]]) -> None:
+        """Record the violations beside their charges and mark the messages they cover. A reached
+        candidate that started or is covered by no violation was answered in time: it has left the
+        watch already."""
+        if not charged:
+            return
+        violations = LateReplyViolation.objects.bulk_create(
+            [
+                LateReplyViolation(
+                    conversation_id=due.conversation_id,
+                    shop_id=due.shop_id,
+                    message_id=due.message_id,
+                    due_at=due.at,
+                    year=due.year,
+                    rank=due.rank,
+                    fine=due.amount,
+                    charge=charge,
+                )
+                for due, charge in charged
+            ],
+            batch_size=ledger.BULK,
+        )
+        covered = [
+            Message(pk=pk, violation_id=violation.pk)
+            for (due, _charge), violation in zip(charged, violations, strict=True)
+            for pk in due.covered
+        ]
+        Message.objects.bulk_update(covered, ["violation"], batch_size=ledger.BULK)
+        last: dict[int, dt.datetime] = {}
+        for due, _charge in charged:  # in apply order: a conversation's last is its latest
+            last[due.conversation_id] = due.at
+        Conversation.objects.bulk_update(
+            [Conversation(pk=pk, last_violation_at=at) for pk, at in last.items()],
+            ["last_violation_at"],
+            batch_size=ledger.BULK,
+        )
+
+
+charges.register(LateReply())
