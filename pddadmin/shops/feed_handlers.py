@@ -2,11 +2,11 @@
 
 from decimal import Decimal
 
-from pddadmin.feed.events import Event, Rejected
+from pddadmin.feed.events import Event, Rejected, quote
 from pddadmin.feed.registry import handles, handles_batch
 
 from . import services
-from .models import Goods, Shop
+from .models import STARS, Goods, LogisticsFlagKind, Order, Shop
 
 
 @handles("shop.opened")
@@ -17,6 +17,7 @@ def shop_opened(event: Event) -> None:
         deposit=event.money("deposit", Decimal("0.00")),
         balance=event.money("balance", Decimal("0.00")),
         hotline=event.text("hotline", None, max_length=32),
+        category=event.text("category", None, max_length=100),
         at=event.at,
     )
 
@@ -69,6 +70,7 @@ def _new_order(event: Event, goods: dict[str, Goods], shops: set[str]) -> servic
     amount = event.money("amount")
     promised_ship_by = event.moment("promised_ship_by")
     aftersales_until = event.moment("aftersales_until", None)
+    ship_to = event.text("ship_to", None, max_length=100)
     if shop_id not in shops:
         raise Rejected(f"unknown shop {shop_id!r}")
     if goods_id not in goods:
@@ -82,6 +84,7 @@ def _new_order(event: Event, goods: dict[str, Goods], shops: set[str]) -> servic
         placed_at=event.at,
         promised_ship_by=promised_ship_by,
         aftersales_until=aftersales_until,
+        ship_to=ship_to,
     )
 
 
@@ -111,3 +114,33 @@ def orders_shipped(events: list[Event]) -> list[Exception | None]:
 @handles_batch("order.received")
 def orders_received(events: list[Event]) -> list[Exception | None]:
     return _order_steps("receive", events)
+
+
+@handles("order.logistics_flagged")
+def order_logistics_flagged(event: Event) -> None:
+    services.order_flag_logistics(
+        order=event.ref(Order, "order"), kind=event.choice("kind", LogisticsFlagKind.values), at=event.at
+    )
+
+
+def _stars(event: Event, name: str, *, required: bool) -> int | None:
+    value = event.data.get(name)
+    if value is None:
+        if required:
+            raise Rejected(f"field '{name}' is required")
+        return None
+    if services.stars_error(value, name):  # JSON integers only: not true, not "5", not 5.0
+        low, high = STARS
+        raise Rejected(f"field '{name}' must be a whole number of stars from {low} to {high}, got {quote(value)}")
+    return value
+
+
+@handles("order.rated")
+def order_rated(event: Event) -> None:
+    services.order_rate(
+        order=event.ref(Order, "order"),
+        logistics=_stars(event, "logistics", required=True),
+        description=_stars(event, "description", required=False),
+        service=_stars(event, "service", required=False),
+        at=event.at,
+    )

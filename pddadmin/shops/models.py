@@ -6,9 +6,14 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from pddadmin.append_only import AppendOnlyModel
+
 from .validators import validate_hotline
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
+# SPEC §5.1: an order shipped to Xinjiang (a province whose name starts with this) counts as a
+# logistics anomaly only for a fake shipment.
+XINJIANG = "新疆"
 
 
 class Shop(models.Model):
@@ -19,6 +24,9 @@ class Shop(models.Model):
     hotline = models.CharField(
         _("after-sales hotline"), max_length=32, blank=True, validators=[validate_hotline]
     )
+    # 主营类目 (SPEC §1, optional): the shop's logistics figures are compared with those of the
+    # shops of the same main category (§5.1); shops without one form one group.
+    category = models.CharField(_("main category"), max_length=100, blank=True)
     opened_at = models.DateTimeField(_("opened at"))
     # Time of the last change applied to this shop; feed events older than it are rejected.
     changed_at = models.DateTimeField(_("last changed"))
@@ -99,6 +107,8 @@ class Order(models.Model):
     tracking = models.CharField(_("tracking number"), max_length=64, blank=True)
     received_at = models.DateTimeField(_("received at"), null=True, blank=True)
     aftersales_until = models.DateTimeField(_("after-sales valid until"), null=True, blank=True)
+    # The destination province (SPEC §1, optional), e.g. "新疆维吾尔自治区" (see XINJIANG).
+    ship_to = models.CharField(_("ship to (province)"), max_length=100, blank=True)
     # When the merchant declared the order out of stock (缺货, SPEC §7.3); it may still ship later.
     out_of_stock_at = models.DateTimeField(_("declared out of stock at"), null=True, blank=True)
     # The moment this order falls late (its promised_ship_by) while that can still happen: set
@@ -127,7 +137,79 @@ class Order(models.Model):
                 condition=models.Q(late_shipment_due_at__isnull=False),
                 name="order_late_shipment_watch",
             ),
+            # The few orders shipped to Xinjiang, which the daily logistics figures set apart
+            # (SPEC §5.1): read whole from this small index instead of looking up each order.
+            models.Index(fields=["id"], condition=models.Q(ship_to__startswith=XINJIANG), name="order_xinjiang"),
         ]
 
     def __str__(self) -> str:
         return self.platform_id
+
+
+class LogisticsFlagKind(models.TextChoices):
+    FAKE_SHIPMENT = "fake_shipment", _("fake shipment")
+    SLOW_DELIVERY = "slow_delivery", _("delivery-time anomaly")
+    COMPLAINT = "complaint", _("upheld logistics complaint")
+
+
+class LogisticsFlag(AppendOnlyModel):
+    """Something the platform found wrong with an order's logistics (SPEC §5.1, from
+    `order.logistics_flagged`). An order may be flagged several times; a flag is a fact about the
+    order, not a change of it (it does not move the order's `changed_at`)."""
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="logistics_flags")
+    # The order's shop and goods, copied: the daily metrics count flags per goods, and a shop's
+    # live figures read its own flags, without looking up the order of each one.
+    shop = models.ForeignKey(Shop, on_delete=models.PROTECT, related_name="+", db_index=False)
+    goods = models.ForeignKey(Goods, on_delete=models.PROTECT, related_name="+", db_index=False)
+    kind = models.CharField(_("kind"), max_length=16, choices=LogisticsFlagKind.choices)
+    flagged_at = models.DateTimeField(_("flagged at"))
+
+    class Meta:
+        verbose_name = _("logistics flag")
+        verbose_name_plural = _("logistics flags")
+        indexes = [
+            models.Index(fields=["shop", "flagged_at"], name="logistics_flag_shop_at"),
+            models.Index(fields=["flagged_at"], name="logistics_flag_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order_id} {self.kind}"
+
+
+STARS = (1, 5)  # the lowest and highest number of stars a rating gives
+
+
+class OrderRating(AppendOnlyModel):
+    """The buyer's rating of a received order (SPEC §8 `order.rated`): once per order, 1–5 stars
+    for the logistics and optionally for the description and the service."""
+
+    order = models.OneToOneField(Order, on_delete=models.PROTECT, related_name="rating")
+    shop = models.ForeignKey(Shop, on_delete=models.PROTECT, related_name="+", db_index=False)
+    goods = models.ForeignKey(Goods, on_delete=models.PROTECT, related_name="+", db_index=False)
+    logistics = models.PositiveSmallIntegerField(_("logistics stars"))
+    description = models.PositiveSmallIntegerField(_("description stars"), null=True, blank=True)
+    service = models.PositiveSmallIntegerField(_("service stars"), null=True, blank=True)
+    rated_at = models.DateTimeField(_("rated at"))
+
+    class Meta:
+        verbose_name = _("order rating")
+        verbose_name_plural = _("order ratings")
+        indexes = [
+            models.Index(fields=["shop", "rated_at"], name="order_rating_shop_at"),
+            models.Index(fields=["rated_at"], name="order_rating_at"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(logistics__range=STARS), name="rating_logistics_stars"),
+            models.CheckConstraint(
+                condition=models.Q(description__isnull=True) | models.Q(description__range=STARS),
+                name="rating_description_stars",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(service__isnull=True) | models.Q(service__range=STARS),
+                name="rating_service_stars",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order_id} ★{self.logistics}"

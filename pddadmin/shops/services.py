@@ -10,7 +10,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from .models import Goods, Order, Role, Shop, ShopMembership
+from .models import STARS, Goods, LogisticsFlag, LogisticsFlagKind, Order, OrderRating, Role, Shop, ShopMembership
 from .validators import normalize_phone, validate_hotline
 
 
@@ -23,6 +23,7 @@ def shop_open(
     deposit: Decimal = Decimal("0.00"),
     balance: Decimal = Decimal("0.00"),
     hotline: str | None = None,
+    category: str | None = None,
 ) -> Shop:
     if Shop.objects.filter(platform_id=platform_id).exists():
         raise ValidationError(_("shop %(id)s already exists") % {"id": platform_id})
@@ -40,6 +41,7 @@ def shop_open(
         deposit=deposit,
         balance=balance,
         hotline=normalize_phone(hotline or ""),
+        category=category or "",
         opened_at=at,
         changed_at=at,
     )
@@ -117,6 +119,7 @@ class NewOrder:
     placed_at: dt.datetime
     promised_ship_by: dt.datetime
     aftersales_until: dt.datetime | None = None
+    ship_to: str | None = None  # the destination province
 
 
 def orders_place(*, orders: Sequence[NewOrder]) -> list[ValidationError | None]:
@@ -147,6 +150,7 @@ def orders_place(*, orders: Sequence[NewOrder]) -> list[ValidationError | None]:
                     "placed_at": new.placed_at,
                     "promised_ship_by": new.promised_ship_by,
                     "aftersales_until": new.aftersales_until,
+                    "ship_to": new.ship_to or "",
                     "warranty": new.goods.warranty,
                     "changed_at": new.placed_at,
                     "tracking": "",
@@ -267,6 +271,94 @@ def _apply_step(step: str, field: str, item: OrderStep, order: Order | None) -> 
         if item.at <= order.promised_ship_by:
             order.late_shipment_due_at = None  # shipped in time: it can no longer fall late
     return None
+
+
+# --- What the platform and the buyer say about an order's logistics (SPEC §5.1, §8) ----------
+
+
+def _order_for_fact(order: Order, at: dt.datetime, what: str) -> Order:
+    """The order locked (a fulfilment step of it waits, or is waited for), refusing a fact older
+    than the order's last change: it is about the order as it is, like any line that touches it.
+    The fact itself does not change the order (SPEC §8), so it leaves `changed_at` alone."""
+    order = Order.objects.select_for_update().get(pk=order.pk)
+    if at < order.changed_at:
+        raise ValidationError(
+            _("%(what)s at %(at)s is older than the last change of order %(id)s (%(last)s)")
+            % {"what": what, "at": at.isoformat(), "id": order.platform_id, "last": order.changed_at.isoformat()}
+        )
+    return order
+
+
+@transaction.atomic
+def order_flag_logistics(*, order: Order, kind: str, at: dt.datetime) -> LogisticsFlag:
+    """The platform found a fake shipment, a delivery-time anomaly or an upheld logistics
+    complaint (`order.logistics_flagged`). Each needs a grouped order, a fake shipment a shipped
+    one; an order may be flagged any number of times."""
+    if kind not in LogisticsFlagKind.values:
+        raise ValidationError(
+            _("unknown logistics flag %(kind)s: use %(kinds)s")
+            % {"kind": kind, "kinds": ", ".join(LogisticsFlagKind.values)}
+        )
+    order = _order_for_fact(order, at, _("logistics flag"))
+    if order.grouped_at is None:
+        raise ValidationError(
+            _("order %(id)s is not grouped: only a grouped order can be flagged for its logistics")
+            % {"id": order.platform_id}
+        )
+    if kind == LogisticsFlagKind.FAKE_SHIPMENT and order.shipped_at is None:
+        raise ValidationError(
+            _("order %(id)s is not shipped: a fake shipment needs a shipped order") % {"id": order.platform_id}
+        )
+    return LogisticsFlag.objects.create(
+        order=order, shop_id=order.shop_id, goods_id=order.goods_id, kind=kind, flagged_at=at
+    )
+
+
+def stars_error(stars: object, label: str) -> str | None:
+    """Why `stars` is not a rating of 1–5 whole stars (a number, not a boolean), or None."""
+    low, high = STARS
+    if isinstance(stars, bool) or not isinstance(stars, int) or not low <= stars <= high:
+        return _("%(label)s must be a whole number of stars from %(low)s to %(high)s, got %(value)s") % {
+            "label": label,
+            "low": low,
+            "high": high,
+            "value": stars,
+        }
+    return None
+
+
+@transaction.atomic
+def order_rate(
+    *,
+    order: Order,
+    logistics: int,
+    at: dt.datetime,
+    description: int | None = None,
+    service: int | None = None,
+) -> OrderRating:
+    """The buyer rates a received order (`order.rated`): 1–5 stars for its logistics, optionally
+    for the description and the service. Once per order."""
+    stars = [(_("logistics"), logistics, True), (_("description"), description, False), (_("service"), service, False)]
+    for label, given, required in stars:
+        error = stars_error(given, label) if given is not None or required else None
+        if error:
+            raise ValidationError(error)
+    order = _order_for_fact(order, at, _("rating"))
+    if order.received_at is None:
+        raise ValidationError(
+            _("order %(id)s is not received: only a received order can be rated") % {"id": order.platform_id}
+        )
+    if OrderRating.objects.filter(order=order).exists():
+        raise ValidationError(_("order %(id)s is already rated: an order is rated once") % {"id": order.platform_id})
+    return OrderRating.objects.create(
+        order=order,
+        shop_id=order.shop_id,
+        goods_id=order.goods_id,
+        logistics=logistics,
+        description=description,
+        service=service,
+        rated_at=at,
+    )
 
 
 # --- Shop staff ---------------------------------------------------------------------------
