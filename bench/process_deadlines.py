@@ -61,9 +61,9 @@ def generate(n: int, now) -> None:
     with connection.cursor() as cur:
         cur.execute(
             f"INSERT INTO {Order._meta.db_table} (platform_id, shop_id, goods_id, buyer, amount, placed_at, "
-            "promised_ship_by, shipped_at, tracking, warranty, changed_at) "
+            "promised_ship_by, shipped_at, tracking, ship_to, warranty, changed_at) "
             "SELECT 'O' || i, %s, %s, 'B' || i, 59.90, %s - interval '20 days', %s - interval '18 days', "
-            "%s - interval '19 days', 'T' || i, false, %s - interval '19 days' FROM generate_series(1, %s) i",
+            "%s - interval '19 days', 'T' || i, '', false, %s - interval '19 days' FROM generate_series(1, %s) i",
             [shop.pk, goods.pk, now, now, now, now, n],
         )
         cur.execute(
