@@ -47,6 +47,10 @@ class AddressForm(forms.Form):
         field.empty_label = _("shop default")
 
 
+class TrackingForm(forms.Form):
+    tracking = forms.CharField(label=_("replacement tracking number"), max_length=64)
+
+
 class RulingForm(forms.Form):
     liable = forms.ChoiceField(label=_("liable party"), choices=Liable.choices)
     note = forms.CharField(label=_("ruling note"), widget=forms.Textarea(attrs={"rows": 2}), max_length=2000)
@@ -62,8 +66,10 @@ def _form_for(kind: str | None, case: AfterSalesCase, data=None):
     if kind is None:
         return None
     if kind == "address":
-        return AddressForm(data, case=case, prefix="address") if case.kind == Kind.RETURN_REFUND else None
-    return {"reason": ReasonForm, "ruling": RulingForm, "deadline": DeadlineForm}[kind](data, prefix=kind)
+        # A return or an exchange is agreed with the address the parcel goes back to.
+        return AddressForm(data, case=case, prefix="address") if case.kind != Kind.REFUND_ONLY else None
+    forms_by_kind = {"reason": ReasonForm, "tracking": TrackingForm, "ruling": RulingForm, "deadline": DeadlineForm}
+    return forms_by_kind[kind](data, prefix=kind)
 
 
 def declared(name: str):
@@ -86,6 +92,9 @@ SERVICES = {
     ),
     "refuse_return": lambda case, user, seen, data: case_services.case_refuse_return(
         case=case, actor=user, expected_state=seen.state, reason=data["reason"]
+    ),
+    "reship": lambda case, user, seen, data: case_services.case_reship(
+        case=case, actor=user, expected_state=seen.state, tracking=data["tracking"]
     ),
     # The claim policy of SPEC §4 holds here too: case_rule refuses a case claimed by someone else.
     "rule": lambda case, user, seen, data: case_services.case_rule(

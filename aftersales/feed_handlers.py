@@ -1,12 +1,13 @@
 """Feed events owned by the after-sales app (SPEC §8)."""
 
-from pddadmin.feed.events import Event
-from pddadmin.feed.registry import handles
+from pddadmin.feed.events import Event, Rejected
+from pddadmin.feed.registry import handles, handles_batch
 from pddadmin.shops.models import Order, Shop
+from pddadmin.shops.services import OrderStep
 
 from .models import AfterSalesCase, Kind, Liable, Reason, ReturnAddress
 from .services import addresses as address_services
-from .services import cases
+from .services import cases, shipments
 
 
 @handles("address.added")
@@ -115,6 +116,12 @@ def case_merchant_refunded(event: Event) -> None:
     cases.case_confirm_refund(case=_case(event), at=event.at)
 
 
+@handles("case.merchant_reshipped")
+def case_merchant_reshipped(event: Event) -> None:
+    case = _case(event)
+    cases.case_reship(case=case, tracking=event.text("tracking", max_length=64), at=event.at)
+
+
 @handles("case.ruled")
 def case_ruled(event: Event) -> None:
     case = _case(event)
@@ -124,3 +131,23 @@ def case_ruled(event: Event) -> None:
         note=event.text("note", max_length=2000),
         at=event.at,
     )
+
+
+# --- shipping over the order's cases (SPEC §2.1, §8) ------------------------------------------
+# `order.shipped` is registered here, not with the other order steps in the shops app: whether an
+# order may ship depends on its after-sales cases, which the shops app below cannot read. Still a
+# batch handler, so a 100k-line feed of shipments stays a handful of statements per batch.
+
+
+@handles_batch("order.shipped")
+def orders_shipped(events: list[Event]) -> list[Exception | None]:
+    items: list[OrderStep | Rejected] = []
+    for event in events:
+        try:
+            tracking = event.text("tracking", max_length=64)
+            items.append(OrderStep(event.platform_id("order"), event.at, tracking))
+        except Rejected as exc:
+            items.append(exc)
+    valid = [i for i in items if isinstance(i, OrderStep)]
+    outcomes = iter(shipments.orders_ship(items=valid))
+    return [i if isinstance(i, Rejected) else next(outcomes) for i in items]

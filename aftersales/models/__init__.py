@@ -7,6 +7,7 @@ Every public name is re-exported here, so `from aftersales.models import X` is t
 from .addresses import ReturnAddress
 from .cases import AfterSalesCase, Evidence, automatic_transitions, declared_transitions, transition_labels
 from .choices import (
+    EXCHANGE_REASONS,
     OPEN_STATES,
     REASON_CLASS,
     TERMINAL_STATES,
@@ -25,11 +26,15 @@ from .rules import (
     AFTERSALES_WINDOW,
     AGREE_RULES,
     BUYER_WINDOW,
+    EXCHANGE_WINDOW,
     MERCHANT_WINDOW,
     OPEN_RULES,
+    RESHIP_RULES,
     RETURN_CHECK_WINDOW,
     SHORTEN_FLOOR,
     amount_error,
+    exchange_window_end,
+    reason_error,
     window_end,
 )
 
@@ -37,10 +42,13 @@ __all__ = [
     "AFTERSALES_WINDOW",
     "AGREE_RULES",
     "BUYER_WINDOW",
+    "EXCHANGE_REASONS",
+    "EXCHANGE_WINDOW",
     "MERCHANT_WINDOW",
     "OPEN_RULES",
     "OPEN_STATES",
     "REASON_CLASS",
+    "RESHIP_RULES",
     "RETURN_CHECK_WINDOW",
     "SHORTEN_FLOOR",
     "TERMINAL_STATES",
@@ -60,6 +68,8 @@ __all__ = [
     "amount_error",
     "automatic_transitions",
     "declared_transitions",
+    "exchange_window_end",
+    "reason_error",
     "transition_labels",
     "window_end",
 ]

@@ -18,12 +18,13 @@ from pddadmin.shops.models import MONEY, Order, Shop
 
 from ..errors import CaseRuleError
 from .addresses import ReturnAddress
-from .choices import OPEN_STATES, WAITING_BUYER, Actor, CloseReason, Kind, Liable, Reason, State
+from .choices import OPEN_STATES, TERMINAL_STATES, WAITING_BUYER, Actor, CloseReason, Kind, Liable, Reason, State
 from .rules import (
     AGREE_RULES,
     BUYER_WINDOW,
     MERCHANT_WINDOW,
     OPEN_RULES,
+    RESHIP_RULES,
     RETURN_CHECK_WINDOW,
     SHORTEN_FLOOR,
     agree_target,
@@ -31,6 +32,7 @@ from .rules import (
     buyer_or_system,
     merchant_staff,
     platform_reviewer,
+    reason_error,
     required_text,
     rule_target,
 )
@@ -64,6 +66,11 @@ class AfterSalesCase(ConcurrentTransitionMixin, models.Model):
     agreed_at = models.DateTimeField(_("agreed at"), null=True, blank=True)
     return_shipped_at = models.DateTimeField(_("return shipped at"), null=True, blank=True)
     return_tracking = models.CharField(_("return tracking number"), max_length=64, blank=True)
+    # The replacement the merchant sent for an exchange (换货流程 三.5); set by `reship` only. The
+    # database default keeps bulk loads that name their columns (bench/, tests) writing cases.
+    reship_tracking = models.CharField(
+        _("replacement tracking number"), max_length=64, blank=True, default="", db_default=""
+    )
     escalated_at = models.DateTimeField(_("escalated at"), null=True, blank=True)
     intervened_at = models.DateTimeField(_("first intervened at"), null=True, blank=True)
     resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
@@ -100,7 +107,9 @@ class AfterSalesCase(ConcurrentTransitionMixin, models.Model):
         constraints = [
             # SPEC §2.1: at most one open case per order, enforced by the database too.
             models.UniqueConstraint(
-                fields=["order"], condition=~Q(state__in=["refunded", "closed"]), name="one_open_case_per_order"
+                fields=["order"],
+                condition=~Q(state__in=[str(s) for s in TERMINAL_STATES]),
+                name="one_open_case_per_order",
             ),
             models.CheckConstraint(condition=Q(amount__gt=0), name="case_amount_positive"),
         ]
@@ -153,14 +162,18 @@ class AfterSalesCase(ConcurrentTransitionMixin, models.Model):
         custom={"actor": Actor.BUYER, "label": _("Resubmit")},
     )
     def resubmit(self, *, at: dt.datetime, amount: Decimal | None = None, reason: str | None = None) -> None:
+        if reason is not None:
+            if reason not in Reason.values:
+                raise CaseRuleError(_("unknown reason %(reason)s") % {"reason": reason})
+            error = reason_error(self.kind, reason)  # SPEC §2.1: an exchange keeps a reason it allows
+            if error:
+                raise CaseRuleError(error)
         if amount is not None:
             error = amount_error(amount, self.order)
             if error:
                 raise CaseRuleError(error)
             self.amount = amount
         if reason is not None:
-            if reason not in Reason.values:
-                raise CaseRuleError(_("unknown reason %(reason)s") % {"reason": reason})
             self.reason = reason
         # SPEC §2.4.1/§3.3.1: a resubmission gives the merchant a fresh 48 h.
         self.submitted_at = self.changed_at = at
@@ -252,6 +265,20 @@ class AfterSalesCase(ConcurrentTransitionMixin, models.Model):
     @transition(
         field=state,
         source=State.RETURN_SHIPPED,
+        target=State.EXCHANGED,
+        conditions=RESHIP_RULES,
+        permission=merchant_staff,
+        custom={"actor": Actor.MERCHANT, "label": _("Send replacement"), "form": "tracking"},
+    )
+    def reship(self, *, at: dt.datetime, tracking: str) -> None:
+        """The returned goods passed the merchant's check and the replacement is on its way: the
+        exchange is done, and nothing is refunded."""
+        self.reship_tracking = required_text(tracking, _("the replacement's tracking number"))[:64]
+        self._resolve(at)
+
+    @transition(
+        field=state,
+        source=State.RETURN_SHIPPED,
         target=State.RETURN_REFUSED,
         permission=merchant_staff,
         custom={"actor": Actor.MERCHANT, "label": _("Refuse refund"), "form": "reason"},
@@ -308,7 +335,8 @@ class AfterSalesCase(ConcurrentTransitionMixin, models.Model):
         source=State.PENDING_MERCHANT,
         target=State.REFUNDED,
         permission=buyer_or_system,
-        # §3.2: a return_refund case the merchant ignored is refunded without a return.
+        # §3.2: a return_refund case the merchant ignored is refunded without a return; so is an
+        # exchange (SPEC §2.3, decided there: merchant silence always ends in a refund).
         custom={"actor": Actor.SYSTEM, "label": _("Auto-agree"), "automatic": True},
     )
     def auto_agree(self) -> None:

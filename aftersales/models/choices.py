@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 class Kind(models.TextChoices):
     REFUND_ONLY = "refund_only", _("refund only")
     RETURN_REFUND = "return_refund", _("return and refund")
+    EXCHANGE = "exchange", _("exchange")
 
 
 class ReasonClass(models.TextChoices):
@@ -41,6 +42,13 @@ REASON_CLASS: dict[str, str] = {
     Reason.OTHER: ReasonClass.OTHER,
 }
 
+# SPEC §2.1 (换货流程 一): an exchange is for a fault of the goods or of their delivery, not for a
+# change of mind, a shipment that never came or a parcel the courier lost.
+EXCHANGE_REASONS: frozenset[str] = frozenset(
+    {r for r, c in REASON_CLASS.items() if c == ReasonClass.QUALITY}
+    | {Reason.DAMAGED_IN_TRANSIT, Reason.WRONG_OR_MISSING, Reason.OTHER}
+)
+
 
 class State(models.TextChoices):
     PENDING_MERCHANT = "pending_merchant", _("awaiting merchant")
@@ -50,10 +58,11 @@ class State(models.TextChoices):
     RETURN_REFUSED = "return_refused", _("refund refused after return")
     UNDER_INTERVENTION = "under_intervention", _("under platform intervention")
     REFUNDED = "refunded", _("refunded")
+    EXCHANGED = "exchanged", _("exchanged")
     CLOSED = "closed", _("closed")
 
 
-TERMINAL_STATES = (State.REFUNDED, State.CLOSED)
+TERMINAL_STATES = (State.REFUNDED, State.EXCHANGED, State.CLOSED)
 OPEN_STATES = tuple(s for s in State if s not in TERMINAL_STATES)
 
 

@@ -45,6 +45,7 @@ __all__ = [
     "case_merchant_refuse",
     "case_open",
     "case_refuse_return",
+    "case_reship",
     "case_resubmit",
     "case_rule",
     "case_ship_return",
@@ -107,7 +108,16 @@ def record_transitions(
         reason_class = "CASE c.reason " + " ".join(["WHEN %s THEN %s"] * len(REASON_CLASS)) + " END"
         class_params = [str(v) for pair in REASON_CLASS.items() for v in pair]
         refund_columns = _columns(
-            Refund, "case", "order", "shop", "goods", "amount", "reason", "reason_class", "intervened", "liable",
+            Refund,
+            "case",
+            "order",
+            "shop",
+            "goods",
+            "amount",
+            "reason",
+            "reason_class",
+            "intervened",
+            "liable",
             "refunded_at",
         )
         orders = qn(Order._meta.db_table)
@@ -328,6 +338,27 @@ def case_refuse_return(
 ) -> AfterSalesCase:
     return _act(
         case, "refuse_return", at=at, actor=actor, expected_state=expected_state, reason=reason, log_note=reason or ""
+    )
+
+
+def case_reship(
+    *,
+    case: AfterSalesCase,
+    tracking: str,
+    actor=None,
+    at: dt.datetime | None = None,
+    expected_state: str | None = None,
+) -> AfterSalesCase:
+    """SPEC §2.3 `reship`: the merchant sends an exchange's replacement; the case ends exchanged,
+    with no refund. The tracking number is kept on the case and in the log row's note."""
+    return _act(
+        case,
+        "reship",
+        at=at,
+        actor=actor,
+        expected_state=expected_state,
+        tracking=tracking,
+        log_note=(tracking or "").strip(),
     )
 
 

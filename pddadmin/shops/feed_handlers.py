@@ -106,9 +106,8 @@ def orders_grouped(events: list[Event]) -> list[Exception | None]:
     return _order_steps("group", events)
 
 
-@handles_batch("order.shipped")
-def orders_shipped(events: list[Event]) -> list[Exception | None]:
-    return _order_steps("ship", events)
+# `order.shipped` is registered by the after-sales app (aftersales/feed_handlers.py): an order
+# may not ship over an open after-sales case (SPEC §2.1), which this app cannot see.
 
 
 @handles_batch("order.received")

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from aftersales.models import AfterSalesCase, Kind
 from tests import factories
-from tests.aftersales.helpers import HOUR, PATHS, STEPS, make_order, open_case, with_address
+from tests.aftersales.helpers import EXCHANGE_PATHS, HOUR, PATHS, STEPS, make_order, open_case, with_address
 
 
 def live_case_in(state: str, *, shop, kind: str | None = None, address: bool = True) -> AfterSalesCase:
@@ -21,18 +21,24 @@ def live_case_in(state: str, *, shop, kind: str | None = None, address: bool = T
     deadline has passed on the real clock, which the pages and the services without `at` use."""
     path_kind, steps = PATHS[state]
     kind = kind or path_kind
+    if kind == Kind.EXCHANGE:
+        steps = EXCHANGE_PATHS[state]
     now = timezone.now()
     start = now - HOUR * (len(steps) + 1)
-    order = make_order(shop=shop, placed_at=start - dt.timedelta(days=1), promised_ship_by=now + dt.timedelta(days=9))
-    if kind == Kind.RETURN_REFUND and address:
+    received = start - HOUR if kind == Kind.EXCHANGE else None  # an exchange needs a received order
+    order = make_order(
+        shop=shop,
+        placed_at=start - dt.timedelta(days=1),
+        promised_ship_by=now + dt.timedelta(days=9),
+        received=received,
+    )
+    if kind != Kind.REFUND_ONLY and address:
         with_address(shop)
     case = open_case(order, kind=kind, at=start)
     for i, step in enumerate(steps, start=1):
         case = STEPS[step](case, start + HOUR * i)
     assert case.state == state, (case.state, state)
     return case
-
-
 
 
 def reviewers(n: int) -> list:

@@ -47,7 +47,8 @@ def with_address(shop):
     return shop
 
 
-# How to reach each state from an opening, one hour per step.
+# How to reach each state from an opening, one hour per step. (The exchange's own paths, through
+# every state it can be in, are EXCHANGE_PATHS below.)
 PATHS = {
     State.PENDING_MERCHANT: (Kind.REFUND_ONLY, []),
     State.MERCHANT_REFUSED: (Kind.REFUND_ONLY, ["refuse"]),
@@ -56,7 +57,19 @@ PATHS = {
     State.RETURN_REFUSED: (Kind.RETURN_REFUND, ["agree", "ship", "refuse_return"]),
     State.UNDER_INTERVENTION: (Kind.REFUND_ONLY, ["refuse", "escalate"]),
     State.REFUNDED: (Kind.REFUND_ONLY, ["agree"]),
+    State.EXCHANGED: (Kind.EXCHANGE, ["agree", "ship", "reship"]),
     State.CLOSED: (Kind.REFUND_ONLY, ["cancel"]),
+}
+EXCHANGE_PATHS = {
+    State.PENDING_MERCHANT: [],
+    State.MERCHANT_REFUSED: ["refuse"],
+    State.AWAITING_RETURN: ["agree"],
+    State.RETURN_SHIPPED: ["agree", "ship"],
+    State.RETURN_REFUSED: ["agree", "ship", "refuse_return"],
+    State.UNDER_INTERVENTION: ["refuse", "escalate"],
+    State.REFUNDED: ["agree", "ship", "confirm_refund"],
+    State.EXCHANGED: ["agree", "ship", "reship"],
+    State.CLOSED: ["cancel"],
 }
 
 STEPS = {
@@ -66,14 +79,20 @@ STEPS = {
     "refuse_return": lambda c, at: svc.case_refuse_return(case=c, reason="parcel empty", at=at),
     "escalate": lambda c, at: svc.case_escalate(case=c, at=at),
     "cancel": lambda c, at: svc.case_cancel(case=c, at=at),
+    "confirm_refund": lambda c, at: svc.case_confirm_refund(case=c, at=at),
+    "reship": lambda c, at: svc.case_reship(case=c, tracking="SF300", at=at),
 }
+RECEIVED = T0 + 2 * HOUR  # when an order built for an exchange was received: shipped at T0 + 1 h
 
 
 def case_in(state: str, *, kind: str | None = None, shop=None, **kw) -> AfterSalesCase:
     path_kind, steps = PATHS[state]
     kind = kind or path_kind
+    if kind == Kind.EXCHANGE:
+        steps = EXCHANGE_PATHS[state]
+        kw.setdefault("received", RECEIVED)
     order = make_order(shop=shop, **kw)
-    if kind == Kind.RETURN_REFUND:
+    if kind != Kind.REFUND_ONLY:
         with_address(order.shop)
     case = open_case(order, kind=kind)
     at = OPENED
@@ -84,5 +103,6 @@ def case_in(state: str, *, kind: str | None = None, shop=None, **kw) -> AfterSal
     return case
 
 
-def last_step_at(state: str) -> dt.datetime:
-    return OPENED + HOUR * len(PATHS[state][1])
+def last_step_at(state: str, kind: str | None = None) -> dt.datetime:
+    steps = EXCHANGE_PATHS[state] if (kind or PATHS[state][0]) == Kind.EXCHANGE else PATHS[state][1]
+    return OPENED + HOUR * len(steps)

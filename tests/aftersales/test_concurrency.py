@@ -70,8 +70,8 @@ def make_due_cases(n: int, due: dt.datetime) -> None:
     with connection.cursor() as cur:
         cur.execute(
             f"INSERT INTO {Order._meta.db_table} (platform_id, shop_id, goods_id, buyer, amount, placed_at, "
-            "promised_ship_by, tracking, warranty, changed_at) "
-            "SELECT 'BULK' || i, %s, %s, 'B' || i, 10.00, %s, %s, '', false, %s FROM generate_series(1, %s) i",
+            "promised_ship_by, tracking, ship_to, warranty, changed_at) "
+            "SELECT 'BULK' || i, %s, %s, 'B' || i, 10.00, %s, %s, '', '', false, %s FROM generate_series(1, %s) i",
             [goods.shop_id, goods.pk, OPENED - HOUR, OPENED + HOUR, OPENED - HOUR, n],
         )
         cur.execute(

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
-from aftersales.models import CaseTransition, Liable, Refund, State
+from aftersales.models import CaseTransition, Kind, Liable, Refund, State
 from aftersales.services import cases as svc
 from tests import factories
 from tests.aftersales.clicks import live_case_in, page_form, reload_text, reviewers, says, shown
@@ -32,6 +32,7 @@ class Button:
     label: str
     fields: dict = field(default_factory=dict)  # the button's own fields, beyond what the page carries
     refunds: bool = False  # whether this transition refunds the case
+    kind: str | None = None  # the case's kind, when the button needs one (else the path's)
 
 
 # Every button of the case page (SERVICES in aftersales/case_admin.py).
@@ -40,6 +41,9 @@ BUTTONS = {
     "merchant_refuse": Button(State.PENDING_MERCHANT, "agent", "Refuse", {"reason-reason": "used, not faulty"}),
     "confirm_refund": Button(State.RETURN_SHIPPED, "agent", "Confirm refund", refunds=True),
     "refuse_return": Button(State.RETURN_SHIPPED, "agent", "Refuse refund", {"reason-reason": "parcel empty"}),
+    "reship": Button(
+        State.RETURN_SHIPPED, "agent", "Send replacement", {"tracking-tracking": "SF900"}, kind=Kind.EXCHANGE
+    ),
     "rule": Button(
         State.UNDER_INTERVENTION,
         "reviewer",
@@ -63,6 +67,9 @@ OTHERS = {
     ),
     "refuse_return": lambda case, p: svc.case_refuse_return(
         case=case, actor=p.agent, reason="refused in another tab", expected_state=State.RETURN_SHIPPED
+    ),
+    "reship": lambda case, p: svc.case_reship(
+        case=case, actor=p.agent, tracking="SF-other-tab", expected_state=State.RETURN_SHIPPED
     ),
     "rule": lambda case, p: svc.case_rule(
         case=case, actor=p.reviewer, liable=Liable.BUYER, note="ruled in another tab", expected_state=case.state
@@ -125,6 +132,9 @@ STALE = [
     ("confirm_refund", "refuse_return"),
     ("refuse_return", "confirm_refund"),
     ("refuse_return", "refuse_return"),
+    ("reship", "reship"),  # another agent sent the replacement first
+    ("reship", "confirm_refund"),  # another agent refunded instead (no stock)
+    ("reship", "refuse_return"),
     ("rule", "rule"),  # issue #12: a ruling posted twice
     ("shorten_deadline", "merchant_agree"),  # issue #12: shorten after the merchant agreed
     ("shorten_deadline", "shorten_deadline"),  # another reviewer shortened it (same state, new deadline)
@@ -134,7 +144,7 @@ STALE = [
 @pytest.mark.parametrize(("name", "other"), STALE)
 def test_stale_button_is_told_to_reload_and_the_case_moves_once(shop, name, other):
     button = BUTTONS[name]
-    case = live_case_in(button.state, shop=shop)
+    case = live_case_in(button.state, shop=shop, kind=button.kind)
     who = people(shop, button.by)
     client = signed_in(who.clicker)
     data = load_button(client, case, name)
@@ -152,7 +162,7 @@ def test_stale_button_is_told_to_reload_and_the_case_moves_once(shop, name, othe
 def test_the_same_form_posted_twice_acts_once(shop, name):
     """A double click, or the back button and submit again: the second post meets a changed case."""
     button = BUTTONS[name]
-    case = live_case_in(button.state, shop=shop)
+    case = live_case_in(button.state, shop=shop, kind=button.kind)
     client = signed_in(people(shop, button.by).clicker)
     data = load_button(client, case, name)
     before = log_rows(case)
@@ -246,7 +256,7 @@ N = 8
 @pytest.mark.parametrize("name", BUTTONS)
 def test_raced_button_one_wins_the_rest_are_told_to_reload(postgres_only, shop, name):
     button = BUTTONS[name]
-    case = live_case_in(button.state, shop=shop)
+    case = live_case_in(button.state, shop=shop, kind=button.kind)
     users = [factories.member(shop, "agent") for _ in range(N)] if button.by == "agent" else reviewers(N)
     clients = [signed_in(user) for user in users]
     data = load_button(clients[0], case, name)  # the page everyone has open

@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 
 from pddadmin.shops import services
 from pddadmin.shops.models import Goods, Shop, ShopMembership
-from pddadmin.shops.validators import validate_hotline
+from pddadmin.shops.validators import validate_hotline, validate_phone
 from tests import factories
 from tests.conftest import at
 
@@ -20,12 +20,24 @@ VALID_HOTLINES = [
     "057188886666",
     "0571-88886666-123",
     "021-61234567转8008",
+    "400-820-8820",  # national service numbers (SPEC §3), grouped 3-3-4
+    "4008208820",  # … or written together
+    "800-123-4567",
+    "8001234567",
 ]
 INVALID_HOTLINES = [
     "12800138000",  # mobile must start 13–19
     "1380013800",  # 10 digits
     "138001380000",  # 12 digits
-    "400-820-8820",  # service numbers are not accepted
+    "400820882",  # a service number is 400/800 and exactly 7 more digits
+    "40082088201",
+    "400 820 8820",  # grouped only with hyphens
+    "4008-208-820",  # … and only as 3-3-4
+    "400-8208820",
+    "500-820-8820",  # 400 or 800 only
+    "401-820-8820",
+    "４００８２０８８２０",  # full-width digits
+    "１３８００１３８０００",
     "571-88886666",  # area code must start with 0
     "0571-0888666",  # the number cannot start with 0
     "0571-123456",  # 6 digits
@@ -47,6 +59,23 @@ def test_invalid_hotlines_are_refused_with_the_rule(number):
         validate_hotline(number)
     assert "is not a valid phone number" in raised.value.messages[0]
     assert "0571-88886666" in raised.value.messages[0]
+    assert "400-820-8820" in raised.value.messages[0]  # the message names every accepted form
+
+
+@pytest.mark.parametrize("number", ["400-820-8820", "4008208820", "800-123-4567"])
+def test_service_numbers_are_for_the_hotline_only(number):
+    # A return address names a receiver, reached on a mobile or a landline (SPEC §3).
+    with pytest.raises(ValidationError, match="is not a valid phone number"):
+        validate_phone(number)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("number", ["400-820-8820", "8001234567"])
+def test_shop_takes_a_service_number_as_its_hotline(number):
+    shop = services.shop_open(platform_id="S1", name="x", at=at("2026-01-01 10:00"), hotline=number)
+    assert Shop.objects.get(pk=shop.pk).hotline == number
+    services.shop_set_hotline(shop=shop, hotline="400-123-4567", at=at("2026-01-02 10:00"))
+    assert Shop.objects.get(pk=shop.pk).hotline == "400-123-4567"
 
 
 def test_shop_open_refuses_invalid_hotline(db):
