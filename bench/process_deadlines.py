@@ -68,12 +68,12 @@ def generate(n: int, now) -> None:
         )
         cur.execute(
             f"INSERT INTO {AfterSalesCase._meta.db_table} (platform_id, order_id, shop_id, kind, reason, amount, "
-            "state, opened_at, submitted_at, due_at, return_tracking, close_reason, liable, buyer_statement, "
-            "merchant_statement, ruling_note, return_receiver, return_phone, return_region, return_detail, "
-            "changed_at) "
+            "state, opened_at, submitted_at, due_at, return_tracking, reship_tracking, close_reason, liable, "
+            "buyer_statement, merchant_statement, ruling_note, return_receiver, return_phone, return_region, "
+            "return_detail, changed_at) "
             f"SELECT 'C' || o.platform_id, o.id, o.shop_id, 'return_refund', 'quality_issue', 59.90, {state_sql}, "
             "%s - interval '10 days', %s - interval '10 days', %s - (i %% 1000) * interval '1 minute', "
-            "'', '', '', '', '', '', '', '', '', '', %s - interval '9 days' "
+            "'', '', '', '', '', '', '', '', '', '', '', %s - interval '9 days' "
             f"FROM {Order._meta.db_table} o JOIN generate_series(1, %s) i ON o.platform_id = 'O' || i",
             [now, now, now, now, n],
         )
