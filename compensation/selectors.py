@@ -16,6 +16,7 @@ from pddadmin.shops.selectors import visible_to
 from .models import Account, AccountKind, Charge, ChargeKind, Entry, Violation
 
 MONEY_FIELD = DecimalField(**MONEY)
+CENT = Decimal("0.01")
 PAYOUT_COLUMNS = (
     "violation",
     "order",
@@ -92,7 +93,9 @@ def statement(*, account: Account) -> QuerySet[Entry]:
 
 
 def _money(value: Decimal) -> str:
-    return f"{value:.2f}"
+    # To the cent, and +0: SQLite computes sums and negations of decimals in binary floating point,
+    # so an account paid off to zero can read back as -8.9e-16 there, which would print "-0.00".
+    return f"{value.quantize(CENT) + 0:.2f}"
 
 
 def _moment(value: dt.datetime) -> str:
