@@ -8,14 +8,13 @@ app, which knows nothing of cases (layer 1 under layer 2); so shipping goes thro
 `order.shipped` calls it, and so must any back-office shipping action.
 
 Before judging, the lazy rule of SPEC §8 holds: each existing case of the order is taken as its
-automatic transition due at or before the shipment leaves it. A case that expires by then
-(closed) no longer blocks; one whose automatic transition refunds it by then (a refund-only case
-the merchant let reach its deadline) has refunded the order, and a refunded order is not shipped
-(decided here, as SPEC §7.3 refuses an out-of-stock declaration for it). Those automatic
-transitions are written only for shipments that are accepted: a refused line applies nothing.
+automatic transition due at or before the shipment leaves it. A case that ends by then (closed or
+refunded) no longer blocks: SPEC forbids shipping only over an open request, so a refunded order
+may still ship (a partial refund leaves goods to send). Those automatic transitions are written
+only for shipments that are accepted: a refused line applies nothing.
 
-Set-based for the feed's 100k-line runs: one locking read of the orders, one of their cases, one
-of their refunds, whatever the count; only the few due transitions are applied one by one.
+Set-based for the feed's 100k-line runs: one locking read of the orders and one of their cases,
+whatever the count; only the few due transitions are applied one by one.
 """
 
 import datetime as dt
@@ -29,7 +28,7 @@ from django.utils.translation import gettext as _
 from pddadmin.shops.models import Order
 from pddadmin.shops.services import OrderStep, orders_advance
 
-from ..models import TERMINAL_STATES, AfterSalesCase, Refund, State, automatic_transitions
+from ..models import TERMINAL_STATES, AfterSalesCase, automatic_transitions
 from .cases import apply_due_locked
 
 __all__ = ["orders_ship"]
@@ -43,7 +42,7 @@ def _state_at(case: AfterSalesCase, at: dt.datetime) -> str:
     return case.state
 
 
-def _refusal(item: OrderStep, order: Order | None, cases: list[AfterSalesCase], refund_of: str | None) -> str | None:
+def _refusal(item: OrderStep, order: Order | None, cases: list[AfterSalesCase]) -> str | None:
     """Why the cases of `order` forbid shipping it at `item.at`, or None. An unknown or already
     shipped order is left to the order's own step, which says so."""
     if order is None or order.shipped_at is not None or not cases:
@@ -55,12 +54,6 @@ def _refusal(item: OrderStep, order: Order | None, cases: list[AfterSalesCase], 
             "case": latest.platform_id,
             "order": order.platform_id,
             "last": latest.changed_at.isoformat(),
-        }
-    refunded = refund_of or next((c.platform_id for c in cases if _state_at(c, item.at) == State.REFUNDED), None)
-    if refunded is not None:
-        return _("order %(order)s was refunded (case %(case)s) before shipment: a refunded order is not shipped") % {
-            "order": order.platform_id,
-            "case": refunded,
         }
     # Every case of an order not shipped yet was opened before its shipment.
     blocking = next((c for c in cases if _state_at(c, item.at) not in TERMINAL_STATES), None)
@@ -94,13 +87,12 @@ def orders_ship(*, items: Sequence[OrderStep]) -> list[ValidationError | None]:
             AfterSalesCase.objects.select_for_update(of=("self",)).filter(order_id__in=unshipped).order_by("pk")
         ):
             cases[case.order_id].append(case)
-        refunded = dict(Refund.objects.filter(order_id__in=unshipped).values_list("order_id", "case__platform_id"))
 
         refusals = []
         for item in items:
             order = orders.get(item.order)
             pk = order.pk if order is not None else None
-            refusals.append(_refusal(item, order, cases.get(pk, []), refunded.get(pk)))
+            refusals.append(_refusal(item, order, cases.get(pk, [])))
         passed = [item for item, refusal in zip(items, refusals, strict=True) if refusal is None]
         outcomes = iter(orders_advance(step="ship", items=passed))
         errors: list[ValidationError | None] = []
