@@ -5,15 +5,28 @@ from collections.abc import Iterator
 from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import DecimalField, F, OuterRef, QuerySet, Subquery, Sum, Value, Window
+from django.core.exceptions import ObjectDoesNotExist
+from django.db.models import DecimalField, Exists, F, OuterRef, QuerySet, Subquery, Sum, Value, Window
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
+from aftersales.models import AfterSalesCase, Refund
 from pddadmin.fsm import allowed
-from pddadmin.shops.models import MONEY, Shop
-from pddadmin.shops.selectors import visible_to
+from pddadmin.shops.models import MONEY, Order, Shop
+from pddadmin.shops.selectors import handles_cases, visible_to
 
-from .models import Account, AccountKind, Charge, ChargeKind, Entry, Violation
+from .models import (
+    SHIPPING_CHARGE_KINDS,
+    Account,
+    AccountKind,
+    Charge,
+    ChargeKind,
+    Credit,
+    Entry,
+    LedgerTransaction,
+    Violation,
+)
 
 MONEY_FIELD = DecimalField(**MONEY)
 CENT = Decimal("0.01")
@@ -45,7 +58,7 @@ CHARGE_COLUMNS = (
     "expires_at",
 )
 ACCOUNT_COLUMNS = ("shop", "deposit", "balance", "arrears")
-STATEMENT_COLUMNS = ("time", "transaction", "kind", "memo", "amount", "running_balance")
+STATEMENT_COLUMNS = ("time", "transaction", "kind", "cause", "memo", "amount", "running_balance")
 
 
 def violations_for(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Violation]:
@@ -81,14 +94,121 @@ def accounts_for(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Account]:
     )
 
 
+def shop_accounts(shops: QuerySet[Shop]) -> QuerySet[Shop]:
+    """`shop_money` with the pk of each of the shop's three accounts (`deposit_account`,
+    `balance_account`, `arrears_account`: the links to their statements), in one query."""
+    ids = {
+        f"{kind}_account": Subquery(Account.objects.filter(shop=OuterRef("pk"), kind=kind).values("pk")[:1])
+        for kind in (AccountKind.DEPOSIT, AccountKind.BALANCE, AccountKind.ARREARS)
+    }
+    return shop_money(shops).annotate(**ids)
+
+
 def statement(*, account: Account) -> QuerySet[Entry]:
-    """The account's entries in time order, each with the balance after it (window function)."""
+    """The account's entries in time order, each with the balance after it (window function) and
+    its transaction's cause: the charge (its violation, its order) or the credit (who recorded it),
+    joined in the same query (one-to-one, so the joins add no rows)."""
     order = [F("at").asc(), F("id").asc()]
     return (
         Entry.objects.filter(account=account)
-        .select_related("transaction")
+        .select_related(
+            "transaction",
+            "transaction__charge__violation",
+            "transaction__charge__order",
+            "transaction__credit__recorded_by",
+        )
         .annotate(running_balance=Window(Sum("amount"), order_by=order))
         .order_by(*order)
+    )
+
+
+def transaction_charge(txn: LedgerTransaction) -> Charge | None:
+    """The charge a transaction wrote, or None (read from `statement`'s join: no query)."""
+    try:
+        return txn.charge
+    except ObjectDoesNotExist:
+        return None
+
+
+def transaction_credit(txn: LedgerTransaction) -> Credit | None:
+    try:
+        return txn.credit
+    except ObjectDoesNotExist:
+        return None
+
+
+def charge_cause(charge: Charge) -> str:
+    """What a charge is for, in words (the pages link the same ids to their pages)."""
+    if charge.kind == ChargeKind.WARRANTY:
+        return _("violation %(violation)s, order %(order)s") % {
+            "violation": charge.violation.platform_id,
+            "order": charge.order.platform_id,
+        }
+    if charge.kind == ChargeKind.LATE_REPLY:
+        return _("message %(message)s") % {"message": charge.message}
+    return _("order %(order)s") % {"order": charge.order.platform_id}
+
+
+def credit_cause(credit: Credit) -> str:
+    """Where a credit came from: the platform feed's event, or the staff member who recorded it."""
+    if credit.recorded_by_id:
+        text = _("recorded by %(user)s") % {"user": credit.recorded_by.get_username()}
+    else:
+        text = _("platform feed, event %(event)s") % {"event": credit.reference or "—"}
+    return f"{text}: {credit.note}" if credit.note else text
+
+
+def transaction_cause(txn: LedgerTransaction) -> str:
+    charge = transaction_charge(txn)
+    if charge is not None:
+        return charge_cause(charge)
+    credit = transaction_credit(txn)
+    return credit_cause(credit) if credit is not None else ""
+
+
+# --- orders: their money and the out-of-stock declaration (SPEC §7.3) -------------------------
+
+
+def orders_for(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Order]:
+    return visible_to(Order.objects.select_related("shop", "goods"), user=user)
+
+
+def orders_to_ship(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Order]:
+    """The user's grouped orders that may still ship late: watched for a late shipment (the
+    partial index on `late_shipment_due_at`), not shipped, not declared out of stock, not
+    refunded; the most urgent first."""
+    qs = (
+        Order.objects.filter(late_shipment_due_at__isnull=False, shipped_at__isnull=True, out_of_stock_at__isnull=True)
+        .exclude(Exists(Refund.objects.filter(order=OuterRef("pk"))))
+        .select_related("goods", "shop")
+        .order_by("late_shipment_due_at", "id")
+    )
+    return visible_to(qs, user=user)
+
+
+def order_charges(order: Order) -> QuerySet[Charge]:
+    return order.charges.select_related("violation", "coupon").order_by("at", "id")
+
+
+def order_cases(order: Order) -> QuerySet[AfterSalesCase]:
+    return AfterSalesCase.objects.filter(order=order).order_by("opened_at", "id")
+
+
+def shipping_charge(order: Order) -> Charge | None:
+    """The order's one shipping compensation (late shipment or out of stock), if it has one."""
+    return order.charges.filter(kind__in=SHIPPING_CHARGE_KINDS).select_related("coupon").first()
+
+
+def out_of_stock_offered(*, order: Order, user: AbstractBaseUser | AnonymousUser) -> bool:
+    """Whether the order's page offers `user` the out-of-stock declaration: the shop's owner or
+    agent, on a grouped order not shipped, declared or refunded. Only what the button shows; the
+    service (`shipping.order_declare_out_of_stock`) decides, under its locks."""
+    return (
+        handles_cases(user, order.shop_id)
+        and order.grouped_at is not None
+        and order.shipped_at is None
+        and order.out_of_stock_at is None
+        and not Refund.objects.filter(order=order).exists()
     )
 
 
@@ -158,11 +278,12 @@ def account_rows(shops: QuerySet[Shop]) -> Iterator[dict]:
 
 
 def statement_rows(*, account: Account) -> Iterator[dict]:
-    for entry in statement(account=account):
+    for entry in statement(account=account).iterator(chunk_size=2000):
         yield {
             "time": _moment(entry.at),
             "transaction": entry.transaction_id,
             "kind": entry.transaction.get_kind_display(),
+            "cause": transaction_cause(entry.transaction),
             "memo": entry.transaction.memo,
             "amount": _money(entry.amount),
             "running_balance": _money(entry.running_balance),

@@ -90,6 +90,10 @@ SECTIONS: tuple[Section, ...] = (
         Entry("hotline", _("Shops & hotline"), merchant_staff, model="shops.Shop"),
         Entry("staff", _("Shop staff"), merchant_staff, model="shops.ShopMembership"),
     )),
+    Section("service", _("Customer service"), (
+        Entry("service", _("Customer-service workbench"), merchant_staff, "customerservice:workbench",
+              also=("customerservice:conversation", "customerservice:violations")),
+    )),
     Section("metrics", _("Service quality"), (
         Entry("dashboard", _("Dashboard"), merchant_or_platform_staff, "metrics:dashboard", also=("metrics:orders",)),
         Entry("platform", _("All shops"), is_platform_staff, "metrics:platform"),
@@ -98,12 +102,18 @@ SECTIONS: tuple[Section, ...] = (
         Entry("violations", _("Violations"), merchant_staff, "compensation:violations",
               also=("compensation:violation",)),
         Entry("payouts", _("Payouts"), merchant_staff, "compensation:payouts"),
-        Entry("accounts", _("Accounts"), merchant_staff, "compensation:accounts", also=("compensation:statement",)),
     )),
     Section("review", _("Platform review"), (
         Entry("queue", _("Intervention cases"), is_platform_staff, "review:queue", also=("review:case",)),
         Entry("warranty", _("Warranty reports"), is_platform_staff, "review:warranty",
               also=("review:warranty_report", "compensation:violation")),
+    )),
+    Section("money", _("Money"), (
+        Entry("charges", _("Charges"), merchant_or_platform_staff, "compensation:charges"),
+        Entry("accounts", _("Accounts"), merchant_or_platform_staff, "compensation:accounts",
+              also=("compensation:statement", "compensation:credit")),
+        Entry("orders", _("Orders to ship"), merchant_staff, "compensation:orders",
+              also=("compensation:order", "compensation:out_of_stock")),
     )),
     Section("system", _("System"), (
         Entry("jobs", _("Scheduled jobs"), is_platform_admin, "jobs:status"),
