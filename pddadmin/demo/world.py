@@ -10,6 +10,10 @@ from decimal import Decimal
 
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
 
+# A new shop opens with nothing paid in (S1004): its first charges run into arrears, its deposit
+# payment pays them off first, and it has no settlement inside the period (monthly cycle, the first
+# one after it), so its accounts page ends with arrears to show.
+NEW_SHOP = "S1004"
 SHOPS = [
     ("S1001", "优选数码旗舰店", "0571-88886666", "浙江省/杭州市/西湖区", "文三路 90 号 数码大厦 5 楼"),
     ("S1002", "果园直供鲜果铺", "13912345678", "山东省/烟台市/栖霞市", "苹果产业园 8 号仓"),
@@ -73,6 +77,8 @@ class World:
         self.case_share = case_share
         self.events: list[_Event] = []
         self.start = end - dt.timedelta(days=days)
+        # Goods revenue of received orders, by shop and week of the period: the weekly settlements.
+        self.revenue: dict[tuple[str, int], Decimal] = {}
 
     def emit(self, at: dt.datetime, event_type: str, event_id: str, *, phase: int = 9, **fields) -> bool:
         if at > self.end:  # the platform has not sent the future yet
@@ -91,8 +97,8 @@ class World:
                 phase=0,
                 shop=shop_id,
                 name=name,
-                deposit="300.00",
-                balance="5000.00",
+                deposit="0.00" if shop_id == NEW_SHOP else "2000.00",
+                balance="0.00" if shop_id == NEW_SHOP else "5000.00",
                 hotline=hotline,
             )
             self.emit(
@@ -131,6 +137,8 @@ class World:
             if warranty:
                 warranty_orders.setdefault(shop_id, []).append((f"DEMO{n:08d}", placed))
         self._warranty_reports(warranty_orders)
+        self._shipping_showcase()
+        self._money()
         for event in sorted(self.events):
             yield event.line()
 
@@ -167,7 +175,11 @@ class World:
                 self._unshipped_case(n, order_id, amount, placed)
             return placed
         self.emit(placed + rng.randrange(1, 120) * MINUTE, "order.grouped", f"demo-g-{n}", phase=2, order=order_id)
-        shipped = placed + rng.randrange(2, 46) * H
+        timing = rng.random()
+        if timing < 0.005 and not with_case:
+            return placed  # grouped and never shipped: a late-shipment compensation at the promised time
+        # Most ship within the promised 48 h; some ship late and owe their buyer a compensation.
+        shipped = placed + (rng.randrange(49, 96) if timing < 0.025 else rng.randrange(2, 46)) * H
         self.emit(shipped, "order.shipped", f"demo-s-{n}", phase=3, order=order_id, tracking=f"YT{n:010d}")
         received = shipped + rng.randrange(30, 120) * H
         if with_case:
@@ -176,12 +188,17 @@ class World:
             elif rng.random() < 0.5:  # the problem shows before the buyer confirms receipt
                 opened = shipped + rng.randrange(6, int((received - shipped) / H)) * H
             else:  # after receipt, inside the 15-day after-sales window
-                self.emit(received, "order.received", f"demo-r-{n}", phase=4, order=order_id)
+                self._received(n, order_id, shop_id, amount, received)
                 opened = received + rng.randrange(1, 14 * 24) * H
             self._case(n, order_id, amount, opened, special=special)
         elif rng.random() < 0.9:
-            self.emit(received, "order.received", f"demo-r-{n}", phase=4, order=order_id)
+            self._received(n, order_id, shop_id, amount, received)
         return placed
+
+    def _received(self, n: int, order_id: str, shop_id: str, amount: Decimal, received: dt.datetime) -> None:
+        if self.emit(received, "order.received", f"demo-r-{n}", phase=4, order=order_id):
+            week = int((received - self.start) / (7 * D))
+            self.revenue[(shop_id, week)] = self.revenue.get((shop_id, week), Decimal("0.00")) + amount
 
     # --- after-sales cases along every path of SPEC §2 --------------------------------------
     def _unshipped_case(self, n: int, order_id: str, amount: Decimal, placed: dt.datetime) -> None:
@@ -311,6 +328,10 @@ class World:
             older = [item for item in items if item[1] <= self.end - 20 * D]
             for k in range(min(4, (len(older) + 19) // 20)):
                 picked = rng.sample(older, k=min(len(older), rng.choice([1, 1, 2, 3])))
+                # An order stands in one report per reason at a time (SPEC §6.2): no order twice.
+                older = [item for item in older if item not in picked]
+                if not picked:
+                    break
                 reported = max(p for _, p in picked) + rng.randrange(3, 15) * D
                 vid = f"DEMOW-{shop_id}-{k}"
                 if self.emit(
@@ -330,6 +351,44 @@ class World:
                         breach=breach,
                         note="核实商家拒绝提供联保服务" if breach else "商家已按规定提供联保服务",
                     )
+
+    # --- money: shipping compensation, settlements, a deposit payment (SPEC §6.1, §7.3) -----------
+    def _shipping_showcase(self) -> None:
+        """A few orders placed by hand so that every shop page shows every shipping case, whatever
+        the seed: out-of-stock declarations (a large order of the new shop, more than its deposit
+        payment covers), a late shipment, one never shipped, and one waiting to ship at the end
+        for an agent to try the out-of-stock button on."""
+        end, start = self.end, self.start
+        orders = [
+            # order, shop, goods, amount, placed, shipped after (None: never), out of stock after (None: never)
+            ("DEMOX0001", NEW_SHOP, "S1004-G2", "1290.00", end - 3 * D, None, 20 * H),
+            # late the third day of the period: the new shop's first charge runs into arrears at once
+            ("DEMOX0002", NEW_SHOP, "S1004-G1", "39.00", start + D, None, None),
+            ("DEMOX0003", NEW_SHOP, "S1004-G3", "178.00", end - 8 * D, 70 * H, None),
+            ("DEMOX0004", "S1002", "S1002-G2", "45.80", end - 5 * D, None, 6 * H),
+            ("DEMOX0005", "S1001", "S1001-G3", "299.00", end - 3 * H, None, None),
+        ]
+        for order_id, shop_id, goods_id, amount, placed, shipped, out_of_stock in orders:
+            self.emit(placed, "order.placed", f"demo-{order_id}", phase=1, order=order_id, shop=shop_id,
+                      goods=goods_id, buyer=f"UX{order_id[-4:]}", amount=amount,
+                      promised_ship_by=(placed + 48 * H).isoformat())  # fmt: skip
+            self.emit(placed + 30 * MINUTE, "order.grouped", f"demo-{order_id}-g", phase=2, order=order_id)
+            if shipped is not None:
+                self.emit(placed + shipped, "order.shipped", f"demo-{order_id}-s", phase=3, order=order_id,
+                          tracking=f"ZT{order_id[-4:]}")  # fmt: skip
+            if out_of_stock is not None:  # with the cases (phase 9): after every order step in the file
+                self.emit(placed + out_of_stock, "order.out_of_stock", f"demo-{order_id}-oos", order=order_id)
+
+    def _money(self) -> None:
+        """Each week's goods revenue of received orders, settled the next day at 10:00 (every shop
+        but the new one, see NEW_SHOP), and the new shop's deposit payment ten days in."""
+        for (shop_id, week), amount in sorted(self.revenue.items()):
+            if shop_id == NEW_SHOP:
+                continue
+            week_end = (self.start + (week + 1) * 7 * D).astimezone(SHANGHAI)
+            settled = (week_end + D).replace(hour=10, minute=0, second=0, microsecond=0)
+            self.emit(settled, "shop.settled", f"demo-{shop_id}-settled-{week}", shop=shop_id, amount=f"{amount:.2f}")
+        self.emit(self.start + 10 * D, "shop.deposit_paid", f"demo-{NEW_SHOP}-deposit", shop=NEW_SHOP, amount="100.00")
 
 
 MINUTE = dt.timedelta(minutes=1)

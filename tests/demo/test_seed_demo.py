@@ -5,6 +5,7 @@ import datetime as dt
 import io
 import json
 import re
+from decimal import Decimal
 
 import pytest
 from django.contrib.auth import authenticate, get_user_model
@@ -12,14 +13,15 @@ from django.contrib.auth.hashers import identify_hasher
 from django.core.management import call_command
 
 from aftersales.models import AfterSalesCase
-from compensation.models import Payout
+from compensation.models import Charge, ChargeKind, Credit, CreditKind
+from compensation.selectors import account_rows, payouts
 from metrics.models import ShopDaySnapshot
 from pddadmin.demo.users import DEMO_PASSWORD
 from pddadmin.demo.world import SHANGHAI, demo_feed
 from pddadmin.feed.models import ImportedEvent
 from pddadmin.jobs.models import JobRun, Outcome
 from pddadmin.settings import VAR_DIR
-from pddadmin.shops.models import Role, ShopMembership
+from pddadmin.shops.models import Order, Role, Shop, ShopMembership
 
 END = "2026-03-01T12:00:00+08:00"
 END_AT = dt.datetime(2026, 3, 1, 12, 0, tzinfo=SHANGHAI)
@@ -49,7 +51,8 @@ def test_the_feed_walks_every_path():
     types = collections.Counter(e["type"] for e in events)
     assert set(types) >= {
         "shop.opened", "address.added", "goods.listed", "order.placed", "order.grouped", "order.shipped",
-        "order.received", "case.opened", "case.resubmitted", "case.cancelled", "case.escalated",
+        "order.received", "order.out_of_stock", "shop.settled", "shop.deposit_paid", "case.opened",
+        "case.resubmitted", "case.cancelled", "case.escalated",
         "case.return_shipped", "case.merchant_agreed", "case.merchant_refused", "case.merchant_return_refused",
         "case.merchant_refunded", "case.ruled", "warranty.reported", "warranty.ruled",
     }  # fmt: skip
@@ -76,7 +79,21 @@ def test_seed_demo_imports_everything_and_runs_the_jobs():
     assert {"refunded", "closed", "under_intervention", "pending_merchant"} <= states
     # Deadlines were applied as of the end: nothing is left overdue.
     assert not AfterSalesCase.objects.filter(due_at__lte=END_AT, state__in=["pending_merchant", "awaiting_return"])
-    assert Payout.objects.exists()
+    assert payouts().exists()
+    # The money pages show every kind (issue #14.6): warranty payouts, both shipping compensations
+    # (late-reply fines come with the demo's conversations), weekly settlements and a deposit
+    # payment, and a shop left owing (the new shop, S1004).
+    assert {ChargeKind.WARRANTY, ChargeKind.LATE_SHIPMENT, ChargeKind.OUT_OF_STOCK} <= set(
+        Charge.objects.values_list("kind", flat=True)
+    )
+    assert set(Credit.objects.values_list("kind", flat=True)) == {CreditKind.SETTLEMENT, CreditKind.DEPOSIT_PAYMENT}
+    assert Credit.objects.filter(kind=CreditKind.SETTLEMENT).values("shop").distinct().count() == 3
+    assert Credit.objects.filter(to_arrears__gt=0).exists()  # a credit that paid off arrears first
+    owed = {row["shop"]: row["arrears"] for row in account_rows(Shop.objects.all())}
+    assert Decimal(owed["S1004"]) > 0
+    assert Charge.objects.filter(kind=ChargeKind.OUT_OF_STOCK, order__platform_id="DEMOX0001").exists()
+    # an order left to ship at the end, for an agent to try the out-of-stock button on
+    assert Order.objects.filter(platform_id="DEMOX0005", shipped_at=None, out_of_stock_at=None).exists()
     # A snapshot for every day of the period (the dashboard's trend), the last one yesterday.
     dates = set(ShopDaySnapshot.objects.values_list("date", flat=True))
     assert dates == {dt.date(2026, 1, 30) + dt.timedelta(days=n) for n in range(30)}
