@@ -17,6 +17,7 @@ urlpatterns = [
     path("review/", include("review.urls")),
     path("metrics/", include("metrics.urls")),
     path("compensation/", include("compensation.urls")),
+    path("service/", include("customerservice.urls")),
     path("jobs/", include("pddadmin.jobs.urls")),
     path("admin/", admin.site.urls),
 ]
