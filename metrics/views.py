@@ -7,10 +7,13 @@ from django.contrib.staticfiles import finders
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django_tables2 import RequestConfig
 
+from customerservice import selectors as service_selectors
+from customerservice.models import fine_year
 from pddadmin.exports import table_download
 from pddadmin.shops.models import Shop
 from pddadmin.shops.selectors import is_platform_staff, shops_for
@@ -87,6 +90,19 @@ def _rate_cards(figures, scope: str) -> list[dict]:
     return cards
 
 
+def _service_tile(request: HttpRequest, shop: Shop) -> dict:
+    """Customer service now (SPEC §7.1): conversations to answer within the at-risk window (or
+    overdue), and the shop's late-reply violations of this year."""
+    now = timezone.now()
+    conversations = service_selectors.conversations_for(request.user).filter(shop=shop)
+    return {
+        "at_risk": service_selectors.at_risk(conversations, now=now).count(),
+        "hours": int(service_selectors.AT_RISK_WITHIN.total_seconds() // 3600),
+        "year": fine_year(now),
+        "violations": service_selectors.violations_of_year(shop=shop, year=fine_year(now)).count(),
+    }
+
+
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     shop, choices = _shop(request)
@@ -118,6 +134,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "echarts_installed": finders.find(ECHARTS) is not None,
         "echarts": ECHARTS,
         "is_platform": choices is None,
+        "service": _service_tile(request, shop),
     })
 
 
