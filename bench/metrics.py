@@ -99,7 +99,7 @@ def main() -> None:
 
     from bench.metrics_data import DAYS, LAST_DAY, generate
     from metrics.models import ShopDaySnapshot
-    from metrics.services import _params, metrics_compute
+    from metrics.services import day_params, metrics_compute
     from pddadmin.shops.models import Order
 
     lines = [
@@ -134,7 +134,7 @@ def main() -> None:
     days = [day - dt.timedelta(days=offset) for offset in range(RUNS - 1, -1, -1)]
 
     def params_for(d):
-        return _params(d, dt.datetime.now(dt.UTC), settings.GOODS_RESTRICTION_CONSECUTIVE_DAYS)
+        return day_params(d, dt.datetime.now(dt.UTC), settings.GOODS_RESTRICTION_CONSECUTIVE_DAYS)
 
     def floor(p):
         with connection.cursor() as cursor:

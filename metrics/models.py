@@ -22,6 +22,12 @@ def ratio(numerator: int, denominator: int) -> Decimal | None:
     return (Decimal(numerator) / Decimal(denominator)).quantize(RATE_PLACES, rounding=ROUND_HALF_UP)
 
 
+def logistics_rate(anomaly: int, grouped: int) -> Decimal | None:
+    """SPEC §5.1, the seed's formula: anomaly orders / (anomaly orders × 100 + grouped orders);
+    no grouped and no anomaly orders → no rate."""
+    return ratio(anomaly, anomaly * 100 + grouped)
+
+
 class Flag(models.TextChoices):
     NONE = "", _("none")
     OVER_3X = "over_3x", _("over 3× category")
@@ -55,7 +61,7 @@ class ShopRates:
 
     @property
     def logistics_anomaly_rate(self) -> Decimal | None:
-        return ratio(self.logistics_anomaly_orders, self.logistics_anomaly_denominator)
+        return logistics_rate(self.logistics_anomaly_orders, self.grouped_orders)
 
     @property
     def day_dispute_refund_rate(self) -> Decimal | None:
@@ -71,9 +77,7 @@ class ShopRates:
 
     @property
     def day_logistics_anomaly_rate(self) -> Decimal | None:
-        return ratio(
-            self.day_logistics_anomaly_orders, self.day_logistics_anomaly_denominator
-        )
+        return logistics_rate(self.day_logistics_anomaly_orders, self.day_grouped_orders)
 
 
 class ShopDaySnapshot(ShopRates, models.Model):
@@ -97,6 +101,21 @@ class ShopDaySnapshot(ShopRates, models.Model):
     # goods of the shop flagged / restricted on this day (goods level, SPEC §5)
     flagged_goods = models.PositiveIntegerField(_("flagged goods"), default=0)
     restricted_goods = models.PositiveIntegerField(_("restricted goods"), default=0)
+    # SPEC §5.1: the shop against the shops of its main category (copied on the day; "" is the
+    # group of the shops without one): rate = anomaly / (anomaly × 100 + grouped), count =
+    # anomaly / shops with grouped orders.
+    category = models.CharField(_("main category"), max_length=100, blank=True)
+    category_grouped_orders = models.PositiveIntegerField(_("category grouped orders"), default=0)
+    category_logistics_anomaly_orders = models.PositiveIntegerField(_("category logistics anomaly orders"), default=0)
+    category_shops = models.PositiveIntegerField(_("category shops with grouped orders"), default=0)
+    logistics_over_5x = models.BooleanField(_("logistics over 5× category"), default=False)
+    # Consecutive daily snapshots, ending on this one, on which the shop was over 5×; at the
+    # configured number of days the shop is restricted (店铺二级限制, 全店商品降权) from that day on.
+    logistics_streak = models.PositiveIntegerField(_("days logistics over 5×"), default=0)
+    logistics_restricted_since = models.DateField(_("logistics restricted since"), null=True, blank=True)
+    # goods of the shop over 5× / restricted for their logistics on this day
+    logistics_flagged_goods = models.PositiveIntegerField(_("goods logistics over 5×"), default=0)
+    logistics_restricted_goods = models.PositiveIntegerField(_("goods restricted for logistics"), default=0)
     computed_at = models.DateTimeField(_("computed at"))
 
     class Meta:
@@ -108,6 +127,19 @@ class ShopDaySnapshot(ShopRates, models.Model):
 
     def __str__(self) -> str:
         return f"{self.shop_id} {self.date}"
+
+    # SPEC §5.1: the shop against the shops of its main category.
+    @property
+    def category_logistics_anomaly_rate(self) -> Decimal | None:
+        return logistics_rate(self.category_logistics_anomaly_orders, self.category_grouped_orders)
+
+    @property
+    def category_logistics_anomaly_count(self) -> Decimal | None:
+        return ratio(self.category_logistics_anomaly_orders, self.category_shops)
+
+    @property
+    def logistics_restricted(self) -> bool:
+        return self.logistics_restricted_since is not None
 
 
 class GoodsDaySnapshot(models.Model):
@@ -147,6 +179,13 @@ class GoodsDaySnapshot(models.Model):
     streak_5x = models.PositiveIntegerField(_("days over 5×"), default=0)
     restriction = models.CharField(_("restriction"), max_length=8, choices=Flag.choices, blank=True, default="")
     restricted_since = models.DateField(_("restricted since"), null=True, blank=True)
+    # SPEC §5.1: the goods' logistics anomaly rate and count against its category's (rate =
+    # anomaly / (anomaly × 100 + grouped), count = anomaly / goods with grouped orders), the 5×
+    # flag and, after the configured consecutive days, the restriction (下资源位、禁止上资源位和降权).
+    category_logistics_anomaly_orders = models.PositiveIntegerField(_("category logistics anomaly orders"), default=0)
+    logistics_over_5x = models.BooleanField(_("logistics over 5× category"), default=False)
+    logistics_streak = models.PositiveIntegerField(_("days logistics over 5×"), default=0)
+    logistics_restricted_since = models.DateField(_("logistics restricted since"), null=True, blank=True)
     computed_at = models.DateTimeField(_("computed at"))
 
     class Meta:
@@ -154,8 +193,13 @@ class GoodsDaySnapshot(models.Model):
         verbose_name_plural = _("goods daily snapshots")
         ordering = ["goods", "-date"]
         indexes = [
-            # Small: only goods flagged on the day. Tomorrow's streaks and the restricted list read it.
-            models.Index(fields=["date"], condition=models.Q(streak_3x__gt=0), name="goods_snapshot_flagged"),
+            # Small: only goods flagged on the day (for quality or logistics). Tomorrow's streaks
+            # and the restricted lists read it.
+            models.Index(
+                fields=["date"],
+                condition=models.Q(streak_3x__gt=0) | models.Q(logistics_streak__gt=0),
+                name="goods_snapshot_flagged",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -172,3 +216,19 @@ class GoodsDaySnapshot(models.Model):
     @property
     def category_quality_refund_count(self) -> Decimal | None:
         return ratio(self.category_quality_refund_orders, self.category_goods)
+
+    @property
+    def logistics_anomaly_rate(self) -> Decimal | None:
+        return logistics_rate(self.logistics_anomaly_orders, self.grouped_orders)
+
+    @property
+    def category_logistics_anomaly_rate(self) -> Decimal | None:
+        return logistics_rate(self.category_logistics_anomaly_orders, self.category_grouped_orders)
+
+    @property
+    def category_logistics_anomaly_count(self) -> Decimal | None:
+        return ratio(self.category_logistics_anomaly_orders, self.category_goods)
+
+    @property
+    def logistics_restricted(self) -> bool:
+        return self.logistics_restricted_since is not None

@@ -9,7 +9,7 @@ from django.db.models.functions import NullIf
 from pddadmin.shops.models import Order, Shop
 
 from .figures import FIGURES as FIGURE_DEFINITIONS
-from .figures import by_model
+from .figures import AnyOf, by_model
 from .models import GoodsDaySnapshot, ShopDaySnapshot, ShopRates
 from .windows import Window, window_for
 
@@ -128,6 +128,10 @@ def shop_figures(*, shop: Shop | int, day: dt.date) -> ShopFigures:
             aggregates[f"{f.key}_orders"] = Count(f.order, distinct=True, filter=f.q())
             aggregates[f"day_{f.key}_orders"] = Count(f.order, distinct=True, filter=f.q() & on_day)
         counts.update(figures[0].window(shop_id=shop_id, start=w.start, end=w.end).aggregate(**aggregates))
+    for f in FIGURE_DEFINITIONS.values():
+        if isinstance(f, AnyOf):  # its orders, from every source at once: one count each
+            counts[f"{f.key}_orders"] = f.orders(shop_id=shop_id, start=w.start, end=w.end).count()
+            counts[f"day_{f.key}_orders"] = f.orders(shop_id=shop_id, start=w.day_start, end=w.end).count()
     return ShopFigures(day=day, **counts)
 
 
@@ -143,9 +147,8 @@ def numerator_orders(*, shop: Shop | int, day: dt.date, figure: str, scope: str 
     if figure not in FIGURES or scope not in SCOPES:
         raise ValueError(f"unknown figure {figure!r} / scope {scope!r}")
     start, end = _bounds(window_for(day), scope)
-    definition = FIGURE_DEFINITIONS[figure]
-    counted = definition.rows(shop_id=getattr(shop, "pk", shop), start=start, end=end).values(definition.order)
-    return Order.objects.filter(pk__in=counted).select_related("goods").order_by("-grouped_at", "platform_id")
+    counted = FIGURE_DEFINITIONS[figure].orders(shop_id=getattr(shop, "pk", shop), start=start, end=end)
+    return counted.select_related("goods").order_by("-grouped_at", "platform_id")
 
 
 # --- Export (SPEC §9) ---------------------------------------------------------------------------
@@ -156,9 +159,11 @@ EXPORT_COLUMNS = (
     "dispute_refund_orders",
     "quality_refund_orders",
     "intervention_orders",
+    "logistics_anomaly_orders",
     "dispute_refund_rate",
     "quality_refund_rate",
     "intervention_rate",
+    "logistics_anomaly_rate",
 )
 
 
@@ -167,17 +172,6 @@ def export_rows(*, day: dt.date, shop: Shop | None = None) -> list[dict]:
     snapshots = ShopDaySnapshot.objects.filter(date=day).select_related("shop").order_by("shop__platform_id")
     if shop is not None:
         snapshots = snapshots.filter(shop=shop)
-    return [
-        {
-            "shop": s.shop.platform_id,
-            "grouped_orders": s.grouped_orders,
-            "dispute_refund_orders": s.dispute_refund_orders,
-            "quality_refund_orders": s.quality_refund_orders,
-            "intervention_orders": s.intervention_orders,
-            "dispute_refund_rate": s.dispute_refund_rate,
-            "quality_refund_rate": s.quality_refund_rate,
-            "intervention_rate": s.intervention_rate,
-        }
-        for s in snapshots
-    ]
+    figures = EXPORT_COLUMNS[1:]  # counts and rates, named as the snapshot's fields
+    return [{"shop": s.shop.platform_id, **{column: getattr(s, column) for column in figures}} for s in snapshots]
 

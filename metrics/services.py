@@ -3,9 +3,12 @@
 The whole day is a handful of set-based statements, so the work stays in the database whatever
 the number of shops:
 1. one row per goods: grouped orders and refund numerators of the window and the day (one scan
-   of the window's orders, grouped by goods, and one of its refunds), its category's figures, the
-   3× / 5× flags, and the consecutive-day streaks carried on from the previous day's snapshot;
-2. one row per shop: the goods rows summed, and interventions counted from the cases.
+   of the window's orders, grouped by goods, and one of its refunds), the logistics anomaly orders
+   (one scan of each kind of source row, SPEC §5.1), its category's figures, the 3× / 5× quality
+   flags and the logistics 5× flag, and the consecutive-day streaks carried on from the previous
+   day's snapshot;
+2. one row per shop: the goods rows summed, interventions counted from the cases, and the shop
+   against the shops of its main category (logistics flag and streak, as the goods').
 
 A day not stored yet is inserted straight; a stored day is compared with the new figures and
 only the rows that differ are written (see _UPDATE_CHANGED_GOODS). How fast, against what:
@@ -16,13 +19,13 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 
 from aftersales.models import AfterSalesCase, Refund
 from pddadmin.shops.models import Goods, Order, Shop
 
-from .figures import GROUPED, INTERVENTION, REFUND_FIGURES
+from .figures import GOODS_FIGURES, GROUPED, INTERVENTION, REFUND_FIGURES, AnyOf, Figure
 from .figures import sql_params as figure_sql_params
 from .models import Flag, GoodsDaySnapshot, ShopDaySnapshot
 from .windows import window_for
@@ -40,22 +43,35 @@ class ComputeResult:
     restricted_goods: int
 
 
-# Refund numerators are counted per goods and summed per shop: an order has one goods, so its
-# shop's distinct orders are exactly the sum of its goods' distinct orders, and the refunds of
-# the window are scanned once for both levels.
-_GOODS_COUNTS = """
-SELECT g.id AS goods_id, g.shop_id, g.category,
-    COALESCE(o.grouped, 0) AS grouped, COALESCE(o.day_grouped, 0) AS day_grouped,
-    {refund_columns}
-FROM {goods} g
-LEFT JOIN (
-    -- an index-only scan of order_goods_grouped, already in goods order
+# The goods' grouped orders of the window: an index-only scan of order_goods_grouped, already in
+# goods order.
+_GROUPED = """
     SELECT goods_id, COUNT(*) AS grouped,
         COUNT(CASE WHEN {grouped_at} >= %(day_start)s THEN 1 END) AS day_grouped
     FROM {order}
-    WHERE {grouped_at} >= %(start)s AND {grouped_at} < %(end)s
+    WHERE {grouped_at} >= %(start)s AND {grouped_at} < %(end)s{of_goods}
     GROUP BY goods_id
-) o ON o.goods_id = g.id
+"""
+
+
+def grouped_sql(*, goods: str | None = None) -> str:
+    """Per goods, its grouped orders of the window and of the day; only of the goods listed in the
+    relation `goods` (its `id`s) when given."""
+    of_goods = f" AND goods_id IN (SELECT id FROM {goods})" if goods else ""
+    return _GROUPED.format(order=table_names()["order"], grouped_at=GROUPED.time_column, of_goods=of_goods)
+
+
+# Refund numerators are counted per goods and summed per shop: an order has one goods, so its
+# shop's distinct orders are exactly the sum of its goods' distinct orders, and the refunds of
+# the window are scanned once for both levels. Figures of several sources (the logistics
+# anomalies, SPEC §5.1) bring their own per-goods counts (metrics.figures.AnyOf.goods_sql).
+_GOODS_COUNTS = """
+SELECT g.id AS goods_id, g.shop_id, g.category,
+    COALESCE(o.grouped, 0) AS grouped, COALESCE(o.day_grouped, 0) AS day_grouped,
+    {refund_columns},
+    {any_of_columns}
+FROM {goods} g
+LEFT JOIN ({grouped}) o ON o.goods_id = g.id
 LEFT JOIN (
     -- Distinct orders counted in two steps: one flag per order (an order may have two refunds),
     -- then plain sums; six COUNT(DISTINCT …) would sort each goods' refunds six times. The ORDER
@@ -64,13 +80,14 @@ LEFT JOIN (
     FROM (
         SELECT goods_id, order_id,
             {refund_flags}
-        FROM {refund}
+        FROM {refund} refund
         WHERE {refunded_at} >= %(start)s AND {refunded_at} < %(end)s
         GROUP BY goods_id, order_id
         ORDER BY goods_id, order_id
     ) per_order
     GROUP BY goods_id
 ) r ON r.goods_id = g.id
+{any_of_joins}
 """
 
 
@@ -91,8 +108,16 @@ def _refund_parts() -> dict[str, str]:
         "refund_sums": ",\n        ".join(sums),
         "refund_columns": ",\n    ".join(columns),
         "refunded_at": REFUND_FIGURES[0].time_column,
-        "grouped_at": GROUPED.time_column,
     }
+
+
+def _any_of_parts(tables: dict) -> dict[str, str]:
+    columns, joins = [], []
+    for i, f in enumerate(f for f in GOODS_FIGURES if isinstance(f, AnyOf)):
+        name = f.sql_name
+        columns.append(f"COALESCE(a{i}.{name}, 0) AS {name}, COALESCE(a{i}.day_{name}, 0) AS day_{name}")
+        joins.append(f"LEFT JOIN ({f.goods_sql(tables)}) a{i} ON a{i}.goods_id = g.id")
+    return {"any_of_columns": ",\n    ".join(columns), "any_of_joins": "\n".join(joins)}
 
 
 # Category figures are over every shop's goods of the category on the same day: a small grouped
@@ -105,11 +130,12 @@ k AS (
     SELECT category,
         -- integers, not PostgreSQL's numeric SUM of bigints: the flags multiply them for every goods
         CAST(SUM(grouped) AS BIGINT) AS cat_grouped, CAST(SUM(quality) AS BIGINT) AS cat_quality,
+        CAST(SUM(logistics) AS BIGINT) AS cat_logistics,
         COUNT(CASE WHEN grouped > 0 THEN 1 END) AS cat_goods
     FROM t
     GROUP BY category
 )
-SELECT t.*, k.cat_grouped, k.cat_quality, k.cat_goods FROM t JOIN k ON k.category = t.category
+SELECT t.*, k.cat_grouped, k.cat_quality, k.cat_logistics, k.cat_goods FROM t JOIN k ON k.category = t.category
 """
 
 # rate > k × category rate  ⇔  q / grouped > k · cq / cg  ⇔  q · cg > k · cq · grouped (grouped, cg > 0);
@@ -118,25 +144,40 @@ _OVER = (
     "(c.grouped > 0 AND c.quality * c.cat_grouped > {k} * c.cat_quality * c.grouped"
     " AND c.quality * c.cat_goods > {k} * c.cat_quality)"
 )
+# SPEC §5.1, the same for the logistics rate a / (100 a + grouped) of a goods or a shop against its
+# category's ca / (100 ca + cg), both denominators positive for a member with grouped orders:
+# a · (100 ca + cg) > 5 · ca · (100 a + grouped); count: a · n > 5 · ca. Members without grouped
+# orders in the window are never flagged, as at the goods level of §5 (decided here).
+LOGISTICS_TIMES = 5
+_LOGISTICS_OVER = (
+    "(c.grouped > 0 AND c.logistics * (100 * c.cat_logistics + c.cat_grouped)"
+    " > {k} * c.cat_logistics * (100 * c.logistics + c.grouped)"
+    " AND c.logistics * c.{members} > {k} * c.cat_logistics)"
+)
 
 _WITH_FLAGS = f"""
 SELECT c.*,
     CASE WHEN {_OVER.format(k=3)} THEN 1 ELSE 0 END AS over3,
-    CASE WHEN {_OVER.format(k=5)} THEN 1 ELSE 0 END AS over5
+    CASE WHEN {_OVER.format(k=5)} THEN 1 ELSE 0 END AS over5,
+    CASE WHEN {_LOGISTICS_OVER.format(k=LOGISTICS_TIMES, members="cat_goods")} THEN 1 ELSE 0 END AS overl
 FROM ({{inner}}) c
 """
 
+# Streaks carried on from the day before; only its flagged goods can carry one (the partial index
+# goods_snapshot_flagged, whose condition this repeats).
 _WITH_STREAKS = """
 SELECT f.*,
     CASE WHEN f.over3 = 1 THEN COALESCE(p.streak_3x, 0) + 1 ELSE 0 END AS streak3,
     CASE WHEN f.over5 = 1 THEN COALESCE(p.streak_5x, 0) + 1 ELSE 0 END AS streak5,
-    p.restriction AS prev_restriction, p.restricted_since AS prev_since
+    CASE WHEN f.overl = 1 THEN COALESCE(p.logistics_streak, 0) + 1 ELSE 0 END AS streakl,
+    p.restriction AS prev_restriction, p.restricted_since AS prev_since,
+    p.logistics_restricted_since AS prev_logistics_since
 FROM ({inner}) f
 LEFT JOIN (
-    -- only yesterday's flagged goods can carry a streak (partial index goods_snapshot_flagged)
-    SELECT goods_id, streak_3x, streak_5x, restriction, restricted_since
+    SELECT goods_id, streak_3x, streak_5x, restriction, restricted_since, logistics_streak,
+        logistics_restricted_since
     FROM {goods_snapshot}
-    WHERE date = %(previous)s AND streak_3x > 0
+    WHERE date = %(previous)s AND (streak_3x > 0 OR logistics_streak > 0)
 ) p ON p.goods_id = f.goods_id
 """
 
@@ -144,9 +185,10 @@ _GOODS_VALUES = (
     "category, grouped_orders, day_grouped_orders, quality_refund_orders, "
     "day_quality_refund_orders, dispute_refund_orders, day_dispute_refund_orders, logistics_anomaly_orders, "
     "day_logistics_anomaly_orders, category_grouped_orders, category_quality_refund_orders, category_goods, "
-    "flag, streak_3x, streak_5x, restriction, restricted_since"
+    "flag, streak_3x, streak_5x, restriction, restricted_since, category_logistics_anomaly_orders, "
+    "logistics_over_5x, logistics_streak, logistics_restricted_since"
 )
-_GOODS_COLUMNS = f"goods_id, shop_id, {_GOODS_VALUES}"
+GOODS_COLUMNS = f"goods_id, shop_id, {_GOODS_VALUES}"
 # Each goods' row of the day, its columns named as the snapshot's.
 _GOODS_ROWS = """
 SELECT s.goods_id, s.shop_id, s.category, s.grouped AS grouped_orders, s.day_grouped AS day_grouped_orders,
@@ -160,15 +202,21 @@ SELECT s.goods_id, s.shop_id, s.category, s.grouped AS grouped_orders, s.day_gro
     -- a restriction keeps the day it started while it holds (also when it rises from 3× to 5×)
     CASE WHEN s.streak3 >= %(days)s THEN
         CASE WHEN s.prev_restriction <> '' THEN s.prev_since ELSE %(date)s END
-    END AS restricted_since
+    END AS restricted_since,
+    s.cat_logistics AS category_logistics_anomaly_orders,
+    {logistics_restriction}
 FROM ({inner}) s
 """
+# The logistics flag and restriction of a goods or a shop row `s` (SPEC §5.1): restricted from the
+# day its streak reaches the configured days, keeping that day while it holds.
+_LOGISTICS_RESTRICTION = """s.overl = 1 AS logistics_over_5x, s.streakl AS logistics_streak,
+    CASE WHEN s.streakl >= %(days)s THEN COALESCE(s.prev_logistics_since, %(date)s) END AS logistics_restricted_since"""
 
 # A day not stored yet (the daily run): straight in, in the key order the rows come in (see
 # _WITH_CATEGORY; sorting the finished rows again cost more than it saved).
 _INSERT_GOODS = f"""
-INSERT INTO {{goods_snapshot}} ({_GOODS_COLUMNS}, date, computed_at)
-SELECT {_GOODS_COLUMNS}, %(date)s, %(now)s FROM ({{rows}}) r
+INSERT INTO {{goods_snapshot}} ({GOODS_COLUMNS}, date, computed_at)
+SELECT {GOODS_COLUMNS}, %(date)s, %(now)s FROM ({{rows}}) r
 """
 
 # A day stored already (a re-run): the new rows go to a temporary table, and only what differs
@@ -187,8 +235,8 @@ WHERE {goods_snapshot}.date = %(date)s
 # the planner expects (a just-written day has no statistics yet; NOT EXISTS became a nested loop
 # over 20,000 × 20,000 rows). Neither side has NULL keys.
 _INSERT_NEW_GOODS = f"""
-INSERT INTO {{goods_snapshot}} ({_GOODS_COLUMNS}, date, computed_at)
-SELECT {_GOODS_COLUMNS}, %(date)s, %(now)s FROM {{goods_day}} t
+INSERT INTO {{goods_snapshot}} ({GOODS_COLUMNS}, date, computed_at)
+SELECT {GOODS_COLUMNS}, %(date)s, %(now)s FROM {{goods_day}} t
 WHERE (t.shop_id, t.goods_id) NOT IN (SELECT shop_id, goods_id FROM {{goods_snapshot}} WHERE date = %(date)s)
 ORDER BY shop_id, goods_id
 """
@@ -198,47 +246,89 @@ WHERE date = %(date)s AND (shop_id, goods_id) NOT IN (SELECT shop_id, goods_id F
 """
 
 # Everything but interventions is summed from the day's goods rows (exact: see _GOODS_COUNTS);
-# interventions are counted from the cases, which carry their shop but not their goods.
+# interventions are counted from the cases, which carry their shop but not their goods. Then the
+# shop against the shops of its main category (SPEC §5.1), as the goods against theirs.
 _SHOP_VALUES = (
     "grouped_orders, dispute_refund_orders, quality_refund_orders, intervention_orders, logistics_anomaly_orders, "
     "day_grouped_orders, day_dispute_refund_orders, day_quality_refund_orders, day_intervention_orders, "
-    "day_logistics_anomaly_orders, flagged_goods, restricted_goods"
+    "day_logistics_anomaly_orders, flagged_goods, restricted_goods, category, category_grouped_orders, "
+    "category_logistics_anomaly_orders, category_shops, logistics_over_5x, logistics_streak, "
+    "logistics_restricted_since, logistics_flagged_goods, logistics_restricted_goods"
 )
-_INSERT_SHOPS = f"""
-INSERT INTO {{shop_snapshot}} (shop_id, date, {_SHOP_VALUES}, computed_at)
-SELECT sh.id, %(date)s,
-    COALESCE(g.grouped, 0), COALESCE(g.dispute, 0), COALESCE(g.quality, 0), COALESCE(c.intervention, 0),
-    COALESCE(g.logistics, 0),
-    COALESCE(g.day_grouped, 0), COALESCE(g.day_dispute, 0), COALESCE(g.day_quality, 0),
-    COALESCE(c.day_intervention, 0), COALESCE(g.day_logistics, 0),
-    COALESCE(g.flagged, 0), COALESCE(g.restricted, 0), %(now)s
-FROM {{shop}} sh
+_SHOP_COUNTS = """
+SELECT sh.id AS shop_id, sh.category,
+    COALESCE(g.grouped, 0) AS grouped, COALESCE(g.dispute, 0) AS dispute, COALESCE(g.quality, 0) AS quality,
+    COALESCE(c.intervention, 0) AS intervention, COALESCE(g.logistics, 0) AS logistics,
+    COALESCE(g.day_grouped, 0) AS day_grouped, COALESCE(g.day_dispute, 0) AS day_dispute,
+    COALESCE(g.day_quality, 0) AS day_quality, COALESCE(c.day_intervention, 0) AS day_intervention,
+    COALESCE(g.day_logistics, 0) AS day_logistics,
+    COALESCE(g.flagged, 0) AS flagged, COALESCE(g.restricted, 0) AS restricted,
+    COALESCE(g.logistics_flagged, 0) AS logistics_flagged, COALESCE(g.logistics_restricted, 0) AS logistics_restricted
+FROM {shop} sh
 LEFT JOIN (
     SELECT shop_id, SUM(grouped_orders) AS grouped, SUM(day_grouped_orders) AS day_grouped,
         SUM(dispute_refund_orders) AS dispute, SUM(day_dispute_refund_orders) AS day_dispute,
         SUM(quality_refund_orders) AS quality, SUM(day_quality_refund_orders) AS day_quality,
         SUM(logistics_anomaly_orders) AS logistics, SUM(day_logistics_anomaly_orders) AS day_logistics,
-        COUNT(CASE WHEN flag <> '' THEN 1 END) AS flagged, COUNT(CASE WHEN restriction <> '' THEN 1 END) AS restricted
-    FROM {{goods_snapshot}}
+        COUNT(CASE WHEN flag <> '' THEN 1 END) AS flagged, COUNT(CASE WHEN restriction <> '' THEN 1 END) AS restricted,
+        COUNT(CASE WHEN logistics_over_5x THEN 1 END) AS logistics_flagged,
+        COUNT(logistics_restricted_since) AS logistics_restricted
+    FROM {goods_snapshot}
     WHERE date = %(date)s
     GROUP BY shop_id
 ) g ON g.shop_id = sh.id
 LEFT JOIN (
     SELECT shop_id, COUNT(*) AS intervention, SUM(on_day) AS day_intervention
     FROM (
-        SELECT shop_id, order_id, MAX(CASE WHEN {{intervened_at}} >= %(day_start)s THEN 1 ELSE 0 END) AS on_day
-        FROM {{case}}
-        WHERE {{intervened_at}} >= %(start)s AND {{intervened_at}} < %(end)s{{intervention_condition}}
+        SELECT shop_id, order_id, MAX(CASE WHEN {intervened_at} >= %(day_start)s THEN 1 ELSE 0 END) AS on_day
+        FROM {case}
+        WHERE {intervened_at} >= %(start)s AND {intervened_at} < %(end)s{intervention_condition}
         GROUP BY shop_id, order_id
     ) per_order
     GROUP BY shop_id
 ) c ON c.shop_id = sh.id
+"""
+_SHOP_ROWS = f"""
+SELECT s.shop_id, s.grouped, s.dispute, s.quality, s.intervention, s.logistics,
+    s.day_grouped, s.day_dispute, s.day_quality, s.day_intervention, s.day_logistics, s.flagged, s.restricted,
+    s.category, s.cat_grouped, s.cat_logistics, s.cat_shops,
+    {_LOGISTICS_RESTRICTION},
+    s.logistics_flagged, s.logistics_restricted
+FROM (
+    SELECT f.*,
+        CASE WHEN f.overl = 1 THEN COALESCE(p.logistics_streak, 0) + 1 ELSE 0 END AS streakl,
+        p.logistics_restricted_since AS prev_logistics_since
+    FROM (
+        SELECT c.*,
+            CASE WHEN {_LOGISTICS_OVER.format(k=LOGISTICS_TIMES, members="cat_shops")} THEN 1 ELSE 0 END AS overl
+        FROM (
+            WITH t AS ({{counts}}),
+            k AS (
+                SELECT category, CAST(SUM(grouped) AS BIGINT) AS cat_grouped,
+                    CAST(SUM(logistics) AS BIGINT) AS cat_logistics,
+                    COUNT(CASE WHEN grouped > 0 THEN 1 END) AS cat_shops
+                FROM t
+                GROUP BY category
+            )
+            SELECT t.*, k.cat_grouped, k.cat_logistics, k.cat_shops FROM t JOIN k ON k.category = t.category
+        ) c
+    ) f
+    LEFT JOIN (
+        SELECT shop_id, logistics_streak, logistics_restricted_since
+        FROM {{shop_snapshot}}
+        WHERE date = %(previous)s AND logistics_streak > 0
+    ) p ON p.shop_id = f.shop_id
+) s
+"""
+_INSERT_SHOPS = f"""
+INSERT INTO {{shop_snapshot}} (shop_id, {_SHOP_VALUES}, date, computed_at)
+SELECT r.*, %(date)s, %(now)s FROM ({{rows}}) r
 WHERE 1 = 1  -- SQLite would read the ON CONFLICT below as a join's ON: a WHERE ends the FROM clause
 {{on_conflict}}
 """
 
 
-def _tables() -> dict[str, str]:
+def table_names() -> dict[str, str]:
     qn = connection.ops.quote_name
     return {
         "goods": qn(Goods._meta.db_table),
@@ -261,22 +351,51 @@ def _differs(stored: str, new: str, columns: list[str]) -> str:
     return " OR ".join(f"{stored}.{c} IS DISTINCT FROM {new}.{c}" for c in columns)
 
 
-def goods_rows_sql() -> str:
-    tables = _tables()
-    sql = _GOODS_COUNTS.format(**tables, **_refund_parts())
+@dataclass(frozen=True)
+class Inputs:
+    """What the goods rows of a day are computed from, each a table or a relation with its
+    columns. The daily snapshot reads the tables themselves (`snapshot_inputs`); the forecast
+    (metrics.forecast) the same definitions over projected refunds and held denominators."""
+
+    goods: str  # id, shop_id, category
+    grouped: str  # per goods: goods_id, grouped, day_grouped
+    rows: dict[type[models.Model], str]  # the rows each figure counts, by model (Refund, LogisticsFlag, …)
+    goods_snapshot: str  # the day before's goods rows, as the snapshot table's columns
+
+
+def snapshot_inputs() -> Inputs:
+    tables = table_names()
+    grouped = grouped_sql()
+    rows = {
+        model: connection.ops.quote_name(model._meta.db_table)
+        for f in GOODS_FIGURES
+        for model in ([f.model] if isinstance(f, Figure) else [s.model for s in f.sources])
+    }
+    return Inputs(goods=tables["goods"], grouped=grouped, rows=rows, goods_snapshot=tables["goods_snapshot"])
+
+
+def goods_rows_sql(inputs: Inputs | None = None) -> str:
+    inputs = inputs or snapshot_inputs()
+    sql = _GOODS_COUNTS.format(
+        goods=inputs.goods,
+        grouped=inputs.grouped,
+        refund=inputs.rows[Refund],
+        **_refund_parts(),
+        **_any_of_parts(inputs.rows),
+    )
     sql = _WITH_CATEGORY.format(inner=sql)
     sql = _WITH_FLAGS.format(inner=sql)
-    sql = _WITH_STREAKS.format(inner=sql, goods_snapshot=tables["goods_snapshot"])
+    sql = _WITH_STREAKS.format(inner=sql, goods_snapshot=inputs.goods_snapshot)
     figure_columns = ",\n    ".join(
-        f"s.{f.sql_name} AS {f.key}_orders, s.day_{f.sql_name} AS day_{f.key}_orders" for f in REFUND_FIGURES
+        f"s.{f.sql_name} AS {f.key}_orders, s.day_{f.sql_name} AS day_{f.key}_orders" for f in GOODS_FIGURES
     )
-    return _GOODS_ROWS.format(inner=sql, figure_columns=figure_columns)
+    return _GOODS_ROWS.format(inner=sql, figure_columns=figure_columns, logistics_restriction=_LOGISTICS_RESTRICTION)
 
 
 def shop_snapshot_sql(*, stored: bool) -> str:
     """The shop rows of the day: inserted, or for a stored day upserted where a figure differs
     (as the goods rows, see _UPDATE_CHANGED_GOODS; an upsert costs the fresh insert a third more)."""
-    tables = _tables()
+    tables = table_names()
     on_conflict = ""
     if stored:
         table = tables["shop_snapshot"]
@@ -285,17 +404,18 @@ def shop_snapshot_sql(*, stored: bool) -> str:
         changed = _differs(table, "excluded", columns)
         on_conflict = f"ON CONFLICT (shop_id, date) DO UPDATE SET {assignments} WHERE {changed}"
     condition = INTERVENTION.sql_condition()
-    return _INSERT_SHOPS.format(
+    counts = _SHOP_COUNTS.format(
         **tables,
-        on_conflict=on_conflict,
         intervened_at=INTERVENTION.time_column,
         intervention_condition=f" AND {condition}" if condition else "",
     )
+    rows = _SHOP_ROWS.format(counts=counts, shop_snapshot=tables["shop_snapshot"])
+    return _INSERT_SHOPS.format(shop_snapshot=tables["shop_snapshot"], rows=rows, on_conflict=on_conflict)
 
 
 def _write_goods_rows(cursor, day: dt.date, params: dict) -> int:
     """Write the goods rows of `day`; return how many the day has."""
-    tables = _tables()
+    tables = table_names()
     snapshot, goods_day = tables["goods_snapshot"], tables["goods_day"]
     if not GoodsDaySnapshot.objects.filter(date=day).exists():
         cursor.execute(_INSERT_GOODS.format(goods_snapshot=snapshot, rows=goods_rows_sql()), params)
@@ -326,7 +446,7 @@ FROM {shop_snapshot} WHERE date = %(date)s
 """
 
 
-def _params(day: dt.date, now: dt.datetime, consecutive_days: int) -> dict:
+def day_params(day: dt.date, now: dt.datetime, consecutive_days: int) -> dict:
     ops = connection.ops
     window = window_for(day)
     return {
@@ -351,7 +471,7 @@ def metrics_compute(*, day: dt.date, consecutive_days: int | None = None) -> Com
     """
     if consecutive_days is None:
         consecutive_days = settings.GOODS_RESTRICTION_CONSECUTIVE_DAYS
-    params = _params(day, timezone.now(), consecutive_days)
+    params = day_params(day, timezone.now(), consecutive_days)
     with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # One round trip for four things:
@@ -374,6 +494,6 @@ def metrics_compute(*, day: dt.date, consecutive_days: int | None = None) -> Com
         goods = _write_goods_rows(cursor, day, params)
         stored = ShopDaySnapshot.objects.filter(date=day).exists()
         cursor.execute(shop_snapshot_sql(stored=stored), params)
-        cursor.execute(_SUMMARY.format(**_tables()), params)
+        cursor.execute(_SUMMARY.format(**table_names()), params)
         shops, flagged, restricted = cursor.fetchone()
     return ComputeResult(date=day, shops=shops, goods=goods, flagged_goods=flagged, restricted_goods=restricted)

@@ -26,7 +26,8 @@ class Shop(models.Model):
     )
     # 主营类目 (SPEC §1, optional): the shop's logistics figures are compared with those of the
     # shops of the same main category (§5.1); shops without one form one group.
-    category = models.CharField(_("main category"), max_length=100, blank=True)
+    # A database default too, as for ship_to: rows written without the ORM (bulk loads) need none.
+    category = models.CharField(_("main category"), max_length=100, blank=True, default="", db_default="")
     opened_at = models.DateTimeField(_("opened at"))
     # Time of the last change applied to this shop; feed events older than it are rejected.
     changed_at = models.DateTimeField(_("last changed"))
@@ -108,7 +109,7 @@ class Order(models.Model):
     received_at = models.DateTimeField(_("received at"), null=True, blank=True)
     aftersales_until = models.DateTimeField(_("after-sales valid until"), null=True, blank=True)
     # The destination province (SPEC §1, optional), e.g. "新疆维吾尔自治区" (see XINJIANG).
-    ship_to = models.CharField(_("ship to (province)"), max_length=100, blank=True)
+    ship_to = models.CharField(_("ship to (province)"), max_length=100, blank=True, default="", db_default="")
     # When the merchant declared the order out of stock (缺货, SPEC §7.3); it may still ship later.
     out_of_stock_at = models.DateTimeField(_("declared out of stock at"), null=True, blank=True)
     # The moment this order falls late (its promised_ship_by) while that can still happen: set

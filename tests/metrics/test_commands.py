@@ -41,11 +41,12 @@ def test_export_json_computes_missing_snapshot(figures):
         "window_days": 30,
         "shops": [
             {"shop": "S0001", "grouped_orders": 0, "dispute_refund_orders": 0, "quality_refund_orders": 0,
-             "intervention_orders": 0, "dispute_refund_rate": None, "quality_refund_rate": None,
-             "intervention_rate": None},
+             "intervention_orders": 0, "logistics_anomaly_orders": 0, "dispute_refund_rate": None,
+             "quality_refund_rate": None, "intervention_rate": None, "logistics_anomaly_rate": None},
             {"shop": "S0002", "grouped_orders": 3, "dispute_refund_orders": 1, "quality_refund_orders": 1,
-             "intervention_orders": 2, "dispute_refund_rate": 0.333333, "quality_refund_rate": 0.333333,
-             "intervention_rate": 0.666667},
+             "intervention_orders": 2, "logistics_anomaly_orders": 0, "dispute_refund_rate": 0.333333,
+             "quality_refund_rate": 0.333333, "intervention_rate": 0.666667,
+             "logistics_anomaly_rate": 0.0},  # 0 / (0 × 100 + 3)
         ],
     }
     assert ShopDaySnapshot.objects.filter(date=dt.date(2026, 3, 31)).count() == 2
@@ -63,9 +64,10 @@ def test_export_csv_has_header_and_empty_cells_for_null(figures):
     rows = list(csv.reader(io.StringIO(run("export_metrics", "--date", "2026-03-31", "--format", "csv"))))
     assert rows == [
         ["shop", "grouped_orders", "dispute_refund_orders", "quality_refund_orders", "intervention_orders",
-         "dispute_refund_rate", "quality_refund_rate", "intervention_rate"],
-        ["S0001", "0", "0", "0", "0", "", "", ""],
-        ["S0002", "3", "1", "1", "2", "0.333333", "0.333333", "0.666667"],
+         "logistics_anomaly_orders", "dispute_refund_rate", "quality_refund_rate", "intervention_rate",
+         "logistics_anomaly_rate"],
+        ["S0001", "0", "0", "0", "0", "0", "", "", "", ""],
+        ["S0002", "3", "1", "1", "2", "0", "0.333333", "0.333333", "0.666667", "0.000000"],
     ]
 
 

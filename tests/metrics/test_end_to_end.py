@@ -54,8 +54,9 @@ def test_feed_to_export(tmp_path):
     call_command("export_metrics", "--date", "2026-03-31", stdout=out)
     assert json.loads(out.getvalue())["shops"] == [{
         "shop": "S1", "grouped_orders": 4, "dispute_refund_orders": 1, "quality_refund_orders": 1,
-        "intervention_orders": 1, "dispute_refund_rate": 0.25, "quality_refund_rate": 0.25,
-        "intervention_rate": 0.25,
+        "intervention_orders": 1, "logistics_anomaly_orders": 1, "dispute_refund_rate": 0.25,
+        "quality_refund_rate": 0.25, "intervention_rate": 0.25,
+        "logistics_anomaly_rate": 0.009615,  # 1 / (1 × 100 + 4) = 0.0096153…
     }]
     snapshot = ShopDaySnapshot.objects.get(date="2026-03-31")
     assert snapshot.logistics_anomaly_orders == 1  # O2, classified by its reason at refund time

@@ -10,13 +10,14 @@ import random
 
 import pytest
 from django.core.management import call_command
+from django.db.models import Q
 from django.urls import reverse
 
 from metrics import selectors
 from metrics.figures import FIGURES
 from metrics.models import ShopDaySnapshot
 from metrics.services import metrics_compute
-from pddadmin.shops.models import Shop
+from pddadmin.shops.models import LogisticsFlag, OrderRating, Shop
 from tests.feed.helpers import run_import
 
 pytestmark = pytest.mark.django_db
@@ -109,11 +110,32 @@ def story(world: World, name: str, order: str, placed: dt.datetime) -> None:
     # "auto_agree": the merchant never answers; the deadline job refunds at the 48 hours
 
 
+def logistics(world: World, name: str, order: str, placed: dt.datetime) -> None:
+    """What the platform and the buyer say about the order's logistics (SPEC §5.1): shipped (unless
+    its story ships it) and received for most, some flags, most received orders rated."""
+    if name == "return":
+        return  # shipped by its story, with a case open on it
+    shipped = placed + dt.timedelta(minutes=25)  # before any case: an open case would stop it
+    if world.rng.random() < 0.3:
+        return
+    world.add(shipped, "order.shipped", order=order, tracking=f"SF{order}")
+    received = shipped + world.hours(24, 96)
+    world.add(received, "order.received", order=order)
+    for _ in range(world.rng.choice([0, 0, 1, 2])):
+        kind = world.rng.choice(["fake_shipment", "slow_delivery", "complaint"])
+        world.add(shipped + world.hours(1, 600), "order.logistics_flagged", order=order, kind=kind)
+    if world.rng.random() < 0.7:
+        stars = world.rng.choice([1, 1, 2, 3, 4, 5])
+        world.add(received + world.hours(1, 300), "order.rated", order=order, logistics=stars,
+                  description=world.rng.choice([None, 1, 5]), service=world.rng.choice([None, 3]))
+
+
 def build(seed: int = 13) -> list[str]:
     world = World(seed)
     opened = FIRST_ORDER - dt.timedelta(days=1)
     for s in range(SHOPS):
-        world.add(opened, "shop.opened", shop=f"S{s}", name=f"店铺{s}", hotline="13800138000")
+        world.add(opened, "shop.opened", shop=f"S{s}", name=f"店铺{s}", hotline="13800138000",
+                  category=world.rng.choice(["家居", None]))
         world.add(opened + dt.timedelta(minutes=1), "address.added", shop=f"S{s}", address=f"A{s}", receiver="王",
                   phone="13800138000", region="浙江省/杭州市/西湖区", detail="文三路1号", default=True)
         for g in range(GOODS_PER_SHOP):
@@ -124,9 +146,11 @@ def build(seed: int = 13) -> list[str]:
         order, s = f"O{n:04d}", world.rng.randrange(SHOPS)
         placed = FIRST_ORDER + dt.timedelta(seconds=int(world.rng.random() * span))
         world.add(placed, "order.placed", order=order, shop=f"S{s}", goods=f"G{s}{world.rng.randrange(GOODS_PER_SHOP)}",
-                  buyer=f"B{n}", amount="59.90", promised_ship_by=(placed + dt.timedelta(days=40)).isoformat())
+                  buyer=f"B{n}", amount="59.90", promised_ship_by=(placed + dt.timedelta(days=40)).isoformat(),
+                  ship_to=world.rng.choice([None, "浙江省", "新疆维吾尔自治区"]))
         if world.rng.random() < 0.9:  # a few orders never group: they count for no denominator
             world.add(placed + dt.timedelta(minutes=5), "order.grouped", order=order)
+            logistics(world, STORIES[n % len(STORIES)], order, placed)
         story(world, STORIES[n % len(STORIES)], order, placed)
     return world.feed()
 
@@ -163,5 +187,11 @@ def test_snapshot_live_figures_and_listed_orders_agree(world, client, reviewer):
                     assert getattr(live, column) == stored, where
                     assert listed(client, shop, day, figure, scope) == stored, where
                     seen[figure] += stored
-    # The world exercises every figure (a check of the test, not of the code).
+    # The world exercises every figure (a check of the test, not of the code), and every source of
+    # the logistics anomalies, the Xinjiang exception included.
     assert all(seen.values()), seen
+    xinjiang = Q(order__ship_to__startswith="新疆")
+    assert LogisticsFlag.objects.filter(xinjiang, kind="fake_shipment").exists()
+    assert LogisticsFlag.objects.filter(xinjiang).exclude(kind="fake_shipment").exists()
+    assert OrderRating.objects.filter(xinjiang, logistics=1).exists()
+    assert OrderRating.objects.filter(~xinjiang, logistics=1).exists()
