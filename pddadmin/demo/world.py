@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 
+from .conversations import emit_conversations
+
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
 
 # A new shop opens with nothing paid in (S1004): its first charges run into arrears, its deposit
@@ -139,6 +141,7 @@ class World:
         self._warranty_reports(warranty_orders)
         self._shipping_showcase()
         self._money()
+        emit_conversations(self)
         for event in sorted(self.events):
             yield event.line()
 

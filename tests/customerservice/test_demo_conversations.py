@@ -1,9 +1,6 @@
-"""The demo world's conversations (issue #15.6, pddadmin/demo/conversations.py): imported through
-the feed with no rejected line, they leave the workbench something in every situation.
-
-The feed is the demo world's (`World.build`) with the conversations emitted into it before the
-sort, which is where World.build calls them.
-"""
+"""The demo world's conversations (issue #15.6, pddadmin/demo/conversations.py, called by
+World.build): imported through the feed with no rejected line and the deadlines applied, as
+seed_demo does, they leave the workbench something in every situation."""
 
 import datetime as dt
 import io
@@ -15,8 +12,7 @@ from django.db.models import Count, F
 
 from customerservice.models import Conversation, Direction, LateReplyViolation, Message, fine_for
 from customerservice.selectors import next_fine
-from pddadmin.demo.conversations import emit_conversations
-from pddadmin.demo.world import SHANGHAI, SHOPS, World
+from pddadmin.demo.world import SHANGHAI, SHOPS, demo_feed
 from pddadmin.feed.importer import import_events
 from pddadmin.shops.models import Shop
 
@@ -26,12 +22,7 @@ OURS = "DEMOCS-"  # the platform ids of the messages conversations.py writes
 
 
 def demo_lines(*, seed: int = 3, end: dt.datetime = END, orders: int = 300, days: int = 30) -> list[str]:
-    world = World(orders=orders, days=days, seed=seed, end=end)
-    lines = list(world.build())
-    if not any(e.body.get("message", "").startswith(OURS) for e in world.events):
-        emit_conversations(world)  # until World.build makes the call itself
-        lines = [event.line() for event in sorted(world.events)]
-    return lines
+    return list(demo_feed(orders=orders, days=days, seed=seed, end=end))
 
 
 def test_the_conversations_are_deterministic_and_never_in_the_future():
