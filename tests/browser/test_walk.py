@@ -19,21 +19,25 @@ HEADINGS = {
     "addresses": "退货地址",
     "hotline": "店铺",
     "staff": "店铺成员",
+    "service": "客服工作台",
     "dashboard": "售后服务质量",
     "platform": "售后服务质量：全部店铺",
     "violations": "全国联保违规",
     "payouts": "联保赔付",
-    "accounts": "账户",
     "queue": "平台介入队列",
     "warranty": "联保投诉",
+    "charges": "扣款记录",
+    "accounts": "账户",
+    "orders": "待发货订单",
     "jobs": "定时任务",
 }
-MERCHANT = ["cases", "addresses", "hotline", "dashboard", "violations", "payouts", "accounts"]
+MONEY = ["charges", "accounts", "orders"]
+MERCHANT = ["cases", "addresses", "hotline", "service", "dashboard", "violations", "payouts", *MONEY]
 WALKS = {
-    "owner1": ["cases", "addresses", "hotline", "staff", "dashboard", "violations", "payouts", "accounts"],
+    "owner1": ["cases", "addresses", "hotline", "staff", "service", "dashboard", "violations", "payouts", *MONEY],
     "agent1": MERCHANT,
     "viewer1": MERCHANT,
-    "reviewer1": ["dashboard", "platform", "queue", "warranty"],
+    "reviewer1": ["dashboard", "platform", "queue", "warranty", "charges", "accounts"],
     "admin": list(HEADINGS),
 }
 

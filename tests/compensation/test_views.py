@@ -102,7 +102,7 @@ def test_statement_shows_running_balance_and_is_scoped(client, owner, outsider, 
     # factory shop: deposit 1000.00 taken over as opening, then one payout of 100 from the deposit
     assert "1000.00" in body and "-100.00" in body and "900.00" in body
     csv = client.get(url + "?export=csv").content.decode("utf-8-sig").splitlines()
-    assert csv[0] == "time,transaction,kind,memo,amount,running_balance"
+    assert csv[0] == "time,transaction,kind,cause,memo,amount,running_balance"
     # a negative amount stays a number: neutralising is for text a spreadsheet would run
     assert [line.rsplit(",", 2)[1:] for line in csv[1:]] == [["1000.00", "1000.00"], ["-100.00", "900.00"]]
     assert login(client, outsider).get(url).status_code == 404

@@ -13,11 +13,12 @@ from pddadmin.navigation import SECTIONS
 from pddadmin.urls import urlpatterns as project_urlpatterns
 from tests.logins import sign_in
 
-MERCHANT_PAGES = ["cases", "addresses", "hotline", "dashboard", "violations", "payouts", "accounts"]
-PLATFORM_PAGES = ["dashboard", "platform", "queue", "warranty"]
+MONEY_PAGES = ["charges", "accounts", "orders"]
+MERCHANT_PAGES = ["cases", "addresses", "hotline", "service", "dashboard", "violations", "payouts", *MONEY_PAGES]
+PLATFORM_PAGES = ["dashboard", "platform", "queue", "warranty", "charges", "accounts"]
 ALL_PAGES = [entry.key for section in SECTIONS for entry in section.entries]
 NAV_OF = {
-    "owner": ["cases", "addresses", "hotline", "staff", "dashboard", "violations", "payouts", "accounts"],
+    "owner": ["cases", "addresses", "hotline", "staff", "service", "dashboard", "violations", "payouts", *MONEY_PAGES],
     "agent": MERCHANT_PAGES,
     "viewer": MERCHANT_PAGES,
     "reviewer": PLATFORM_PAGES,
