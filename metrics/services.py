@@ -125,7 +125,7 @@ def _any_of_parts(tables: dict) -> dict[str, str]:
 # sort all of them by category first). That order is the snapshot's key order, given here while
 # the rows are narrow, so the insert fills each index page once instead of revisiting it.
 _WITH_CATEGORY = """
-WITH t AS (SELECT * FROM ({inner}) u ORDER BY shop_id, goods_id),
+WITH t AS (SELECT * FROM ({inner}) u{order_by}),
 k AS (
     SELECT category,
         -- integers, not PostgreSQL's numeric SUM of bigints: the flags multiply them for every goods
@@ -361,6 +361,10 @@ class Inputs:
     grouped: str  # per goods: goods_id, grouped, day_grouped
     rows: dict[type[models.Model], str]  # the rows each figure counts, by model (Refund, LogisticsFlag, …)
     goods_snapshot: str  # the day before's goods rows, as the snapshot table's columns
+    # The rows the figures of several sources (metrics.figures.AnyOf) read, when not `rows`.
+    source_rows: dict[type[models.Model], str] | None = None
+    # The rows in the snapshot's key order (shop, goods), which its insert wants.
+    key_order: bool = True
 
 
 def snapshot_inputs() -> Inputs:
@@ -381,9 +385,9 @@ def goods_rows_sql(inputs: Inputs | None = None) -> str:
         grouped=inputs.grouped,
         refund=inputs.rows[Refund],
         **_refund_parts(),
-        **_any_of_parts(inputs.rows),
+        **_any_of_parts(inputs.rows if inputs.source_rows is None else inputs.source_rows),
     )
-    sql = _WITH_CATEGORY.format(inner=sql)
+    sql = _WITH_CATEGORY.format(inner=sql, order_by=" ORDER BY shop_id, goods_id" if inputs.key_order else "")
     sql = _WITH_FLAGS.format(inner=sql)
     sql = _WITH_STREAKS.format(inner=sql, goods_snapshot=inputs.goods_snapshot)
     figure_columns = ",\n    ".join(
