@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from .models import STARS, Goods, LogisticsFlag, LogisticsFlagKind, Order, OrderRating, Role, Shop, ShopMembership
 from .validators import normalize_phone, validate_hotline
@@ -338,7 +339,11 @@ def order_rate(
 ) -> OrderRating:
     """The buyer rates a received order (`order.rated`): 1–5 stars for its logistics, optionally
     for the description and the service. Once per order."""
-    stars = [(_("logistics"), logistics, True), (_("description"), description, False), (_("service"), service, False)]
+    stars = [
+        (pgettext("stars for", "logistics"), logistics, True),
+        (pgettext("stars for", "description"), description, False),
+        (pgettext("stars for", "service"), service, False),
+    ]
     for label, given, required in stars:
         error = stars_error(given, label) if given is not None or required else None
         if error:
