@@ -45,6 +45,7 @@ COUPON_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read out ov
 COUPON_LENGTH = 16  # 32**16 = 2**80 codes: not guessable
 BATCH = 2000  # automatic charges written per transaction
 SHOPS_PER_CLAIM = 50
+RETRY_SECONDS = 0.05  # the waiting pass, when a row its shop's batch needs is held
 
 TRANSACTION_KIND = {
     ChargeKind.WARRANTY: TransactionKind.PAYOUT,
@@ -333,6 +334,23 @@ def shops_with_due(now: dt.datetime) -> QuerySet[Shop]:
     return Shop.objects.filter(condition) if _SOURCES else Shop.objects.none()
 
 
+def _lock_receivers(*, nowait: bool) -> None:
+    """Lock the platform accounts the automatic charges pay into (coupon liability, fines).
+
+    Every writer of a charge updates these rows, and an importer's chunk keeps them locked until it
+    commits while it goes on to lock other shops. So the job takes them before it holds anything (or
+    gives up at once, NOWAIT, when it already holds a shop): a job that held shops while waiting for
+    them could be waiting for an importer that waits for one of its shops (a deadlock, which
+    PostgreSQL breaks by failing one of the two, often the importer's settlement line).
+    """
+    kinds = sorted({RECEIVER[source.kind] for source in _SOURCES})
+    for kind in kinds:
+        ledger.platform_account(kind)  # exists before it is locked: nobody waits on its insert
+    if connection.vendor == "postgresql":
+        accounts = Account.objects.filter(shop__isnull=True, kind__in=kinds).order_by("pk")
+        list(accounts.select_for_update(nowait=nowait).values_list("pk", flat=True))
+
+
 def _claim(now: dt.datetime, *, skip_locked: bool) -> dict[int, ledger.Books]:
     ids = list(
         shops_with_due(now)
@@ -350,13 +368,15 @@ def apply_due(*, now: dt.datetime, on_progress: Callable[[int], None] | None = N
     batch whose candidate rows another transaction holds (an importer's chunk) is rolled back and
     the shop is left for later in the run, so the job never waits for a row while holding shops.
     When only shops held by others are left, it waits for them one at a time: the run ends with
-    nothing due at or before `now` left anywhere.
+    nothing due at or before `now` left anywhere. It only ever waits for a lock while it holds none
+    (`_lock_receivers`), so it can be part of no deadlock.
     """
     started = time.monotonic()
     report = ChargeReport(now=now)
     deferred: set[int] = set()
     while True:
         with transaction.atomic():
+            _lock_receivers(nowait=False)  # waits holding nothing (see _lock_receivers)
             books = _claim(now, skip_locked=True)
             for shop_id in deferred & set(books):
                 books.pop(shop_id)  # busy a moment ago: the waiting pass below takes it
@@ -373,12 +393,23 @@ def apply_due(*, now: dt.datetime, on_progress: Callable[[int], None] | None = N
         report.applied += made
         if on_progress and read:
             on_progress(read)
-    while True:  # what other transactions held: wait for each shop in turn
+    while True:  # what other transactions held: wait for each shop in turn, holding nothing else
         with transaction.atomic():
             books = _claim(now, skip_locked=False)
             if not books:
                 break
-            read, made = _apply_batch(books, now, nowait=False)
+            try:
+                with transaction.atomic():
+                    _lock_receivers(nowait=True)
+                    read, made = _apply_batch(books, now, nowait=True)
+            except OperationalError as exc:
+                # The shop is ours, but a row its batch needs is held by a transaction that may be
+                # waiting for the shop (an importer's chunk): let go of the shop, try again shortly.
+                log.info("automatic charges of shop %s wait: %s", sorted(books), exc)
+                read = None
+        if read is None:
+            time.sleep(RETRY_SECONDS)
+            continue
         report.batches += 1
         report.applied += made
         if on_progress and read:
