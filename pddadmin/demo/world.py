@@ -193,6 +193,11 @@ class World:
             else:  # after receipt, inside the 15-day after-sales window
                 self._received(n, order_id, shop_id, amount, received)
                 opened = received + rng.randrange(1, 14 * 24) * H
+                # Inside 7 days of receipt the buyer may ask for a replacement instead (换货).
+                exchange = not special and opened <= received + 7 * D and rng.random() < 0.6
+                if exchange:
+                    self._case(n, order_id, amount, opened, special=special, kind="exchange")
+                    return placed
             self._case(n, order_id, amount, opened, special=special)
         elif rng.random() < 0.9:
             self._received(n, order_id, shop_id, amount, received)
@@ -229,11 +234,16 @@ class World:
             answer = min(opened + rng.randrange(10, 600) * MINUTE, promised - MINUTE)
             self.emit(answer, "case.merchant_agreed", e + "agree", case=case_id)
 
-    def _case(self, n: int, order_id: str, amount: Decimal, opened: dt.datetime, *, special: bool) -> None:
+    def _case(
+        self, n: int, order_id: str, amount: Decimal, opened: dt.datetime, *, special: bool, kind: str = ""
+    ) -> None:
         rng = self.rng
         case_id = f"DEMOC{n:08d}"
-        kind = "return_refund" if not special and rng.random() < 0.45 else "refund_only"
-        reason = rng.choice(QUALITY * 3 + LOGISTICS * 2 + OTHER * 2)
+        if kind == "exchange":  # quality trouble or a delivery gone wrong (SPEC §2.1)
+            reason = rng.choice(QUALITY * 2 + ["damaged_in_transit", "wrong_or_missing", "other"])
+        else:
+            kind = "return_refund" if not special and rng.random() < 0.45 else "refund_only"
+            reason = rng.choice(QUALITY * 3 + LOGISTICS * 2 + OTHER * 2)
         refund = amount if rng.random() < 0.8 else (amount / 2).quantize(Decimal("0.01"))
         if not self.emit(
             opened,
@@ -270,6 +280,9 @@ class World:
         if not self.emit(back, "case.return_shipped", e + "ship", case=case_id, tracking=f"SF{rng.randrange(10**9)}"):
             return
         answer = back + rng.randrange(24, 160) * H
+        if kind == "exchange":
+            self._exchange_answer(e, case_id, answer)
+            return
         roll = rng.random()
         if roll < 0.7:
             self.emit(answer, "case.merchant_refunded", e + "refund", case=case_id)
@@ -284,6 +297,21 @@ class World:
             if refused:
                 self._escalate(e, case_id, answer)
         # else: merchant silent for 7 days: refunded automatically
+
+    def _exchange_answer(self, e: str, case_id: str, answer: dt.datetime) -> None:
+        """The returned goods are checked (换货流程 三, 四): the replacement goes out, or it is out of
+        stock and the buyer is refunded, or the return is refused; silence refunds after 7 days."""
+        rng = self.rng
+        roll = rng.random()
+        if roll < 0.6:
+            tracking = f"ZT{rng.randrange(10**12)}"
+            self.emit(answer, "case.merchant_reshipped", e + "reship", case=case_id, tracking=tracking)
+        elif roll < 0.85:
+            self.emit(answer, "case.merchant_refunded", e + "refund", case=case_id)
+        elif roll < 0.95:
+            reason = "退回商品已使用，不能换货"
+            if self.emit(answer, "case.merchant_return_refused", e + "rrefuse", case=case_id, reason=reason):
+                self._escalate(e, case_id, answer)
 
     def _refused(self, e: str, case_id: str, kind: str, t: dt.datetime) -> None:
         rng = self.rng

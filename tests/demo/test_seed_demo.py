@@ -54,14 +54,20 @@ def test_the_feed_walks_every_path():
         "order.received", "order.out_of_stock", "shop.settled", "shop.deposit_paid", "case.opened",
         "case.resubmitted", "case.cancelled", "case.escalated",
         "case.return_shipped", "case.merchant_agreed", "case.merchant_refused", "case.merchant_return_refused",
-        "case.merchant_refunded", "case.ruled", "warranty.reported", "warranty.ruled",
+        "case.merchant_refunded", "case.merchant_reshipped", "case.ruled", "warranty.reported", "warranty.ruled",
     }  # fmt: skip
     assert {e["liable"] for e in events if e["type"] == "case.ruled"} == {"merchant", "buyer"}
     assert {e["breach"] for e in events if e["type"] == "warranty.ruled"} == {True, False}
     goods = [e for e in events if e["type"] == "goods.listed"]
     assert any(g["special"] for g in goods) and any(g["warranty"] for g in goods)
     assert any(g["warranty_mandatory"] for g in goods)
-    assert {e["kind"] for e in events if e["type"] == "case.opened"} == {"refund_only", "return_refund"}
+    assert {e["kind"] for e in events if e["type"] == "case.opened"} == {"refund_only", "return_refund", "exchange"}
+    # Exchanges along each path (issue #16.5): replaced, refunded when the replacement is out of
+    # stock, refused and escalated.
+    exchanges = {e["case"] for e in events if e["type"] == "case.opened" and e["kind"] == "exchange"}
+    on_exchanges = collections.Counter(e["type"] for e in events if e.get("case") in exchanges)
+    assert on_exchanges["case.merchant_reshipped"] and on_exchanges["case.merchant_refunded"]
+    assert on_exchanges["case.merchant_refused"] and on_exchanges["case.escalated"]
     times = [dt.datetime.fromisoformat(e["at"]) for e in events]
     assert max(times) <= END_AT
 
