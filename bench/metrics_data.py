@@ -5,6 +5,12 @@ shared across shops, N orders placed over 60 days (97 % of them grouped, within 
 ~8 % of orders with an after-sales case: two thirds refunded, one in eight escalated to the
 platform, a handful of orders with a second case. Each table is one INSERT … SELECT over
 generate_series, so 1M orders take seconds, not minutes.
+
+Logistics (SPEC §5.1, issue 17): shops have one of 12 main categories (one in ten has none),
+2 % of orders ship to Xinjiang, grouped orders ship within a day and most are received; ~4 % of
+orders get a logistics flag (a third of them fake shipments, on shipped orders), ~35 % of received
+orders are rated, 1 star for the logistics in ~8 % of the ratings. With the logistics refunds,
+well over 5 % of the orders have an anomaly source (the bench reports the share).
 """
 
 import datetime as dt
@@ -21,12 +27,14 @@ LAST_DAY = (START + dt.timedelta(days=DAYS - 1)).date()  # the last full day of 
 
 _TABLES = (
     "metrics_goodsdaysnapshot, metrics_shopdaysnapshot, aftersales_refund, aftersales_casetransition, "
-    "aftersales_evidence, aftersales_aftersalescase, shops_order, shops_goods, shops_shopmembership, shops_shop"
+    "aftersales_evidence, aftersales_aftersalescase, shops_logisticsflag, shops_orderrating, shops_order, "
+    "shops_goods, shops_shopmembership, shops_shop"
 )
 
 _SHOPS = """
-INSERT INTO shops_shop (platform_id, name, deposit, balance, hotline, opened_at, changed_at)
-SELECT 'S' || lpad(i::text, 5, '0'), '店铺' || i, 1000.00, 0.00, '13800138000', %(start)s, %(start)s
+INSERT INTO shops_shop (platform_id, name, deposit, balance, hotline, category, opened_at, changed_at)
+SELECT 'S' || lpad(i::text, 5, '0'), '店铺' || i, 1000.00, 0.00, '13800138000',
+       CASE WHEN i %% 10 = 0 THEN '' ELSE 'main' || (i %% 12) END, %(start)s, %(start)s
 FROM generate_series(1, %(shops)s) i
 """
 
@@ -44,16 +52,19 @@ WITH x AS MATERIALIZED (  -- materialised: each random() is drawn once per order
     SELECT i, 1 + floor(%(shops)s * power(random(), 2))::int AS shop_id,
            floor(%(goods_per_shop)s * power(random(), 1.5))::int AS goods_offset,
            %(start)s::timestamptz + random() * %(days)s * interval '1 day' AS placed_at,
-           random() AS r
+           random() AS r, random() AS r_ship, random() AS r_to
     FROM generate_series(1, %(orders)s) i
 )
 INSERT INTO shops_order (platform_id, shop_id, goods_id, buyer, amount, placed_at, promised_ship_by,
-                         grouped_at, tracking, warranty, changed_at)
+                         grouped_at, shipped_at, received_at, tracking, ship_to, warranty, changed_at)
 SELECT 'O' || lpad(i::text, 8, '0'), x.shop_id, g.id,
        'B' || floor(random() * 300000)::int, round((9.9 + random() * 190)::numeric, 2),
        x.placed_at, x.placed_at + interval '48 hours',
        CASE WHEN x.r < 0.97 THEN x.placed_at + x.r * interval '2 hours' END,
-       '', false, x.placed_at
+       CASE WHEN x.r < 0.97 AND x.r_ship < 0.95 THEN x.placed_at + (2 + x.r_ship * 20) * interval '1 hour' END,
+       CASE WHEN x.r < 0.97 AND x.r_ship < 0.8 THEN x.placed_at + (2 + x.r_ship * 3) * interval '1 day' END,
+       '', CASE WHEN x.r_to < 0.02 THEN '新疆维吾尔自治区' WHEN x.r_to < 0.5 THEN '浙江省' ELSE '广东省' END,
+       false, x.placed_at
 FROM x
 JOIN shops_goods g
   ON g.platform_id = 'G' || lpad(x.shop_id::text, 5, '0') || '-' || lpad((1 + x.goods_offset)::text, 2, '0')
@@ -98,6 +109,42 @@ SELECT 'C' || lpad(y.order_id::text, 8, '0') || y.n, y.order_id, y.shop_id,
        '', '', '', '', '', '', '', '', y.opened_at
 FROM y
 """
+
+# An open case waits for the merchant for 48 hours (the forecast projects it refunded then).
+_DUE = """
+UPDATE aftersales_aftersalescase SET due_at = opened_at + interval '48 hours' WHERE state = 'pending_merchant'
+"""
+
+# ~4 % of grouped orders flagged once (a few twice), 1–10 days after grouping; fake shipments
+# only on shipped orders.
+_FLAGS = """
+WITH k AS MATERIALIZED (  -- each random() drawn once per order
+    SELECT o.id, o.shop_id, o.goods_id, o.grouped_at, o.shipped_at, random() AS r, random() AS r2, random() AS pick
+    FROM shops_order o WHERE o.grouped_at IS NOT NULL
+)
+INSERT INTO shops_logisticsflag (order_id, shop_id, goods_id, kind, flagged_at)
+SELECT k.id, k.shop_id, k.goods_id,
+       CASE WHEN k.shipped_at IS NOT NULL AND k.r < 0.34 THEN 'fake_shipment'
+            WHEN k.r < 0.67 THEN 'slow_delivery' ELSE 'complaint' END,
+       k.grouped_at + (1 + k.r2 * 9 + n) * interval '1 day'
+FROM k CROSS JOIN LATERAL generate_series(1, CASE WHEN k.pick < 0.002 THEN 2 ELSE 1 END) n
+WHERE k.pick < 0.04
+"""
+
+# ~35 % of received orders rated 1–15 days after receipt; 1 logistics star in ~8 % of them.
+_RATINGS = """
+WITH k AS MATERIALIZED (
+    SELECT o.id, o.shop_id, o.goods_id, o.received_at, random() AS r, random() AS r2, random() AS pick
+    FROM shops_order o WHERE o.received_at IS NOT NULL
+)
+INSERT INTO shops_orderrating (order_id, shop_id, goods_id, logistics, description, service, rated_at)
+SELECT k.id, k.shop_id, k.goods_id,
+       CASE WHEN k.r < 0.08 THEN 1 WHEN k.r < 0.15 THEN 3 ELSE 5 END,
+       CASE WHEN k.r2 < 0.5 THEN 5 END, NULL,
+       k.received_at + (1 + k.r2 * 14) * interval '1 day'
+FROM k WHERE k.pick < 0.35
+"""
+
 
 _REFUNDS = """
 INSERT INTO aftersales_refund (case_id, order_id, shop_id, goods_id, amount, reason, reason_class, intervened,
@@ -162,6 +209,9 @@ def generate(*, orders: int = 1_000_000, progress=print) -> dict[str, int]:
                 ("orders", "shops_order", _ORDERS),
                 ("cases", "aftersales_aftersalescase", _CASES),
                 ("refunds", "aftersales_refund", _REFUNDS),
+                ("open cases given their deadline", "aftersales_aftersalescase", _DUE),
+                ("logistics flags", "shops_logisticsflag", _FLAGS),
+                ("ratings", "shops_orderrating", _RATINGS),
             ):
                 with _indexes_deferred(cursor, table):
                     cursor.execute(sql, params)

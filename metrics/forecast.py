@@ -197,10 +197,12 @@ def _held_sql(day: dt.date) -> str:
     figures of that day, as export_metrics reads them), else counted as the snapshot counts them."""
     if not GoodsDaySnapshot.objects.filter(date=day).exists():
         return grouped_sql(goods=_GOODS)
+    # By the snapshot's whole key: a day just written has no statistics yet, and matching by goods
+    # alone was planned as a loop over the day's rows for each goods.
     snapshot = table_names()["goods_snapshot"]
     return (
-        f"SELECT goods_id, grouped_orders AS grouped, day_grouped_orders AS day_grouped FROM {snapshot} "
-        f"WHERE date = %(date)s AND goods_id IN (SELECT id FROM {_GOODS})"
+        f"SELECT s.goods_id, s.grouped_orders AS grouped, s.day_grouped_orders AS day_grouped "
+        f"FROM {_GOODS} g JOIN {snapshot} s ON s.date = %(date)s AND s.shop_id = g.shop_id AND s.goods_id = g.id"
     )
 
 
@@ -228,6 +230,7 @@ def _project(cursor, day: dt.date, shop: Shop | None, consecutive_days: int) -> 
     cursor.execute(
         f"CREATE TEMPORARY TABLE {_GOODS} AS SELECT {columns} FROM {goods}{scope}", {"shop": getattr(shop, "pk", None)}
     )
+    _analyze(cursor, _GOODS)
     now = timezone.now()
     held = day_params(day, now, consecutive_days)
     cursor.execute(f"CREATE TEMPORARY TABLE {_HELD} AS {_held_sql(day)}", held)
@@ -239,7 +242,7 @@ def _project(cursor, day: dt.date, shop: Shop | None, consecutive_days: int) -> 
     # each day groups its window's refunds by goods and order, as refund_goods_order_at serves the
     # daily job
     cursor.execute(f"CREATE INDEX {_REFUNDS}_goods_order ON {_REFUNDS} (goods_id, order_id, refunded_at)")
-    _analyze(cursor, _GOODS, _HELD, _REFUNDS)
+    _analyze(cursor, _HELD, _REFUNDS)
     # Kept of each day: the goods read back (the shop's, or every goods for the whole platform) and
     # the flagged ones, whose streaks the next day carries on.
     kept = "" if shop is None else " WHERE r.shop_id = %(shop)s OR r.streak_3x > 0 OR r.logistics_streak > 0"
