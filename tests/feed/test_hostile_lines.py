@@ -78,18 +78,38 @@ def test_the_good_feed_leaves_what_a_leak_would_change(tmp_path):
     result = baseline(tmp_path)
     cases = [json.loads(row) for row in result["cases"].splitlines()]
     assert {c["case"]: c["state"] for c in cases} == {
-        "C1": "refunded", "C2": "refunded", "C3": "refunded", "C4": "closed"
+        "C1": "refunded",
+        "C2": "refunded",
+        "C3": "refunded",
+        "C4": "closed",
     }
     assert len(result["payouts"].splitlines()) == 2
-    # ¥200 of payouts from a ¥170 purse, and O5's late shipment (59.90 × 5 % = 3.00, the minimum).
-    assert "S1 arrears -33.00" in result["accounts"]
+    charges = [json.loads(row) for row in result["charges"].splitlines()]
+    assert [
+        (c["kind"], c["shop"], c["order"], c["amount"], c["from_deposit"], c["from_balance"], c["arrears"])
+        for c in charges
+    ] == [
+        ("out_of_stock", "S1", "O6", "5.99", "5.99", "0.00", "0.00"),  # 59.90 × 10 %, deposit 150.00 → 144.01
+        ("late_shipment", "S1", "O5", "3.00", "3.00", "0.00", "0.00"),  # 59.90 × 5 % = 2.995 → 3.00 → 141.01
+        # S1 settled 10.00 (balance 30.00) and paid 5.00 of deposit (146.01) before the payouts.
+        ("warranty", "S1", "O1", "100.00", "100.00", "0.00", "0.00"),
+        ("warranty", "S1", "O2", "100.00", "46.01", "30.00", "23.99"),
+        ("late_shipment", "S2", "O7", "5.00", "2.00", "0.00", "3.00"),  # 100.00 × 5 % from a ¥2 deposit
+    ]
+    assert all(c["coupon"] for c in charges)
+    # S2: ¥3 arrears, ¥1 settled (¥2 left), ¥10 deposit paid: ¥2 to arrears, ¥8 to the deposit.
+    assert [json.loads(row) for row in result["shops"].splitlines()] == [
+        {"shop": "S1", "deposit": "0.00", "balance": "0.00", "arrears": "23.99"},
+        {"shop": "S2", "deposit": "8.00", "balance": "0.00", "arrears": "0.00"},
+    ]
 
 
 # --- every input the attack used, each named ------------------------------------------------
 
 NEW_ORDER = json.loads(
-    feed_line("x", "order.placed", t(3), order="O9", shop="S1", goods="G2", buyer="B9", amount="1.00",
-              promised_ship_by=t(48))
+    feed_line(
+        "x", "order.placed", t(3), order="O9", shop="S1", goods="G2", buyer="B9", amount="1.00", promised_ship_by=t(48)
+    )
 )
 NEW_SHOP = json.loads(feed_line("x", "shop.opened", t(0), shop="S9", name="新店"))
 CASE_ON_O5 = json.loads(
@@ -97,10 +117,22 @@ CASE_ON_O5 = json.loads(
 )
 NEW_GOODS = json.loads(feed_line("x", "goods.listed", t(0), shop="S1", goods="G9", name="新品", category="home"))
 NEW_ADDRESS = json.loads(
-    feed_line("x", "address.added", t(0), shop="S1", address="A9", receiver="李四", phone="13800138002",
-              region="浙江省/杭州市/滨江区", detail="江南大道2号")
+    feed_line(
+        "x",
+        "address.added",
+        t(0),
+        shop="S1",
+        address="A9",
+        receiver="李四",
+        phone="13800138002",
+        region="浙江省/杭州市/滨江区",
+        detail="江南大道2号",
+    )
 )
 REPORT_O5 = json.loads(feed_line("x", "warranty.reported", t(50), violation="V9", orders=["O5"], reason="extra_fee"))
+SETTLE_S1 = json.loads(feed_line("x", "shop.settled", t(55), shop="S1", amount="10.00"))
+DEPOSIT_S2 = json.loads(feed_line("x", "shop.deposit_paid", t(61), shop="S2", amount="10.00"))
+OUT_OF_STOCK_O5 = json.loads(feed_line("x", "order.out_of_stock", t(40), order="O5"))
 
 
 def _line(event: dict, event_id: str, field: str, value) -> bytes:
@@ -112,8 +144,10 @@ HOSTILE: list[tuple[bytes, str]] = [
     (_line(NEW_SHOP, "h-ovf2", "at", "0001-01-01T00:00:00+14:00"), "field 'at' is out of range"),
     (_line(CASE_ON_O5, "h-far1", "at", "9999-12-31T12:00:00+00:00"), "field 'at' is out of range"),
     (_line(REPORT_O5, "h-far2", "at", "9999-12-31T12:00:00+00:00"), "field 'at' is out of range"),
-    (_line(NEW_ORDER, "h-far3", "promised_ship_by", "9999-12-31T12:00:00+00:00"),
-     "field 'promised_ship_by' is out of range"),
+    (
+        _line(NEW_ORDER, "h-far3", "promised_ship_by", "9999-12-31T12:00:00+00:00"),
+        "field 'promised_ship_by' is out of range",
+    ),
     (_line(NEW_SHOP, "h-sur1", "name", "\ud800"), "unpaired surrogate"),
     (mutated(NEW_SHOP, "h-sur2", "name", "@@").encode().replace(b"@@", RAW_SURROGATE), "not valid UTF-8"),
     (_line(NEW_SHOP, "h-nul1", "name", "a\x00b"), "NUL"),
@@ -140,9 +174,19 @@ HOSTILE: list[tuple[bytes, str]] = [
     ],
     (_line(NEW_ORDER, "h-amt-neg", "amount", "-1"), "field 'amount' must not be negative"),
     (_line(NEW_ORDER, "h-amt-big", "amount", "1" * 13), "field 'amount' is too large"),
+    # Money lines (each also met O5's late shipment due at t(48): applying it must not leak either).
+    (_line(SETTLE_S1, "h-pay1", "amount", "0.00"), "the amount must be greater than 0"),
+    (_line(SETTLE_S1, "h-pay2", "amount", "10.001"), "field 'amount' must be a decimal string"),
+    (_line(SETTLE_S1, "h-pay3", "shop", "S404"), "unknown shop 'S404'"),
+    (_line(DEPOSIT_S2, "h-dep1", "amount", "-3.00"), "field 'amount' must not be negative"),
+    (_line(DEPOSIT_S2, "h-dep2", "at", t(-1)), "is older than the last movement of shop S2's money"),
+    (_line(OUT_OF_STOCK_O5, "h-oos1", "order", "O404"), "unknown order 'O404'"),
+    (_line(OUT_OF_STOCK_O5, "h-oos2", "order", "O1"), "order O1 is already shipped"),
     # Point 2 of the attack: malformed, and stamped after C3's deadline (auto-agree at t(78)).
-    (json.dumps({"id": "h-late", "type": "case.merchant_refused", "at": t(80), "case": "C3", "reason": 42}).encode(),
-     "field 'reason' must be a non-empty string"),
+    (
+        json.dumps({"id": "h-late", "type": "case.merchant_refused", "at": t(80), "case": "C3", "reason": 42}).encode(),
+        "field 'reason' must be a non-empty string",
+    ),
 ]
 
 
@@ -151,9 +195,11 @@ def test_every_hostile_input_is_rejected_alone_and_changes_nothing(tmp_path, bat
     expected = baseline(tmp_path)
     # Among the good lines, in their batch, with good lines after them.
     split = next(i for i, e in enumerate(GOOD_EVENTS) if e["id"] == "c3") + 1
-    lines = [line.encode() for line in GOOD[:split]] + [raw for raw, _ in HOSTILE] + [
-        line.encode() for line in GOOD[split:]
-    ]
+    lines = (
+        [line.encode() for line in GOOD[:split]]
+        + [raw for raw, _ in HOSTILE]
+        + [line.encode() for line in GOOD[split:]]
+    )
     code, out, err = import_bytes(tmp_path / "feed.jsonl", lines, "--batch-size", batch_size)
 
     assert code == 1
@@ -186,9 +232,7 @@ def test_amounts_spec_allows_are_read_exactly(tmp_path, value):
     assert Shop.objects.get(platform_id="S9").deposit == Decimal(value)
 
 
-@pytest.mark.parametrize(
-    "platform_id", ["S", "9", "S1001", "shop_1", "a.b:c-d", "x" * 64, "2026-03-01T09:00:00"]
-)
+@pytest.mark.parametrize("platform_id", ["S", "9", "S1001", "shop_1", "a.b:c-d", "x" * 64, "2026-03-01T09:00:00"])
 def test_ids_in_the_spec_alphabet_are_accepted(tmp_path, platform_id):
     from pddadmin.shops.models import Shop
 
@@ -255,8 +299,9 @@ GOOD_IDS = {e["id"] for e in GOOD_EVENTS}
 # A rejected line's id is remembered (SPEC §8: an id seen before is skipped), so no bad line may
 # carry the id of a good one.
 OBJECTS = (
-    st.dictionaries(st.sampled_from(["id", "type", "at", "shop", "x"]), st.text(max_size=12) | st.integers(),
-                    max_size=4)
+    st.dictionaries(
+        st.sampled_from(["id", "type", "at", "shop", "x"]), st.text(max_size=12) | st.integers(), max_size=4
+    )
     .filter(lambda v: v.get("id") not in GOOD_IDS)
     .map(lambda v: json.dumps(v, ensure_ascii=False).encode())
 )
@@ -286,9 +331,7 @@ def hostile_line(draw, number: int) -> bytes:
 @st.composite
 def hostile_feeds(draw) -> tuple[list[bytes], set[int], int]:
     count = draw(st.integers(1, 8))
-    placed = sorted(
-        (draw(st.integers(0, len(GOOD))), draw(hostile_line(number))) for number in range(count)
-    )
+    placed = sorted((draw(st.integers(0, len(GOOD))), draw(hostile_line(number))) for number in range(count))
     lines: list[bytes] = [line.encode() for line in GOOD]
     for offset, (position, raw) in enumerate(placed):
         lines.insert(position + offset, raw)
@@ -297,8 +340,9 @@ def hostile_feeds(draw) -> tuple[list[bytes], set[int], int]:
     return lines, bad_numbers, draw(st.integers(1, 40))
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                  HealthCheck.too_slow])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 @given(feed=hostile_feeds())
 def test_fuzz_hostile_lines_anywhere_change_nothing(tmp_path, feed):
     expected = baseline(tmp_path)
