@@ -334,7 +334,7 @@ def shops_with_due(now: dt.datetime) -> QuerySet[Shop]:
     return Shop.objects.filter(condition) if _SOURCES else Shop.objects.none()
 
 
-def _lock_receivers(*, nowait: bool) -> None:
+def lock_receivers(*, nowait: bool) -> None:
     """Lock the platform accounts the automatic charges pay into (coupon liability, fines).
 
     Every writer of a charge updates these rows, and an importer's chunk keeps them locked until it
@@ -369,14 +369,14 @@ def apply_due(*, now: dt.datetime, on_progress: Callable[[int], None] | None = N
     the shop is left for later in the run, so the job never waits for a row while holding shops.
     When only shops held by others are left, it waits for them one at a time: the run ends with
     nothing due at or before `now` left anywhere. It only ever waits for a lock while it holds none
-    (`_lock_receivers`), so it can be part of no deadlock.
+    (`lock_receivers`), so it can be part of no deadlock.
     """
     started = time.monotonic()
     report = ChargeReport(now=now)
     deferred: set[int] = set()
     while True:
         with transaction.atomic():
-            _lock_receivers(nowait=False)  # waits holding nothing (see _lock_receivers)
+            lock_receivers(nowait=False)  # waits holding nothing (see lock_receivers)
             books = _claim(now, skip_locked=True)
             for shop_id in deferred & set(books):
                 books.pop(shop_id)  # busy a moment ago: the waiting pass below takes it
@@ -400,7 +400,7 @@ def apply_due(*, now: dt.datetime, on_progress: Callable[[int], None] | None = N
                 break
             try:
                 with transaction.atomic():
-                    _lock_receivers(nowait=True)
+                    lock_receivers(nowait=True)
                     read, made = _apply_batch(books, now, nowait=True)
             except OperationalError as exc:
                 # The shop is ours, but a row its batch needs is held by a transaction that may be

@@ -120,6 +120,9 @@ _NOTHING, _RETRY = object(), object()
 
 def _issue_next(now: dt.datetime, statement: tuple[str, tuple]) -> Charge | object:
     with transaction.atomic():
+        # The platform's coupon account first, holding nothing: an importer's chunk may hold it
+        # while it waits for the shop this payout would claim (the charges' lock order).
+        charges.lock_receivers(nowait=False)
         claimed = _claim(statement)
         if claimed is None:
             return _NOTHING
