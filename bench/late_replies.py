@@ -1,0 +1,534 @@
+"""Bench: `process_deadlines` over 100,000 buyer messages falling due at once, on PostgreSQL, against
+a floor of plain INSERT … SELECT (issue 15).
+
+Run: `.venv/bin/python -m bench.late_replies [N] [--runs K]` (default 100,000 messages, 3 runs). Uses its
+own database (pdd_bench_lr).
+Each run generates, with INSERT … SELECT generate_series, N unanswered buyer messages whose reply due
+(received + 48 h) has passed, over SHOPS shops with small deposits and goods balances, so that the
+fines cross deposit → goods balance → arrears. The messages fall into conversations of one, two and
+three messages (by thirds): the second message of a conversation comes an hour after the first and
+is covered by its violation; the third comes 50 h after the first, after that violation's due, and
+starts a second one. Two conversations of a shop share their times, so violations tie on their due
+and rank by message id as plain strings. `now` is 12:00 on 2 January (Shanghai), so the dues span
+the turn of the year and each shop's ladder starts again in January. Every conversation also has an
+earlier exchange answered in time (a buyer message and its reply), as a real thread has. The columns
+are set as `message_receive` and `message_reply` set them. It then times
+- the floor: the violations (a recursive query: the first late message of a conversation, then the
+  first late one after the last violation's due), their rank per shop and year (a window function)
+  and the ¥100/¥200/¥300 fine, the covered messages, the conversations, charges, ledger transactions,
+  entries, account and shop balances, written by plain INSERT … SELECT / UPDATE in one transaction,
+  rolled back;
+- the job, as `process_deadlines` calls it for messages: `compensation.services.charges.apply_due`.
+After the job every charge must have the floor's amount, split, buyer and memo, every violation the
+floor's due, year, rank and fine, every message the floor's violation, every conversation the
+floor's last violation and every account the floor's balance; `ledger_differences()` must be empty.
+"""
+
+import datetime as dt
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections import Counter
+from contextlib import contextmanager
+from zoneinfo import ZoneInfo
+
+from bench.common import ROOT, fresh_database, machine, write_result
+
+DB_NAME = "pdd_bench_lr"
+RUNS = 3
+SHOPS = 2000
+# A conversation is due 100 h … ~145 h before `now`: SLOTS time slots of SLOT minutes (two
+# conversations of a shop per slot), shifted by up to an hour per shop.
+SLOTS, SLOT = 13, 221
+TEXTS = ("请问什么时候发货？", "这个还有现货吗", "能便宜一点吗？", "Is this still available?")
+
+
+def main() -> None:
+    n = next((int(arg) for arg in sys.argv[1:] if arg.isdigit()), 100_000)
+    runs = next((arg.split("=", 1)[1] for arg in sys.argv[1:] if arg.startswith("--runs=")), str(RUNS))
+    url = fresh_database(DB_NAME)
+    # Production-like: DEBUG off, so Django keeps no log of the queries.
+    env = {**os.environ, "DATABASE_URL": url, "DEBUG": "false", "SECRET_KEY": "bench-only-" + "x" * 50}
+    child = [sys.executable, "-m", "bench.late_replies", "--measure", str(n), runs]
+    done = subprocess.run(child, cwd=ROOT, env=env, check=False)
+    sys.exit(done.returncode)
+
+
+# --- the measuring child (Django set up on the bench database) -------------------------------
+
+
+def bench_now() -> dt.datetime:
+    """12:00 on 2 January (Shanghai) of this year, or of last year while that is still ahead."""
+    from django.conf import settings
+    from django.utils import timezone
+
+    zone = ZoneInfo(settings.TIME_ZONE)
+    today = timezone.now().astimezone(zone)
+    now = dt.datetime(today.year, 1, 2, 12, tzinfo=zone)
+    if now > today:
+        now = now.replace(year=today.year - 1)
+    return now.astimezone(dt.UTC)
+
+
+def generate(n: int, now: dt.datetime) -> None:
+    """N late buyer messages over SHOPS shops (the tables emptied first), and the books opened."""
+    from django.db import connection
+
+    from compensation.services import charges, ledger
+    from customerservice.models import REPLY_WITHIN, Conversation, Message
+    from pddadmin.shops.models import Shop
+
+    shop, conversation, message = Shop._meta.db_table, Conversation._meta.db_table, Message._meta.db_table
+    texts = "ARRAY[" + ", ".join(f"'{t}'" for t in TEXTS) + "]"
+    columns = (
+        f"INSERT INTO {message} (platform_id, conversation_id, direction, text, order_id, at, source, author_id, "
+        "reply_due_at, answered_at, answered_by_id, violation_id) "
+    )
+    p = {"now": now, "n": n, "shops": SHOPS, "within": REPLY_WITHIN, "slots": SLOTS, "slot": SLOT}
+    with connection.cursor() as cur:
+        # Empties the conversations, messages, violations, charges and the ledger too (CASCADE).
+        cur.execute(f"TRUNCATE {shop} CASCADE")
+        # Deposits of 300 … 1,100 and goods balances of 0 … 10,800 against ~9,600 of fines per shop:
+        # every deposit runs out, most balances too (arrears), a tenth of the shops have no balance
+        # (deposit straight to arrears) and a tenth keep some.
+        cur.execute(
+            f"INSERT INTO {shop} (platform_id, name, category, deposit, balance, hotline, opened_at, changed_at) "
+            "SELECT 'RS' || s, 'reply ' || s, '', 300 + (s %% 5) * 200, (s %% 10) * 1200, '', "
+            "%(now)s - interval '30 days', %(now)s - interval '30 days' FROM generate_series(0, %(shops)s - 1) s",
+            p,
+        )
+        # Message i goes to conversation c at position pos: by blocks of six messages, conversations
+        # of one, two and three messages. Conversation c belongs to shop c % SHOPS; its k-th of that
+        # shop (c / SHOPS) starts in slot k / 2, so two of a shop start at the same moment b.
+        cur.execute(
+            "CREATE TEMP TABLE bench_plan AS "
+            "SELECT i, p.c, p.pos, t.b, t.b + (ARRAY[0, 1, 50])[p.pos + 1] * interval '1 hour' AS at "
+            "FROM generate_series(0, %(n)s - 1) i "
+            "CROSS JOIN LATERAL (SELECT (i / 6) * 3 + (ARRAY[0, 1, 1, 2, 2, 2])[i %% 6 + 1] AS c, "
+            "(ARRAY[0, 0, 1, 0, 1, 2])[i %% 6 + 1] AS pos) p "
+            "CROSS JOIN LATERAL (SELECT %(now)s - interval '100 hours' "
+            "- ((p.c / %(shops)s / 2) %% %(slots)s) * %(slot)s * interval '1 minute' "
+            "- (p.c %% %(shops)s %% 60) * interval '1 minute' AS b) t",
+            p,
+        )
+        # As message_receive leaves it: the last message's time, the oldest unanswered one's due.
+        cur.execute(
+            f"INSERT INTO {conversation} (shop_id, buyer, last_message_at, reply_due_at, last_violation_at) "
+            "SELECT s.id, 'RB' || x.c, x.last_at, x.first_at + %(within)s, NULL FROM "
+            "(SELECT c, MIN(at) AS first_at, MAX(at) AS last_at FROM bench_plan GROUP BY c) x "
+            f"JOIN {shop} s ON s.platform_id = 'RS' || (x.c %% %(shops)s)",
+            p,
+        )
+        # The thread's history, a week before: a buyer message and the reply that answered it in time
+        # (message_reply: answered_at and answered_by on the buyer's message).
+        cur.execute(
+            columns + "SELECT 'RR' || x.c, v.id, 'replied', '您好，已为您安排发货', NULL, "
+            "x.b - interval '7 days' + interval '2 hours', 'feed', NULL, NULL, NULL, NULL, NULL "
+            f"FROM (SELECT DISTINCT c, b FROM bench_plan) x JOIN {conversation} v ON v.buyer = 'RB' || x.c",
+        )
+        cur.execute(
+            columns + "SELECT 'RH' || substr(r.platform_id, 3), r.conversation_id, 'received', '在吗？', NULL, "
+            "r.at - interval '2 hours', 'feed', NULL, r.at - interval '2 hours' + %(within)s, r.at, r.id, NULL "
+            f"FROM {message} r WHERE r.platform_id LIKE 'RR%%'",
+            p,
+        )
+        # The late ones: unanswered, as message_receive writes a buyer message.
+        cur.execute(
+            columns + f"SELECT 'M' || x.i, v.id, 'received', ({texts})[x.i %% {len(TEXTS)} + 1], NULL, x.at, "
+            "'feed', NULL, x.at + %(within)s, NULL, NULL, NULL "
+            f"FROM bench_plan x JOIN {conversation} v ON v.buyer = 'RB' || x.c ORDER BY x.i",
+            p,
+        )
+        cur.execute("DROP TABLE bench_plan")
+    # The books open as they do for a shop the platform sends (the signal, on the ORM's create).
+    ledger.books_open(shops=Shop.objects.filter(platform_id__startswith="RS"))
+    for kind in sorted({charges.RECEIVER[source.kind] for source in charges.sources()}):
+        ledger.platform_account(kind)  # the fines, and what the other automatic sources pay into
+    with connection.cursor() as cur:
+        cur.execute("ANALYZE")
+
+
+def _floor_statements(now: dt.datetime) -> list[tuple[str, dict]]:
+    """SPEC §7.1 and §6.1 in SQL of their own: the violations, then every row the job writes."""
+    from django.conf import settings
+    from django.utils.translation import override
+
+    from compensation.models import Account, AccountKind, Charge, ChargeKind, Entry, LedgerTransaction
+    from compensation.services.charges import memo_for
+    from customerservice.models import FINE_LADDER, Conversation, LateReplyViolation, Message
+    from pddadmin.shops.models import Shop
+
+    message, conversation = Message._meta.db_table, Conversation._meta.db_table
+    violation, charge = LateReplyViolation._meta.db_table, Charge._meta.db_table
+    txn, entry, account, shop = (
+        LedgerTransaction._meta.db_table,
+        Entry._meta.db_table,
+        Account._meta.db_table,
+        Shop._meta.db_table,
+    )
+    with override(None):  # the command runs without translations (@no_translations)
+        memo_before, memo_after = memo_for(ChargeKind.LATE_REPLY, message="\x00").split("\x00")
+    ladder = " ".join(f"WHEN rank = {rank} THEN {fine}" for rank, fine in enumerate(FINE_LADDER[:-1], 1))
+    fine_sql = f"CASE {ladder} ELSE {FINE_LADDER[-1]} END"
+    params = {
+        "now": now,
+        "zone": settings.TIME_ZONE,
+        "fines": Account.objects.get(shop=None, kind=AccountKind.FINES).pk,
+        "memo_before": memo_before,
+        "memo_after": memo_after,
+    }
+    # A buyer message not answered by its own reply due (the late-reply watch), due by now.
+    late = (
+        "m.reply_due_at IS NOT NULL AND m.violation_id IS NULL "
+        "AND (m.answered_at IS NULL OR m.answered_at > m.reply_due_at)"
+    )
+    starts = f"""
+        WITH RECURSIVE starts AS (
+            (SELECT DISTINCT ON (m.conversation_id) m.id, m.conversation_id, m.platform_id, m.at, m.reply_due_at AS due
+             FROM {message} m WHERE {late} AND m.reply_due_at <= %(now)s
+             ORDER BY m.conversation_id, m.at, m.platform_id COLLATE "C")
+            UNION ALL
+            SELECT nxt.* FROM starts s CROSS JOIN LATERAL (
+                SELECT m.id, m.conversation_id, m.platform_id, m.at, m.reply_due_at
+                FROM {message} m WHERE m.conversation_id = s.conversation_id AND m.at > s.due
+                  AND {late} AND m.reply_due_at <= %(now)s
+                ORDER BY m.at, m.platform_id COLLATE "C" LIMIT 1) nxt
+        )
+        SELECT s.*, c.shop_id, c.buyer, EXTRACT(YEAR FROM s.due AT TIME ZONE %(zone)s)::int AS year,
+               ROW_NUMBER() OVER (PARTITION BY c.shop_id, EXTRACT(YEAR FROM s.due AT TIME ZONE %(zone)s)
+                                  ORDER BY s.due, s.platform_id COLLATE "C") AS rank
+        FROM starts s JOIN {conversation} c ON c.id = s.conversation_id"""
+    # Deposit first, then balance (both start >= 0 here): what the fines before this one left.
+    split = f"""
+        SELECT d.*, LEAST(d.amount, GREATEST(dep.balance - d.before, 0)) AS from_deposit,
+               LEAST(d.amount - LEAST(d.amount, GREATEST(dep.balance - d.before, 0)),
+                     GREATEST(bal.balance - GREATEST(d.before - dep.balance, 0), 0)) AS from_balance,
+               dep.id AS dep_id, bal.id AS bal_id, arr.id AS arr_id
+        FROM (SELECT f.*, SUM(f.amount) OVER (PARTITION BY f.shop_id
+                     ORDER BY f.due, f.platform_id COLLATE "C" ROWS UNBOUNDED PRECEDING) - f.amount AS before
+              FROM (SELECT r.*, ({fine_sql})::numeric(14, 2) AS amount FROM ({starts}) r) f) d
+        JOIN {account} dep ON dep.shop_id = d.shop_id AND dep.kind = 'deposit'
+        JOIN {account} bal ON bal.shop_id = d.shop_id AND bal.kind = 'balance'
+        JOIN {account} arr ON arr.shop_id = d.shop_id AND arr.kind = 'arrears'"""
+    return [
+        (
+            "CREATE TEMP TABLE floor_v ON COMMIT DROP AS "
+            "SELECT x.*, x.amount - x.from_deposit - x.from_balance AS arrears, "
+            f"nextval(pg_get_serial_sequence('{txn}', 'id')) AS txn_id, "
+            f"nextval(pg_get_serial_sequence('{charge}', 'id')) AS charge_id, "
+            f"nextval(pg_get_serial_sequence('{violation}', 'id')) AS violation_id FROM ({split}) x",
+            params,
+        ),
+        (
+            f"INSERT INTO {txn} (id, kind, shop_id, at, memo, recorded_at) SELECT txn_id, 'late_reply', shop_id, due, "
+            "%(memo_before)s || platform_id || %(memo_after)s, now() FROM floor_v",
+            params,
+        ),
+        (
+            f"INSERT INTO {entry} (transaction_id, account_id, amount, at) "
+            "SELECT txn_id, dep_id, -from_deposit, due FROM floor_v WHERE from_deposit <> 0 UNION ALL "
+            "SELECT txn_id, bal_id, -from_balance, due FROM floor_v WHERE from_balance <> 0 UNION ALL "
+            "SELECT txn_id, arr_id, -arrears, due FROM floor_v WHERE arrears <> 0 UNION ALL "
+            "SELECT txn_id, %(fines)s, amount, due FROM floor_v",
+            params,
+        ),
+        (
+            f"INSERT INTO {charge} (id, kind, cause, shop_id, violation_id, line_id, order_id, message, buyer, amount, "
+            "from_deposit, from_balance, arrears, coupon_id, transaction_id, at) "
+            "SELECT charge_id, 'late_reply', 'late_reply:' || platform_id, shop_id, NULL, NULL, NULL, platform_id, "
+            "buyer, amount, from_deposit, from_balance, arrears, NULL, txn_id, due FROM floor_v",
+            {},
+        ),
+        (
+            f"INSERT INTO {violation} (id, conversation_id, shop_id, message_id, due_at, year, rank, fine, charge_id, "
+            "recorded_at) SELECT violation_id, conversation_id, shop_id, id, due, year, rank, amount, charge_id, now() "
+            "FROM floor_v",
+            {},
+        ),
+        (
+            # Covered: the conversation's messages received from the starting one to its due and not
+            # answered by then.
+            f"UPDATE {message} m SET violation_id = v.violation_id FROM floor_v v "
+            "WHERE m.conversation_id = v.conversation_id AND m.at >= v.at AND m.at <= v.due "
+            "AND m.reply_due_at IS NOT NULL AND m.violation_id IS NULL "
+            "AND (m.answered_at IS NULL OR m.answered_at > v.due)",
+            {},
+        ),
+        (
+            f"UPDATE {conversation} c SET last_violation_at = v.last FROM "
+            "(SELECT conversation_id, MAX(due) AS last FROM floor_v GROUP BY conversation_id) v "
+            "WHERE c.id = v.conversation_id",
+            {},
+        ),
+        (
+            f"UPDATE {account} a SET balance = a.balance + m.delta FROM ("
+            "SELECT dep_id AS id, -SUM(from_deposit) AS delta FROM floor_v GROUP BY dep_id UNION ALL "
+            "SELECT bal_id, -SUM(from_balance) FROM floor_v GROUP BY bal_id UNION ALL "
+            "SELECT arr_id, -SUM(arrears) FROM floor_v GROUP BY arr_id UNION ALL "
+            "SELECT %(fines)s, SUM(amount) FROM floor_v) m WHERE a.id = m.id",
+            params,
+        ),
+        (
+            f"UPDATE {shop} s SET deposit = d.balance, balance = b.balance FROM {account} d, {account} b "
+            "WHERE d.shop_id = s.id AND d.kind = 'deposit' AND b.shop_id = s.id AND b.kind = 'balance' "
+            "AND s.id IN (SELECT shop_id FROM floor_v)",
+            {},
+        ),
+    ]
+
+
+CHARGE_FIELDS = (
+    *("cause", "kind", "at", "amount", "from_deposit", "from_balance", "arrears", "buyer", "message"),
+    *("transaction__memo", "transaction__at", "late_reply_violation__message__platform_id"),
+)
+
+
+def result() -> dict:
+    """What the job (or the floor) leaves, in terms both can be compared in."""
+    from compensation.models import Account, Charge
+    from customerservice.models import Conversation, LateReplyViolation, Message
+
+    return {
+        "charges": {c[0]: c[1:] for c in Charge.objects.values_list(*CHARGE_FIELDS)},
+        "violations": {
+            v[0]: v[1:]
+            for v in LateReplyViolation.objects.values_list(
+                "message__platform_id", "conversation_id", "shop_id", "due_at", "year", "rank", "fine"
+            )
+        },
+        "covered": dict(
+            Message.objects.filter(violation__isnull=False).values_list(
+                "platform_id", "violation__message__platform_id"
+            )
+        ),
+        "last_violation": dict(
+            Conversation.objects.filter(last_violation_at__isnull=False).values_list("pk", "last_violation_at")
+        ),
+        "balances": dict(Account.objects.values_list("pk", "balance")),
+    }
+
+
+def floor(now: dt.datetime) -> tuple[float, dict]:
+    """The rows by plain SQL in one transaction, rolled back: (seconds, what they were)."""
+    from django.db import connection, transaction
+
+    statements = _floor_statements(now)
+    with transaction.atomic(), connection.cursor() as cur:
+        # Django's foreign keys are DEFERRABLE INITIALLY DEFERRED: checked at commit, which this
+        # rolled-back floor never reaches and the job's commits do. Checked per statement here.
+        cur.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        started = time.perf_counter()
+        for sql, params in statements:
+            cur.execute(sql, params)
+        seconds = time.perf_counter() - started
+        rows = result()
+        transaction.set_rollback(True)
+    print(
+        f"  floor: {len(rows['violations']):,} violations covering {len(rows['covered']):,} messages in {seconds:.2f}s",
+        flush=True,
+    )
+    return seconds, rows
+
+
+def check(n: int, floor_rows: dict) -> dict:
+    """The job's result is the floor's, and the ledger is clean; a few figures for the report."""
+    from django.db.models import Count, Max, Q
+
+    from compensation.models import Account, AccountKind, Charge, ChargeKind, Entry
+    from compensation.services.ledger import ledger_differences
+    from customerservice.models import LATE_REPLY_WATCH, LateReplyViolation, Message
+
+    rows = result()
+    for key in ("charges", "violations", "covered", "last_violation", "balances"):
+        differ = {k for k in rows[key].keys() | floor_rows[key].keys() if rows[key].get(k) != floor_rows[key].get(k)}
+        assert not differ, f"{key}: {len(differ)} differ from the floor's, e.g. " + ", ".join(
+            f"{k}: job {rows[key].get(k)} floor {floor_rows[key].get(k)}" for k in sorted(differ, key=str)[:3]
+        )
+    late = Message.objects.filter(platform_id__startswith="M")
+    assert late.count() == n == len(rows["covered"]), (late.count(), len(rows["covered"]))
+    assert not Message.objects.filter(LATE_REPLY_WATCH).exists()
+    assert Charge.objects.filter(kind=ChargeKind.LATE_REPLY).count() == len(rows["violations"])
+    problems = ledger_differences()
+    assert not problems, problems[:5]
+    arrears = Account.objects.filter(kind=AccountKind.ARREARS, shop__platform_id__startswith="RS")
+    per_conversation = LateReplyViolation.objects.values("conversation").annotate(n=Count("id"))
+    years = LateReplyViolation.objects.values("year").annotate(n=Count("id"), top=Max("rank")).order_by("year")
+    return {
+        "violations": len(rows["violations"]),
+        "conversations": per_conversation.count(),
+        "second": per_conversation.filter(n__gt=1).count(),
+        "multi": LateReplyViolation.objects.annotate(k=Count("covered")).filter(k__gt=1).count(),
+        "years": [(y["year"], y["n"], y["top"]) for y in years],
+        "entries": Entry.objects.filter(transaction__kind="late_reply").count(),
+        "crossing": Charge.objects.filter(
+            Q(from_deposit__gt=0, from_balance__gt=0)
+            | Q(from_balance__gt=0, arrears__gt=0)
+            | Q(from_deposit__gt=0, arrears__gt=0)
+        ).count(),
+        "in_arrears": arrears.filter(balance__lt=0).count(),
+        "messages": Message.objects.count(),
+    }
+
+
+@contextmanager
+def phases():
+    """Wall time, while inside, of the late-reply source's steps, of the charge writer (ledger rows,
+    balances, charges) and of every `bulk_update` by table: where apply_due's time goes in Python."""
+    from django.db.models.query import QuerySet
+
+    from compensation.services import charges
+    from customerservice.services.late_reply import LateReply
+
+    seconds: Counter = Counter()
+
+    def wrap(key, function):
+        def timed_call(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                seconds[key(args) if callable(key) else key] += time.perf_counter() - started
+
+        return timed_call
+
+    source = next(s for s in charges.sources() if isinstance(s, LateReply))
+    steps = ("due", "price", "settle")
+    for name in steps:  # on the registered instance, for this call
+        setattr(source, name, wrap(f"LateReply.{name}", getattr(source, name)))
+    writer_write, bulk_update = charges._Writer.write, QuerySet.bulk_update
+    charges._Writer.write = wrap("charge writer: ledger rows, balances, charges", writer_write)
+    QuerySet.bulk_update = wrap(lambda args: f"bulk_update {args[0].model._meta.db_table}", bulk_update)
+    try:
+        yield seconds
+    finally:
+        for name in steps:
+            delattr(source, name)
+        charges._Writer.write, QuerySet.bulk_update = writer_write, bulk_update
+
+
+def code_version() -> str:
+    """What was measured: BENCH_CODE if set (e.g. for a snapshot outside git), else the commit."""
+    if os.environ.get("BENCH_CODE"):
+        return os.environ["BENCH_CODE"]
+    git = ["git", "-C", str(ROOT)]
+    head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False)
+    if head.returncode:
+        return "a tree outside git"
+    dirty = subprocess.run([*git, "status", "--porcelain", "-uno"], capture_output=True, text=True, check=False)
+    return f"commit {head.stdout.strip()}" + (" with uncommitted changes" if dirty.stdout.strip() else "")
+
+
+def measure(n: int, n_runs: int) -> None:
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pddadmin.settings")
+    django.setup()
+    from django.utils.translation import override
+
+    from bench.late_shipments import timed
+    from compensation.services import charges
+
+    now = bench_now()
+    runs, figures, load = [], {}, os.getloadavg()[0]
+    for run in range(1, n_runs + 1):
+        started = time.perf_counter()
+        generate(n, now)
+        print(f"  run {run}: generated in {time.perf_counter() - started:.1f}s", flush=True)
+        floor_s, floor_rows = floor(now)
+        with override(None), phases() as steps:  # without translations, as the command (@no_translations)
+            money, money_s, money_cpu, statements = timed(charges.apply_due, now=now)
+        figures = check(n, floor_rows)
+        print(f"  run {run}: {money.summary()} in {money.batches} batches", flush=True)
+        print(f"  run {run}: floor {floor_s:.2f}s, apply_due {money_s:.2f}s ({money_s / floor_s:.1f}×)", flush=True)
+        runs.append(
+            {
+                **{"floor": floor_s, "money": money_s, "cpu": money_cpu, "st": statements, "steps": steps},
+                "batches": money.batches,
+            }
+        )
+    write_report(n, now, runs, figures, (load, os.getloadavg()[0]))
+
+
+def _breakdown(run: dict) -> str:
+    """The apply_due of one run: its statements by time, then the process's CPU and the rest."""
+    statements = run["st"]
+    top = statements.seconds.most_common(9)
+    lines = [f"| {key} | {statements.count[key]:,} | {seconds:.2f} |" for key, seconds in top]
+    others = [key for key in statements.seconds if key not in dict(top)]
+    rest = sum(statements.seconds[key] for key in others)
+    lines.append(f"| {len(others)} other kinds | {sum(statements.count[key] for key in others):,} | {rest:.2f} |")
+    in_sql = sum(statements.seconds.values())
+    return (
+        "| statement | count | seconds |\n|---|---|---|\n" + "\n".join(lines) + "\n\n"
+        f"Of its {run['money']:.2f}s, {in_sql:.2f}s were spent in the database calls above (a statement's time "
+        "includes psycopg quoting its parameters on the client; COMMIT includes the deferred foreign-key "
+        f"checks), {run['money'] - in_sql:.2f}s outside them (the ORM building rows and statements, the "
+        f"violations found in Python, memos, splits); this process used {run['cpu']:.2f}s of CPU in all, the rest "
+        "of the wall time it waited: for the database and, on a shared machine, for a core.\n\n"
+        "The same call by step (wall time, each including its statements above; `bulk_update` is Django's, "
+        "one `CASE WHEN id = … THEN …` per row, built and compiled in Python, inside `LateReply.settle`):\n\n"
+        "| step | seconds |\n|---|---|\n"
+        + "\n".join(f"| {key} | {seconds:.2f} |" for key, seconds in sorted(run["steps"].items()))
+        + f"\n| the rest (claiming shops, locking books, merging, splits) | "
+        f"{run['money'] - sum(v for k, v in run['steps'].items() if not k.startswith('bulk_update')):.2f} |"
+    )
+
+
+def write_report(n: int, now: dt.datetime, runs: list[dict], figures: dict, load: tuple[float, float]) -> None:
+    from django.conf import settings
+
+    from compensation.services.charges import BATCH, SHOPS_PER_CLAIM
+
+    ratio = statistics.median(r["money"] / r["floor"] for r in runs)
+    floor_med, money_med = (statistics.median(r[k] for r in runs) for k in ("floor", "money"))
+    median_run = sorted(runs, key=lambda r: r["money"])[len(runs) // 2]
+    table = "\n".join(
+        f"| {i} | {r['floor']:.2f} | {r['money']:.2f} | {r['batches']} | {r['money'] / r['floor']:.1f}× |"
+        for i, r in enumerate(runs, 1)
+    )
+    years = "; ".join(f"{year}: {count:,} (ranks 1–{top})" for year, count, top in figures["years"])
+    local = now.astimezone(ZoneInfo(settings.TIME_ZONE))
+    text = (
+        f"# process_deadlines: {n:,} buyer messages falling due at once, on PostgreSQL\n\n"
+        f"Code: {code_version()}. Machine: {machine()} (shared with other work while measured: 1-minute load average "
+        f"{load[0]:.1f} at the start, {load[1]:.1f} at the end). {len(runs)} run{'s' if len(runs) > 1 else ''}.\n\n"
+        f"Data, fresh every run (INSERT … SELECT generate_series): {n:,} unanswered buyer messages whose "
+        f"reply due (received + 48 h) passed 2 to ~97 hours before now ({local:%Y-%m-%d %H:%M} Shanghai), in "
+        f"{figures['conversations']:,} conversations of one, two or three messages over {SHOPS:,} shops (deposits "
+        "300–1,100, goods balances 0–10,800); the second message of a conversation is covered by the first's "
+        "violation, the third comes after that violation's due and starts a second one; two conversations of "
+        "a shop share their times, so violations tie on their due and rank by message id. Every conversation "
+        "also has an exchange answered in time a week earlier (a buyer message and its reply): "
+        f"{figures['messages']:,} message rows in all. Columns as `message_receive` / `message_reply` set them.\n"
+        f"Result: {figures['violations']:,} violations ({figures['multi']:,} covering more than one message; "
+        f"{figures['second']:,} conversations with a second one), by fine year {years}; "
+        f"{figures['entries']:,} ledger entries; {figures['crossing']:,} fines are split across "
+        f"deposit/balance/arrears, and {figures['in_arrears']:,} shops end in arrears.\n\n"
+        "Floor: the violations (a recursive query: each conversation's first late message, then the first "
+        "late one after the last violation's due), their rank per shop and Shanghai year (ROW_NUMBER) and fine, "
+        "each split with a window sum, then the violations, covered messages, conversations, charges, ledger "
+        "transactions, entries, account and shop balances by nine plain INSERT … SELECT / UPDATE statements "
+        "in one transaction (foreign keys checked per statement, as the job's commits check them), rolled "
+        f"back. Job: `charges.apply_due(now=…)` ({SHOPS_PER_CLAIM} shops per claim, {BATCH:,} candidates per "
+        "transaction), what `process_deadlines` runs for messages, without translations as the command. "
+        "After each run every charge (amount, split, buyer, memo), violation (due, year, rank, fine), covered "
+        "message, conversation's last violation and account balance equals the floor's, nothing is left "
+        "in the late-reply watch, and `ledger_differences()` is empty.\n\n"
+        "| run | floor (s) | apply_due (s) | apply_due batches | ratio |\n|---|---|---|---|---|\n"
+        f"{table}\n\n"
+        f"Median: floor {floor_med:.2f}s, apply_due {money_med:.2f}s, ratio {ratio:.1f}×.\n\n"
+        f"## Where apply_due's time goes (run {runs.index(median_run) + 1}, the median one)\n\n"
+        f"{_breakdown(median_run)}\n\n"
+        "Reproduce: `.venv/bin/python -m bench.late_replies` (uses database pdd_bench_lr).\n"
+    )
+    path = write_result("late_replies.md", text)
+    print(f"median ratio {ratio:.1f}× (floor {floor_med:.2f}s, apply_due {money_med:.2f}s) → {path}")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 3 and sys.argv[1] == "--measure":
+        measure(int(sys.argv[2]), int(sys.argv[3]))
+    else:
+        main()
