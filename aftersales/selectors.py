@@ -39,7 +39,3 @@ def refunded_by(order: OuterRef | F, moment: OuterRef | F) -> Q:
     return Q(Exists(Refund.objects.filter(order=order, refunded_at__lte=moment))) | Q(
         Exists(AfterSalesCase.objects.filter(order=order, state__in=refunding, due_at__lte=moment))
     )
-
-
-def order_refunded(*, order_id: int) -> bool:
-    return Refund.objects.filter(order_id=order_id).exists()

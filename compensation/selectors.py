@@ -199,17 +199,25 @@ def shipping_charge(order: Order) -> Charge | None:
     return order.charges.filter(kind__in=SHIPPING_CHARGE_KINDS).select_related("coupon").first()
 
 
+def out_of_stock_refusal(order: Order) -> str | None:
+    """Why the order cannot be declared out of stock now (SPEC §8: not grouped, already shipped,
+    already declared or refunded), or None. The declaration (`shipping.order_declare_out_of_stock`)
+    asks this under its locks; the order's page asks it to decide whether to offer the button."""
+    if order.grouped_at is None:
+        return _("order %(id)s is not grouped yet") % {"id": order.platform_id}
+    if order.shipped_at is not None:
+        return _("order %(id)s is already shipped") % {"id": order.platform_id}
+    if order.out_of_stock_at is not None:
+        return _("order %(id)s was already declared out of stock") % {"id": order.platform_id}
+    if Refund.objects.filter(order=order).exists():
+        return _("order %(id)s is already refunded") % {"id": order.platform_id}
+    return None
+
+
 def out_of_stock_offered(*, order: Order, user: AbstractBaseUser | AnonymousUser) -> bool:
     """Whether the order's page offers `user` the out-of-stock declaration: the shop's owner or
-    agent, on a grouped order not shipped, declared or refunded. Only what the button shows; the
-    service (`shipping.order_declare_out_of_stock`) decides, under its locks."""
-    return (
-        handles_cases(user, order.shop_id)
-        and order.grouped_at is not None
-        and order.shipped_at is None
-        and order.out_of_stock_at is None
-        and not Refund.objects.filter(order=order).exists()
-    )
+    agent, on an order `out_of_stock_refusal` lets through."""
+    return handles_cases(user, order.shop_id) and out_of_stock_refusal(order) is None
 
 
 def _money(value: Decimal) -> str:

@@ -14,12 +14,13 @@ from django.db.models import BooleanField, Exists, ExpressionWrapper, F, OuterRe
 from django.utils.translation import gettext as _
 
 from aftersales.models import AfterSalesCase
-from aftersales.selectors import order_refunded, refunded_by
+from aftersales.selectors import refunded_by
 from aftersales.services.deadlines import apply_due_deadlines
 from pddadmin.shops.models import Order
 from pddadmin.shops.selectors import handles_cases
 
 from ..models import SHIPPING_CHARGE_KINDS, Charge, ChargeKind
+from ..selectors import out_of_stock_refusal
 from . import charges, ledger
 
 
@@ -104,15 +105,7 @@ def _refusal(order: Order, at: dt.datetime) -> str | None:
             "id": order.platform_id,
             "last": order.changed_at.isoformat(),
         }
-    if order.grouped_at is None:
-        return _("order %(id)s is not grouped yet") % {"id": order.platform_id}
-    if order.shipped_at is not None:
-        return _("order %(id)s is already shipped") % {"id": order.platform_id}
-    if order.out_of_stock_at is not None:
-        return _("order %(id)s was already declared out of stock") % {"id": order.platform_id}
-    if order_refunded(order_id=order.pk):
-        return _("order %(id)s is already refunded") % {"id": order.platform_id}
-    return None
+    return out_of_stock_refusal(order)
 
 
 def order_declare_out_of_stock(*, order: Order, at: dt.datetime, actor=None) -> Charge | None:
