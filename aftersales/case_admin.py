@@ -23,6 +23,7 @@ from django.utils.translation import gettext_lazy as _
 from pddadmin.shops.admin_scope import ShopListFilter, ShopScopedAdminMixin
 from pddadmin.shops.paginator import LargeTablePaginator
 
+from . import case_panels
 from .case_forms import Outcome, SeenForm, submit_case_action
 from .errors import CaseRuleError
 from .models import AfterSalesCase, Kind, Liable, ReturnAddress, State, automatic_transitions, declared_transitions
@@ -247,6 +248,12 @@ class CaseAdmin(ShopScopedAdminMixin, admin.ModelAdmin):
             "buttons": buttons,
             "seen_form": seen,
             "has_view_permission": True,
+            # Panels of the apps above (metrics' figures): case_panels says why they are not here.
+            "panels": case_panels.render_panels(
+                request=request,
+                case=case,
+                actions=[case_panels.Action(b["name"], b["label"]) for b in buttons],
+            ),
         }
         return render(request, "aftersales/case_detail.html", context)
 
