@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
 from .models import STARS, Goods, LogisticsFlag, LogisticsFlagKind, Order, OrderRating, Role, Shop, ShopMembership
+from .selectors import is_platform_staff
 from .validators import normalize_phone, validate_hotline
 
 
@@ -101,8 +102,7 @@ def goods_set_warranty(*, goods: Goods, warranty: bool, at: dt.datetime | None =
     """Switch 全国联保 on or off for future orders; earlier orders keep their snapshot."""
     if goods.warranty_mandatory and not warranty:
         raise ValidationError(
-            _("national warranty is mandatory for goods %(id)s and cannot be switched off")
-            % {"id": goods.platform_id}
+            _("national warranty is mandatory for goods %(id)s and cannot be switched off") % {"id": goods.platform_id}
         )
     at = at or timezone.now()
     Goods.objects.filter(pk=goods.pk).update(warranty=warranty, changed_at=at)
@@ -130,9 +130,7 @@ def orders_place(*, orders: Sequence[NewOrder]) -> list[ValidationError | None]:
     write nothing; the others are inserted together.
     """
     existing = set(
-        Order.objects.filter(platform_id__in={o.platform_id for o in orders}).values_list(
-            "platform_id", flat=True
-        )
+        Order.objects.filter(platform_id__in={o.platform_id for o in orders}).values_list("platform_id", flat=True)
     )
     errors: list[ValidationError | None] = []
     accepted: list[dict] = []
@@ -392,6 +390,11 @@ def membership_set(*, shop: Shop, user, role: str) -> ShopMembership:
     elif membership.role != role:
         membership.role = role
         membership.save(update_fields=["role"])
+    if not user.is_staff:
+        # Shop staff work in the back-office, whose login admits only staff accounts: a member who
+        # is not staff would be told "added" and then could not sign in.
+        user.is_staff = True
+        user.save(update_fields=["is_staff"])
     return membership
 
 
@@ -404,3 +407,8 @@ def membership_remove(*, membership: ShopMembership) -> None:
     if current.role == Role.OWNER and not _keeps_an_owner(shop, without_user_id=current.user_id):
         raise ValidationError(_("a shop needs at least one owner; appoint another owner first"))
     current.delete()
+    user = current.user
+    # The last shop gone, the account no longer opens the back-office, unless it has a platform role.
+    if user.is_staff and not ShopMembership.objects.filter(user=user).exists() and not is_platform_staff(user):
+        user.is_staff = False
+        user.save(update_fields=["is_staff"])

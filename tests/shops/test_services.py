@@ -137,6 +137,34 @@ class TestMembership:
         services.membership_remove(membership=ShopMembership.objects.get(shop=shop, user=owner))
         assert not ShopMembership.objects.filter(shop=shop, user=owner).exists()
 
+    def test_a_member_can_sign_in_and_loses_it_with_the_last_shop(self, shop, client):
+        # #18.2: adding a member who was not yet staff reported success, but the login refused them.
+        user = factories.UserFactory(is_staff=False)
+        user.set_password("pw-123456")
+        user.save()
+        services.membership_set(shop=shop, user=user, role="agent")
+        user.refresh_from_db()
+        assert user.is_staff
+        assert client.login(username=user.username, password="pw-123456")
+        response = client.post("/admin/login/", {"username": user.username, "password": "pw-123456", "next": "/admin/"})
+        assert response.status_code == 302
+        services.membership_remove(membership=ShopMembership.objects.get(shop=shop, user=user))
+        user.refresh_from_db()
+        assert not user.is_staff
+
+    def test_removal_keeps_staff_with_another_shop_or_a_platform_role(self, shop, reviewer):
+        other = factories.ShopFactory()
+        user = factories.UserFactory(is_staff=False)
+        services.membership_set(shop=shop, user=user, role="viewer")
+        services.membership_set(shop=other, user=user, role="viewer")
+        services.membership_remove(membership=ShopMembership.objects.get(shop=shop, user=user))
+        user.refresh_from_db()
+        assert user.is_staff
+        services.membership_set(shop=shop, user=reviewer, role="viewer")
+        services.membership_remove(membership=ShopMembership.objects.get(shop=shop, user=reviewer))
+        reviewer.refresh_from_db()
+        assert reviewer.is_staff
+
     def test_other_shops_owners_do_not_count(self, shop, owner, outsider):
         with pytest.raises(ValidationError, match="at least one owner"):
             services.membership_remove(membership=ShopMembership.objects.get(shop=shop, user=owner))
