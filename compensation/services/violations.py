@@ -31,14 +31,14 @@ def explanation_window() -> dt.timedelta:
     return dt.timedelta(hours=settings.WARRANTY_EXPLANATION_HOURS)
 
 
-def new_violation_id() -> str:
-    """Id for a report entered by a reviewer (the feed brings its own)."""
-    return f"WV-{timezone.now():%Y%m%d}-{secrets.token_hex(4).upper()}"
+def new_violation_id(now: dt.datetime | None = None) -> str:
+    """Id for a report entered by a reviewer (the feed brings its own), dated by the platform's
+    calendar (Asia/Shanghai): a report at 07:00 Shanghai is of that day, not of yesterday in UTC."""
+    day = timezone.localtime(now or timezone.now())
+    return f"WV-{day:%Y%m%d}-{secrets.token_hex(4).upper()}"
 
 
-def _log(
-    violation: Violation, *, action: str, from_state: str, actor, source: str, at, note: str = ""
-) -> ViolationLog:
+def _log(violation: Violation, *, action: str, from_state: str, actor, source: str, at, note: str = "") -> ViolationLog:
     return ViolationLog.objects.create(
         violation=violation,
         action=action,
@@ -59,13 +59,15 @@ def _check_reported_orders(orders: Sequence[Order], *, reason: str, at: dt.datet
         if order.shop_id != shop_id:
             raise ValidationError(
                 _("orders of one violation must belong to one shop: %(a)s is of shop %(sa)s, %(b)s of shop %(sb)s")
-                % {"a": orders[0].platform_id, "sa": orders[0].shop.platform_id,
-                   "b": order.platform_id, "sb": order.shop.platform_id}
+                % {
+                    "a": orders[0].platform_id,
+                    "sa": orders[0].shop.platform_id,
+                    "b": order.platform_id,
+                    "sb": order.shop.platform_id,
+                }
             )
         if not order.warranty:
-            raise ValidationError(
-                _("order %(id)s was placed without national warranty") % {"id": order.platform_id}
-            )
+            raise ValidationError(_("order %(id)s was placed without national warranty") % {"id": order.platform_id})
         if at < order.placed_at:
             raise ValidationError(
                 _("report time %(at)s is before order %(id)s was placed")
@@ -201,8 +203,17 @@ def violation_rule(
     violation = _lock(violation)
     at = at or timezone.now()
     # The log row first: its id is the ruling's place in the payout order, saved with the ruling.
-    entry = _take(violation, "rule", actor=actor, at=at, source=source, log_note=(note or "").strip(),
-                  breach=breach, by=actor, note=note)
+    entry = _take(
+        violation,
+        "rule",
+        actor=actor,
+        at=at,
+        source=source,
+        log_note=(note or "").strip(),
+        breach=breach,
+        by=actor,
+        note=note,
+    )
     violation.ruled_seq = entry.pk
     violation.save()
     if not breach:

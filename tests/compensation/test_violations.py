@@ -113,7 +113,11 @@ def test_owner_and_agent_explain_before_deadline_with_evidence(violation, shop, 
     user = factories.member(shop, role)
     at = LATER + dt.timedelta(hours=47)
     violations.violation_explain(
-        violation=violation, actor=user, text="We offered repair", at=at, url="https://img.example/1.png",
+        violation=violation,
+        actor=user,
+        text="We offered repair",
+        at=at,
+        url="https://img.example/1.png",
         evidence_note="chat log",
     )
     violation.refresh_from_db()
@@ -157,11 +161,15 @@ def test_reviewer_rules_any_time_with_a_note(violation, reviewer, breach, state)
     violations.violation_rule(violation=violation, breach=breach, note="checked", at=at, actor=reviewer)
     violation.refresh_from_db()
     assert (violation.state, violation.ruled_at, violation.ruled_by, violation.ruling_note) == (
-        state, at, reviewer, "checked"
+        state,
+        at,
+        reviewer,
+        "checked",
     )
     assert violation.lines.filter(active=True).count() == (2 if breach else 0)
     assert list(violation.log.values_list("action", "from_state", "to_state")) == [
-        ("report", "", "reported"), ("rule", "reported", state)
+        ("report", "", "reported"),
+        ("rule", "reported", state),
     ]
 
 
@@ -185,3 +193,18 @@ def test_merchant_staff_cannot_rule_or_report(violation, request, who):
         violations.violation_report(
             platform_id="X1", orders=list(violation.shop.orders.all()[:1]), reason="extra_fee", at=LATER, actor=user
         )
+
+
+@pytest.mark.parametrize(
+    ("moment", "day"),
+    [
+        ("2026-12-02T23:59:59+00:00", "20261203"),  # 07:59 in Shanghai: already the 3rd
+        ("2026-12-02T15:59:59+00:00", "20261202"),  # 23:59:59 in Shanghai
+        ("2026-12-02T16:00:00+00:00", "20261203"),  # midnight in Shanghai
+    ],
+)
+def test_a_reviewers_report_is_dated_by_the_shanghai_calendar(moment, day):
+    # #18.8: the id took its date from UTC, so a report made before 08:00 carried yesterday's date.
+    platform_id = violations.new_violation_id(dt.datetime.fromisoformat(moment))
+    assert platform_id.startswith(f"WV-{day}-")
+    assert violations.new_violation_id(dt.datetime.fromisoformat(moment)) != platform_id  # the random tail
