@@ -4,7 +4,10 @@ downloads of the pages (csv, xlsx), with one rule for what a spreadsheet must no
 - jsonl: one JSON object a line, the row's values as given (the callers make them JSON-ready:
   "59.90" amounts, ISO-8601 times, None for null); nothing is neutralised, JSON is not a sheet.
 - csv: a header row, then one line a row; None is an empty cell, a boolean "true"/"false", and
-  every text cell goes through `safe_cell`.
+  every text cell goes through `safe_cell`. A download (a file for a person) starts with a UTF-8
+  byte-order mark: without it Excel reads the file in the system's code page and Chinese turns to
+  mojibake. A command's output does not (SPEC §9's files are read by programs, which the mark
+  would trip: `"\ufeffcase"` is not the column `case`).
 - xlsx: one sheet through tablib (bold, frozen header); numbers, booleans and empty cells keep
   their type, text goes through `safe_cell`.
 """
@@ -58,12 +61,19 @@ def _cells(row: Row, columns: Sequence[str]) -> list[Any]:
 
 
 def write_rows(
-    out: IO, rows: Iterable[Row], *, columns: Sequence[str], fmt: str, line_end: str = "\n", title: str = ""
+    out: IO,
+    rows: Iterable[Row],
+    *,
+    columns: Sequence[str],
+    fmt: str,
+    line_end: str = "\n",
+    title: str = "",
+    bom: bool = False,
 ) -> int:
     """Write `rows` (mappings with at least `columns`, or sequences in their order) to `out` as
     `fmt`; return how many rows. `out` takes text for jsonl and csv, bytes for xlsx. `line_end`
     ends each csv line: "\\n" on a command's standard output, "\\r\\n" (RFC 4180) in a download;
-    `title` names the xlsx sheet."""
+    `title` names the xlsx sheet; `bom` starts a csv with the byte-order mark (downloads)."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}")
     count = 0
@@ -72,6 +82,8 @@ def write_rows(
             out.write(json.dumps(dict(zip(columns, _cells(row, columns), strict=True)), ensure_ascii=False) + "\n")
             count += 1
     elif fmt == "csv":
+        if bom:
+            out.write("\ufeff")
         writer = csv.writer(out, lineterminator=line_end)
         writer.writerow([safe_cell(c) for c in columns])
         for row in rows:
@@ -93,12 +105,10 @@ def attach(response: HttpResponse, filename: str) -> HttpResponse:
     return response
 
 
-def download(
-    rows: Iterable[Row], *, columns: Sequence[str], fmt: str, filename: str, title: str = ""
-) -> HttpResponse:
+def download(rows: Iterable[Row], *, columns: Sequence[str], fmt: str, filename: str, title: str = "") -> HttpResponse:
     """`rows` as a file to download, named `filename` (its extension is the caller's)."""
     response = HttpResponse(content_type=CONTENT_TYPES[fmt])
-    write_rows(response, rows, columns=columns, fmt=fmt, line_end="\r\n", title=title)
+    write_rows(response, rows, columns=columns, fmt=fmt, line_end="\r\n", title=title, bom=True)
     return attach(response, filename)
 
 
@@ -115,13 +125,15 @@ class SafeTableExport(TableExport):
 
     def _export_args(self) -> dict:
         return {
-            "rows": (list(row) for row in self.dataset), "columns": list(self.dataset.headers or []),
-            "fmt": self.format, "title": self.dataset.title or "",
+            "rows": (list(row) for row in self.dataset),
+            "columns": list(self.dataset.headers or []),
+            "fmt": self.format,
+            "title": self.dataset.title or "",
         }
 
     def export(self):
         out = io.BytesIO() if self.format == "xlsx" else io.StringIO()
-        write_rows(out, **self._export_args(), line_end="\r\n")
+        write_rows(out, **self._export_args(), line_end="\r\n", bom=True)
         return out.getvalue()
 
     def response(self, filename=None):

@@ -15,8 +15,14 @@ from pddadmin.exports import safe_cell, write_rows
 
 COLUMNS = ("id", "name", "amount", "rate", "flag", "note")
 ROWS = [
-    {"id": "=HYPERLINK(1)", "name": "绿茶", "amount": "-100.00", "rate": Decimal("0.250000"), "flag": True,
-     "note": None},
+    {
+        "id": "=HYPERLINK(1)",
+        "name": "绿茶",
+        "amount": "-100.00",
+        "rate": Decimal("0.250000"),
+        "flag": True,
+        "note": None,
+    },
     ("@S1", "+1+1", "59.90", None, False, "-2+3"),
 ]
 
@@ -45,10 +51,18 @@ def test_csv_neutralises_text_and_keeps_numbers():
     out = io.StringIO()
     assert write_rows(out, ROWS, columns=COLUMNS, fmt="csv") == 2
     assert out.getvalue() == (
-        "id,name,amount,rate,flag,note\n"
-        "'=HYPERLINK(1),绿茶,-100.00,0.250000,true,\n"
-        "'@S1,'+1+1,59.90,,false,'-2+3\n"
+        "id,name,amount,rate,flag,note\n'=HYPERLINK(1),绿茶,-100.00,0.250000,true,\n'@S1,'+1+1,59.90,,false,'-2+3\n"
     )
+
+
+@pytest.mark.django_db
+def test_a_download_csv_starts_with_the_byte_order_mark_and_a_command_csv_does_not():
+    out = io.StringIO()
+    write_rows(out, ROWS, columns=COLUMNS, fmt="csv", bom=True)
+    assert out.getvalue().startswith("\ufeffid,name,")
+    plain = io.StringIO()
+    call_command("export_cases", "--format", "csv", stdout=plain, stderr=io.StringIO())
+    assert plain.getvalue().startswith("case,")
 
 
 def test_csv_line_end_is_the_callers():
@@ -91,8 +105,11 @@ def spy(target: str):
         ("export_cases", [], "aftersales.case_exports.write_rows"),
         ("export_payouts", ["--format", "csv"], "compensation.management.commands.export_payouts.write_rows"),
         ("export_payouts", [], "compensation.management.commands.export_payouts.write_rows"),
-        ("export_metrics", ["--date", "2026-03-31", "--format", "csv"],
-         "metrics.management.commands.export_metrics.write_rows"),
+        (
+            "export_metrics",
+            ["--date", "2026-03-31", "--format", "csv"],
+            "metrics.management.commands.export_metrics.write_rows",
+        ),
     ],
 )
 def test_each_export_command_writes_through_the_helper(command, args, target):
@@ -130,9 +147,12 @@ def test_each_download_writes_through_the_helper(staff_client, reviewer, shop, f
         assert response.status_code == 200, url
         assert response["Content-Type"] == exports.CONTENT_TYPES[fmt], url
         assert written.call_args.kwargs["fmt"] == fmt, url
+        # #18.5: a CSV for a person opens in Excel with its Chinese intact only with the mark
+        assert response.content.startswith(b"\xef\xbb\xbf") == (fmt == "csv"), url
     staff_client.force_login(reviewer)
     platform_urls = (
-        reverse("metrics:platform") + f"?date=2026-03-31&_export={fmt}", reverse("review:queue") + f"?_export={fmt}"
+        reverse("metrics:platform") + f"?date=2026-03-31&_export={fmt}",
+        reverse("review:queue") + f"?_export={fmt}",
     )
     for url in platform_urls:
         with spy("pddadmin.exports.write_rows") as written:
