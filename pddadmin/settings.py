@@ -137,6 +137,8 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "Asia/Shanghai"
 USE_I18N = True
 USE_TZ = True
+# Dates and times read alike in Chinese and English (pddadmin/timefmt.py says why).
+FORMAT_MODULE_PATH = ["pddadmin.formats"]
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
