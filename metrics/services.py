@@ -155,6 +155,39 @@ _LOGISTICS_OVER = (
     " AND c.logistics * c.{members} > {k} * c.cat_logistics)"
 )
 
+
+def over_category(
+    *, k: int, orders: int, grouped: int, category_orders: int, category_grouped: int, members: int
+) -> bool:
+    """_OVER for one goods' numbers, in Python: its quality refund orders and grouped orders
+    against the category's quality refund orders, grouped orders and goods with grouped orders.
+    For the case page's what-if (metrics.case_impact), which has numbers, not rows; tests hold it
+    to the SQL above on the same numbers."""
+    return (
+        grouped > 0
+        and orders * category_grouped > k * category_orders * grouped
+        and orders * members > k * category_orders
+    )
+
+
+def logistics_over_category(
+    *, orders: int, grouped: int, category_orders: int, category_grouped: int, members: int, k: int = LOGISTICS_TIMES
+) -> bool:
+    """_LOGISTICS_OVER in Python, as over_category is _OVER (the anomaly orders as `orders`)."""
+    return (
+        grouped > 0
+        and orders * (100 * category_orders + category_grouped) > k * category_orders * (100 * orders + grouped)
+        and orders * members > k * category_orders
+    )
+
+
+def quality_flag(**figures: int) -> Flag:
+    """The goods' quality flag (SPEC §5) from over_category's numbers: 5× before 3×, as the snapshot."""
+    if over_category(k=5, **figures):
+        return Flag.OVER_5X
+    return Flag.OVER_3X if over_category(k=3, **figures) else Flag.NONE
+
+
 _WITH_FLAGS = f"""
 SELECT c.*,
     CASE WHEN {_OVER.format(k=3)} THEN 1 ELSE 0 END AS over3,
