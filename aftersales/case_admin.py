@@ -25,10 +25,10 @@ from pddadmin.shops.paginator import LargeTablePaginator
 
 from . import case_panels
 from .case_forms import Outcome, SeenForm, submit_case_action
-from .errors import CaseRuleError
-from .models import AfterSalesCase, Kind, Liable, ReturnAddress, State, automatic_transitions, declared_transitions
+from .models import AfterSalesCase, Kind, Liable, ReturnAddress, automatic_transitions, declared_transitions
 from .selectors import claimed_by_other
 from .services import cases as case_services
+from .services.bulk import cases_bulk_act
 
 # --- forms of the transitions that need more than a click -----------------------------------
 
@@ -282,15 +282,11 @@ class CaseAdmin(ShopScopedAdminMixin, admin.ModelAdmin):
     # --- bulk agree ------------------------------------------------------------------------
     @admin.action(description=_("Agree to the selected cases"), permissions=["change"])
     def agree_selected(self, request, queryset):
-        """Each case on its own: one refusal does not stop the others; the report names it."""
-        done, failed = 0, []
-        for case in queryset.order_by("pk"):
-            try:
-                case_services.case_merchant_agree(case=case, actor=request.user, expected_state=State.PENDING_MERCHANT)
-            except CaseRuleError as error:
-                failed.append(f"{case.platform_id}: {'; '.join(error.messages)}")
-            else:
-                done += 1
+        """Each case on its own (`cases_bulk_act`): one refusal does not stop the others, and the
+        report names each skipped case with the reason that fits it."""
+        outcomes = cases_bulk_act(cases=queryset.order_by("pk"), name="merchant_agree", actor=request.user)
+        failed = [f"{o.case}: {o.message}" for o in outcomes if not o.done]
+        done = len(outcomes) - len(failed)
         if done:
             self.message_user(request, gettext("Agreed %(n)d cases.") % {"n": done}, messages.SUCCESS)
         if failed:
