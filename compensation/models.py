@@ -27,6 +27,7 @@ from pddadmin.evidence import EvidenceBase
 from pddadmin.fsm import Rule
 from pddadmin.shops.models import MONEY, Order, Shop
 from pddadmin.shops.selectors import handles_cases, is_platform_staff
+from pddadmin.timefmt import shown
 
 PAYOUT_AMOUNT = Decimal("100.00")
 
@@ -78,7 +79,7 @@ RULE_RULES = [
         _not_before_last_change,
         lambda v: (
             _("ruling time %(at)s is before the last change of violation %(id)s")
-            % {"at": v.moment.isoformat(), "id": v.platform_id}
+            % {"at": shown(v.moment, seconds=True), "id": v.platform_id}
         ),
     ),
 ]

@@ -9,12 +9,15 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Now
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 from django_fsm import GET_STATE, ConcurrentTransitionMixin, FSMField, Transition, transition
 
 from pddadmin.evidence import EvidenceBase
 from pddadmin.shops.models import MONEY, Order, Shop
+from pddadmin.timefmt import shown
 
 from ..errors import CaseRuleError
 from .addresses import ReturnAddress
@@ -93,6 +96,11 @@ class AfterSalesCase(ConcurrentTransitionMixin, models.Model):
     )
     claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)
     changed_at = models.DateTimeField(_("last changed"))
+    # When the row was last written, by the clock (changed_at is the moment of the change in the
+    # SPEC's time: an automatic transition's deadline, a feed event's time, both possibly long
+    # past). The open API's incremental sync orders by it (api/pagination.py); every write of a
+    # case sets it: save() through auto_now, the deadline job's bulk update in deadline_changes.
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True, db_default=Now())
 
     class Meta:
         verbose_name = _("after-sales case")
@@ -103,6 +111,7 @@ class AfterSalesCase(ConcurrentTransitionMixin, models.Model):
             models.Index(fields=["shop", "intervened_at"], name="case_shop_intervened"),
             models.Index(fields=["state", "escalated_at"], name="case_state_escalated"),
             models.Index(fields=["order", "state"], name="case_order_state"),
+            models.Index(fields=["shop", "updated_at", "id"], name="case_shop_updated"),
         ]
         constraints = [
             # SPEC §2.1: at most one open case per order, enforced by the database too.
@@ -129,7 +138,13 @@ class AfterSalesCase(ConcurrentTransitionMixin, models.Model):
     def deadline_changes(transition: Transition, due: Any) -> dict[str, Any]:
         """Fields an automatic transition sets besides the state. `due` is the deadline it is
         stamped with: a value for one case, F("due_at") when the job updates many at once."""
-        return {"due_at": None, "resolved_at": due, "changed_at": due, **transition.custom.get("sets", {})}
+        return {
+            "due_at": None,
+            "resolved_at": due,
+            "changed_at": due,
+            "updated_at": timezone.now(),
+            **transition.custom.get("sets", {}),
+        }
 
     def _apply_deadline(self, name: str) -> None:
         for field, value in self.deadline_changes(declared_transitions()[name][self.state], self.due_at).items():
@@ -318,12 +333,12 @@ class AfterSalesCase(ConcurrentTransitionMixin, models.Model):
         if due_at < floor:
             raise CaseRuleError(
                 _("the merchant deadline cannot be set earlier than 24 hours from now (%(floor)s)")
-                % {"floor": floor.isoformat()}
+                % {"floor": shown(floor)}
             )
         if self.due_at is None or due_at >= self.due_at:
             raise CaseRuleError(
                 _("the new deadline %(new)s does not shorten the current one (%(current)s)")
-                % {"new": due_at.isoformat(), "current": self.due_at.isoformat() if self.due_at else "-"}
+                % {"new": shown(due_at), "current": shown(self.due_at)}
             )
         self.due_at = due_at
         self.changed_at = at

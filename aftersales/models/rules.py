@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from pddadmin.fsm import Rule
 from pddadmin.shops.models import Order
 from pddadmin.shops.selectors import handles_cases, is_platform_staff
+from pddadmin.timefmt import shown
 
 from ..errors import CaseRuleError
 from .addresses import ReturnAddress
@@ -151,7 +152,7 @@ OPEN_RULES = [
         _within_window,
         lambda c: (
             _("the after-sales window of order %(order)s ended at %(end)s")
-            % {"order": c.order.platform_id, "end": window_end(c.order).isoformat()}
+            % {"order": c.order.platform_id, "end": shown(window_end(c.order))}
         ),
     ),
     Rule(_kind_fits_goods, _special_goods_message),
@@ -172,7 +173,7 @@ OPEN_RULES = [
         _within_exchange_window,
         lambda c: (
             _("the exchange window of order %(order)s (7 days after receipt) ended at %(end)s")
-            % {"order": c.order.platform_id, "end": exchange_window_end(c.order).isoformat()}
+            % {"order": c.order.platform_id, "end": shown(exchange_window_end(c.order))}
         ),
     ),
     Rule(_reason_fits_kind, lambda c: reason_error(c.kind, c.reason)),

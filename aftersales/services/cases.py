@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from pddadmin.shops.models import Order
+from pddadmin.timefmt import shown
 
 from ..errors import CaseChanged, CaseClaimError, CasePermissionDenied, CaseRuleError
 from ..models import (
@@ -241,7 +242,7 @@ def _check_current(
     if at < case.changed_at:
         raise CaseRuleError(
             _("%(at)s is older than the last change of case %(case)s (%(last)s)")
-            % {"at": at.isoformat(), "case": case.platform_id, "last": case.changed_at.isoformat()}
+            % {"at": shown(at, seconds=True), "case": case.platform_id, "last": shown(case.changed_at, seconds=True)}
         )
 
 

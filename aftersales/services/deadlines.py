@@ -17,6 +17,8 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from pddadmin.timefmt import shown
+
 from ..models import AfterSalesCase, automatic_transitions
 from .cases import apply_due_locked, case_lock, record_transitions
 
@@ -35,7 +37,7 @@ class DeadlineReport:
     def summary(self) -> str:
         parts = ", ".join(f"{n} {name}" for name, n in sorted(self.applied.items())) or "nothing due"
         return (
-            f"process_deadlines: {self.total} cases moved at their deadlines up to {self.now.isoformat()} "
+            f"process_deadlines: {self.total} cases moved at their deadlines up to {shown(self.now, seconds=True)} "
             f"({parts}) in {self.batches} batches, {self.seconds:.1f}s"
         )
 

@@ -27,6 +27,7 @@ from django.utils.translation import gettext as _
 
 from pddadmin.shops.models import Order
 from pddadmin.shops.services import OrderStep, orders_advance
+from pddadmin.timefmt import shown
 
 from ..models import TERMINAL_STATES, AfterSalesCase, automatic_transitions
 from .cases import apply_due_locked
@@ -50,10 +51,10 @@ def _refusal(item: OrderStep, order: Order | None, cases: list[AfterSalesCase]) 
     latest = max(cases, key=lambda c: c.changed_at)
     if item.at < latest.changed_at:
         return _("shipment at %(at)s is older than the last change of case %(case)s of order %(order)s (%(last)s)") % {
-            "at": item.at.isoformat(),
+            "at": shown(item.at, seconds=True),
             "case": latest.platform_id,
             "order": order.platform_id,
-            "last": latest.changed_at.isoformat(),
+            "last": shown(latest.changed_at, seconds=True),
         }
     # Every case of an order not shipped yet was opened before its shipment.
     blocking = next((c for c in cases if _state_at(c, item.at) not in TERMINAL_STATES), None)

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 
 from pddadmin.shops.models import Shop
 from pddadmin.shops.selectors import is_platform_staff
+from pddadmin.timefmt import shown
 
 from ..models import AccountKind, Credit, CreditKind, TransactionKind
 from . import charges, ledger
@@ -55,9 +56,9 @@ def shop_credit(
                 _("%(what)s at %(at)s is older than the last movement of shop %(shop)s's money (%(last)s)")
                 % {
                     "what": CreditKind(kind).label,
-                    "at": at.isoformat(),
+                    "at": shown(at, seconds=True),
                     "shop": books.shop.platform_id,
-                    "last": last.isoformat(),
+                    "last": shown(last, seconds=True),
                 }
             )
         charges.apply_due_locked(books, now=at)

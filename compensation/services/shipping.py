@@ -18,6 +18,7 @@ from aftersales.selectors import refunded_by
 from aftersales.services.deadlines import apply_due_deadlines
 from pddadmin.shops.models import Order
 from pddadmin.shops.selectors import handles_cases
+from pddadmin.timefmt import shown
 
 from ..models import SHIPPING_CHARGE_KINDS, Charge, ChargeKind
 from ..selectors import out_of_stock_refusal
@@ -101,9 +102,9 @@ def _open_cases_due(order: Order, at: dt.datetime) -> QuerySet[AfterSalesCase]:
 def _refusal(order: Order, at: dt.datetime) -> str | None:
     if at < order.changed_at:
         return _("declaration at %(at)s is older than the last change of order %(id)s (%(last)s)") % {
-            "at": at.isoformat(),
+            "at": shown(at, seconds=True),
             "id": order.platform_id,
-            "last": order.changed_at.isoformat(),
+            "last": shown(order.changed_at, seconds=True),
         }
     return out_of_stock_refusal(order)
 

@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from pddadmin.fsm import declared, unmet
 from pddadmin.shops.models import Order
 from pddadmin.shops.selectors import is_platform_staff
+from pddadmin.timefmt import shown
 
 from ..models import Violation, ViolationEvidence, ViolationLog, ViolationOrder, ViolationReason
 
@@ -71,7 +72,7 @@ def _check_reported_orders(orders: Sequence[Order], *, reason: str, at: dt.datet
         if at < order.placed_at:
             raise ValidationError(
                 _("report time %(at)s is before order %(id)s was placed")
-                % {"at": at.isoformat(), "id": order.platform_id}
+                % {"at": shown(at, seconds=True), "id": order.platform_id}
             )
     taken = (
         ViolationOrder.objects.filter(order__in=orders, reason=reason, active=True)

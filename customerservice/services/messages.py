@@ -20,6 +20,7 @@ from customerservice.content_rules import Attachment, Breach, NotAnImage, check_
 from pddadmin.feed.events import quote
 from pddadmin.shops.models import Order, Shop
 from pddadmin.shops.selectors import handles_cases
+from pddadmin.timefmt import shown
 
 from ..models import REPLY_WITHIN, TEXT_LIMIT, Conversation, Direction, Message
 
@@ -64,15 +65,15 @@ def _conversation(*, shop: Shop, buyer: str, at: dt.datetime) -> Conversation:
         raise ValidationError(
             _("message at %(at)s is older than the last message of the conversation of shop %(shop)s with %(buyer)s "
               "(%(last)s)")
-            % {"at": at.isoformat(), "shop": shop.platform_id, "buyer": buyer,
-               "last": conversation.last_message_at.isoformat()}
+            % {"at": shown(at, seconds=True), "shop": shop.platform_id, "buyer": buyer,
+               "last": shown(conversation.last_message_at, seconds=True)}
         )  # fmt: skip
     if conversation.last_violation_at is not None and at <= conversation.last_violation_at:
         raise ValidationError(
             _("message at %(at)s is not after the late-reply violation of the conversation of shop %(shop)s with "
               "%(buyer)s, due at %(due)s: what happened by then is settled")
-            % {"at": at.isoformat(), "shop": shop.platform_id, "buyer": buyer,
-               "due": conversation.last_violation_at.isoformat()}
+            % {"at": shown(at, seconds=True), "shop": shop.platform_id, "buyer": buyer,
+               "due": shown(conversation.last_violation_at, seconds=True)}
         )  # fmt: skip
     return conversation
 

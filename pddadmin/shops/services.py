@@ -11,6 +11,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
+from pddadmin.timefmt import shown
+
 from .models import STARS, Goods, LogisticsFlag, LogisticsFlagKind, Order, OrderRating, Role, Shop, ShopMembership
 from .selectors import is_platform_staff
 from .validators import normalize_phone, validate_hotline
@@ -189,7 +191,7 @@ def _order_error(new: NewOrder, existing: set[str]) -> ValidationError | None:
     if new.placed_at < new.goods.changed_at:
         return ValidationError(
             _("order placed at %(at)s is older than the last change of goods %(goods)s")
-            % {"at": new.placed_at.isoformat(), "goods": new.goods.platform_id}
+            % {"at": shown(new.placed_at, seconds=True), "goods": new.goods.platform_id}
         )
     return None
 
@@ -248,7 +250,12 @@ def _apply_step(step: str, field: str, item: OrderStep, order: Order | None) -> 
     if item.at < order.changed_at:
         return ValidationError(
             _("%(step)s at %(at)s is older than the last change of order %(id)s (%(last)s)")
-            % {"step": step, "at": item.at.isoformat(), "id": order.platform_id, "last": order.changed_at.isoformat()}
+            % {
+                "step": step,
+                "at": shown(item.at, seconds=True),
+                "id": order.platform_id,
+                "last": shown(order.changed_at, seconds=True),
+            }
         )
     if getattr(order, field) is not None:
         already = {
@@ -283,7 +290,12 @@ def _order_for_fact(order: Order, at: dt.datetime, what: str) -> Order:
     if at < order.changed_at:
         raise ValidationError(
             _("%(what)s at %(at)s is older than the last change of order %(id)s (%(last)s)")
-            % {"what": what, "at": at.isoformat(), "id": order.platform_id, "last": order.changed_at.isoformat()}
+            % {
+                "what": what,
+                "at": shown(at, seconds=True),
+                "id": order.platform_id,
+                "last": shown(order.changed_at, seconds=True),
+            }
         )
     return order
 

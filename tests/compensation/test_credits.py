@@ -130,8 +130,8 @@ def test_a_credit_older_than_the_last_movement_is_refused_one_at_the_same_instan
     code, _out, rejected, err = run_import(tmp_path / "credits.jsonl", *stale.lines())
     assert (code, rejected) == (1, [1])
     assert (
-        "line 1: settlement at 2026-03-03T09:59:59+00:00 is older than the last movement of shop S1's money "
-        "(2026-03-03T10:00:00+00:00)"
+        "line 1: settlement at 2026-03-03 17:59:59 is older than the last movement of shop S1's money "
+        "(2026-03-03 18:00:00)"
     ) in err
     assert list(Credit.objects.values_list("kind", "at")) == [(CreditKind.DEPOSIT_PAYMENT, PSB)]
     assert exported_accounts() == account(arrears="5.00")

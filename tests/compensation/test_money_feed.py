@@ -90,15 +90,15 @@ def bad_lines() -> list[tuple[dict, str]]:
         line(
             DECLARED - dt.timedelta(seconds=1),
             settled,
-            "settlement at 2026-03-03T03:59:59+00:00 is older than the last movement of shop S1's money "
-            "(2026-03-03T04:00:00+00:00)",
+            "settlement at 2026-03-03 11:59:59 is older than the last movement of shop S1's money "
+            "(2026-03-03 12:00:00)",
             shop="S1",
             amount="10.00",
         ),
         line(
             T0 - dt.timedelta(days=1),
             paid,
-            "deposit payment at 2026-02-28T01:00:00+00:00 is older than the last movement of shop S1's money",
+            "deposit payment at 2026-02-28 09:00:00 is older than the last movement of shop S1's money",
             shop="S1",
             amount="10.00",
         ),
@@ -112,13 +112,13 @@ def bad_lines() -> list[tuple[dict, str]]:
         line(
             T0 + dt.timedelta(hours=10),
             "order.out_of_stock",
-            "declaration at 2026-03-01T11:00:00+00:00 is older than the last change of order O3",
+            "declaration at 2026-03-01 19:00:00 is older than the last change of order O3",
             order="O3",
         ),
         line(
             T0 + dt.timedelta(minutes=30),
             "order.out_of_stock",
-            "declaration at 2026-03-01T01:30:00+00:00 is older than the last change of order O7",
+            "declaration at 2026-03-01 09:30:00 is older than the last change of order O7",
             order="O7",
         ),
     ]
