@@ -201,3 +201,46 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
 }
+
+# The open API for merchants' ERPs (SPEC §10, api/): Django REST framework, keys of
+# djangorestframework-api-key, the OpenAPI description by drf-spectacular, Swagger UI and Redoc
+# from drf-spectacular-sidecar's static files (nothing loaded from the internet).
+INSTALLED_APPS += ["rest_framework", "rest_framework_api_key", "drf_spectacular", "drf_spectacular_sidecar", "api"]
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["api.auth.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["api.auth.KeyRolePermission"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.ApiKeyRateThrottle"],
+    "DEFAULT_PAGINATION_CLASS": "api.pagination.UpdatedCursorPagination",
+    "DEFAULT_SCHEMA_CLASS": "api.schema.ApiAutoSchema",
+    "EXCEPTION_HANDLER": "api.problems.exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "pddadmin open API",
+    "DESCRIPTION": (
+        "The back-office's API for merchants' ERPs (SPEC §10). Authenticate with `Authorization: Api-Key <key>`; "
+        "every write needs an `Idempotency-Key` header; errors are RFC 9457 problem documents "
+        "(`application/problem+json`) with a stable `code`, in the language of `Accept-Language` "
+        "(`zh-Hans`, the default, or `en`)."
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {"CaseState": "aftersales.models.choices.State"},
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "api.schema.add_problems"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "600/min")  # per key
+API_MAX_BODY_BYTES = envint("API_MAX_BODY_BYTES", 64 * 1024)
+API_IDEMPOTENCY_TTL = envint("API_IDEMPOTENCY_TTL", 24 * 3600)  # seconds an Idempotency-Key is kept
+API_PAGE_SIZE = envint("API_PAGE_SIZE", 100)  # rows of a list page unless page_size asks fewer
+# Rows changed this recently are held back from lists: longer than a write transaction lasts, so
+# a cursor never passes a row still to be committed (api/pagination.py).
+API_SYNC_SETTLE_SECONDS = envint("API_SYNC_SETTLE_SECONDS", 30)

@@ -19,5 +19,6 @@ urlpatterns = [
     path("compensation/", include("compensation.urls")),
     path("service/", include("customerservice.urls")),
     path("jobs/", include("pddadmin.jobs.urls")),
+    path("api/v1/", include("api.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -27,6 +27,7 @@ LAYERS: dict[str, int] = {
     "metrics": 3,
     # 4: screens over the domain services.
     "review": 4,
+    "api": 4,
     # 5: the job runner, the demo world.
     "pddadmin.jobs": 5,
     "pddadmin.demo": 5,

@@ -1,0 +1,21 @@
+"""/api/v1/: the description, the docs, and one block of paths per resource."""
+
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from .views import cases
+
+app_name = "api"
+
+urlpatterns = [
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
+    # Cases are named by their platform id (SPEC §10: "the platform id").
+    path("cases/", cases.CaseList.as_view(), name="cases"),
+    path("cases/<str:case_id>/", cases.CaseDetail.as_view(), name="case"),
+    *[
+        path(f"cases/<str:case_id>/{name}/", view.as_view(), name=f"case-{name}")
+        for name, view in cases.TRANSITION_VIEWS.items()
+    ],
+]

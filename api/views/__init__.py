@@ -1,0 +1,1 @@
+"""One module per resource; `base.ApiView` is what every endpoint stands on."""
