@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from .conversations import emit_conversations
+from .logistics import Fulfilment, destinations, emit_logistics, monthly_shops
 
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
 
@@ -16,11 +17,12 @@ SHANGHAI = dt.timezone(dt.timedelta(hours=8))
 # payment pays them off first, and it has no settlement inside the period (monthly cycle, the first
 # one after it), so its accounts page ends with arrears to show.
 NEW_SHOP = "S1004"
+# shop, name, hotline, return address region and detail, main category (SPEC §5.1)
 SHOPS = [
-    ("S1001", "优选数码旗舰店", "0571-88886666", "浙江省/杭州市/西湖区", "文三路 90 号 数码大厦 5 楼"),
-    ("S1002", "果园直供鲜果铺", "13912345678", "山东省/烟台市/栖霞市", "苹果产业园 8 号仓"),
-    ("S1003", "居家日用百货店", "020-83338888", "广东省/广州市/白云区", "太和镇物流园 B3"),
-    ("S1004", "潮流服饰工厂店", "13512348888", "福建省/泉州市/晋江市", "陈埭镇鞋服城 12 栋"),
+    ("S1001", "优选数码旗舰店", "0571-88886666", "浙江省/杭州市/西湖区", "文三路 90 号 数码大厦 5 楼", "数码"),
+    ("S1002", "果园直供鲜果铺", "13912345678", "山东省/烟台市/栖霞市", "苹果产业园 8 号仓", "水果"),
+    ("S1003", "居家日用百货店", "020-83338888", "广东省/广州市/白云区", "太和镇物流园 B3", "家居"),
+    ("S1004", "潮流服饰工厂店", "13512348888", "福建省/泉州市/晋江市", "陈埭镇鞋服城 12 栋", "服饰"),
 ]
 GOODS = {
     "S1001": [
@@ -76,7 +78,12 @@ class _Event:
 class World:
     def __init__(self, *, orders: int, days: int, seed: int, end: dt.datetime, case_share: float = 0.04) -> None:
         self.orders, self.days, self.rng, self.end = orders, days, random.Random(seed), end
-        self.case_share = case_share
+        self.seed, self.case_share = seed, case_share
+        # The logistics facts draw from generators of their own, so adding them left every other
+        # draw, and so the rest of the world, as it was.
+        self.destinations = destinations(seed)
+        # Each random order's fulfilment as emitted, for the logistics facts (pddadmin.demo.logistics).
+        self.fulfilled: list[Fulfilment] = []
         self.events: list[_Event] = []
         self.start = end - dt.timedelta(days=days)
         # Goods revenue of received orders, by shop and week of the period: the weekly settlements.
@@ -91,7 +98,7 @@ class World:
     def build(self) -> Iterator[str]:
         opened = self.start - dt.timedelta(days=30)
         goods_ids = []
-        for shop_id, name, hotline, region, detail in SHOPS:
+        for shop_id, name, hotline, region, detail, category in SHOPS:
             self.emit(
                 opened,
                 "shop.opened",
@@ -102,6 +109,7 @@ class World:
                 deposit="0.00" if shop_id == NEW_SHOP else "2000.00",
                 balance="0.00" if shop_id == NEW_SHOP else "5000.00",
                 hotline=hotline,
+                category=category,
             )
             self.emit(
                 opened + 5 * MINUTE,
@@ -140,6 +148,7 @@ class World:
                 warranty_orders.setdefault(shop_id, []).append((f"DEMO{n:08d}", placed))
         self._warranty_reports(warranty_orders)
         self._shipping_showcase()
+        emit_logistics(self)
         self._money()
         emit_conversations(self)
         for event in sorted(self.events):
@@ -172,6 +181,7 @@ class World:
             buyer=f"U{rng.randrange(max(10, self.orders // 3)):07d}",
             amount=str(amount),
             promised_ship_by=(placed + 48 * H).isoformat(),
+            ship_to=self.destinations.destination(),
         )
         if rng.random() < 0.03:
             if with_case:  # never shipped: the buyer asks for the money back
@@ -183,15 +193,18 @@ class World:
             return placed  # grouped and never shipped: a late-shipment compensation at the promised time
         # Most ship within the promised 48 h; some ship late and owe their buyer a compensation.
         shipped = placed + (rng.randrange(49, 96) if timing < 0.025 else rng.randrange(2, 46)) * H
-        self.emit(shipped, "order.shipped", f"demo-s-{n}", phase=3, order=order_id, tracking=f"YT{n:010d}")
+        sent = self.emit(shipped, "order.shipped", f"demo-s-{n}", phase=3, order=order_id, tracking=f"YT{n:010d}")
         received = shipped + rng.randrange(30, 120) * H
+        fulfilment = Fulfilment(order_id, shipped, received=None, case=with_case)
+        if sent:
+            self.fulfilled.append(fulfilment)
         if with_case:
             if surge > 1:  # promotion orders: trouble shows within two days of shipping
                 opened = shipped + rng.randrange(6, 48) * H
             elif rng.random() < 0.5:  # the problem shows before the buyer confirms receipt
                 opened = shipped + rng.randrange(6, int((received - shipped) / H)) * H
             else:  # after receipt, inside the 15-day after-sales window
-                self._received(n, order_id, shop_id, amount, received)
+                fulfilment.received = self.receive(f"demo-r-{n}", order_id, shop_id, amount, received)
                 opened = received + rng.randrange(1, 14 * 24) * H
                 # Inside 7 days of receipt the buyer may ask for a replacement instead (换货).
                 exchange = not special and opened <= received + 7 * D and rng.random() < 0.6
@@ -200,13 +213,19 @@ class World:
                     return placed
             self._case(n, order_id, amount, opened, special=special)
         elif rng.random() < 0.9:
-            self._received(n, order_id, shop_id, amount, received)
+            fulfilment.received = self.receive(f"demo-r-{n}", order_id, shop_id, amount, received)
         return placed
 
-    def _received(self, n: int, order_id: str, shop_id: str, amount: Decimal, received: dt.datetime) -> None:
-        if self.emit(received, "order.received", f"demo-r-{n}", phase=4, order=order_id):
-            week = int((received - self.start) / (7 * D))
-            self.revenue[(shop_id, week)] = self.revenue.get((shop_id, week), Decimal("0.00")) + amount
+    def receive(
+        self, event_id: str, order_id: str, shop_id: str, amount: Decimal, received: dt.datetime
+    ) -> dt.datetime | None:
+        """The buyer confirms receipt (phase 4); its goods revenue is settled with its week's.
+        Returns when, or None when that is after the end."""
+        if not self.emit(received, "order.received", event_id, phase=4, order=order_id):
+            return None
+        week = int((received - self.start) / (7 * D))
+        self.revenue[(shop_id, week)] = self.revenue.get((shop_id, week), Decimal("0.00")) + amount
+        return received
 
     # --- after-sales cases along every path of SPEC §2 --------------------------------------
     def _unshipped_case(self, n: int, order_id: str, amount: Decimal, placed: dt.datetime) -> None:
@@ -414,7 +433,7 @@ class World:
         """Each week's goods revenue of received orders, settled the next day at 10:00 (every shop
         but the new one, see NEW_SHOP), and the new shop's deposit payment ten days in."""
         for (shop_id, week), amount in sorted(self.revenue.items()):
-            if shop_id == NEW_SHOP:
+            if shop_id == NEW_SHOP or shop_id in monthly_shops():
                 continue
             week_end = (self.start + (week + 1) * 7 * D).astimezone(SHANGHAI)
             settled = (week_end + D).replace(hour=10, minute=0, second=0, microsecond=0)
