@@ -421,7 +421,8 @@ class World:
         for order_id, shop_id, goods_id, amount, placed, shipped, out_of_stock in orders:
             self.emit(placed, "order.placed", f"demo-{order_id}", phase=1, order=order_id, shop=shop_id,
                       goods=goods_id, buyer=f"UX{order_id[-4:]}", amount=amount,
-                      promised_ship_by=(placed + 48 * H).isoformat())  # fmt: skip
+                      promised_ship_by=(placed + 48 * H).isoformat(),
+                      ship_to=self.destinations.destination())  # fmt: skip
             self.emit(placed + 30 * MINUTE, "order.grouped", f"demo-{order_id}-g", phase=2, order=order_id)
             if shipped is not None:
                 self.emit(placed + shipped, "order.shipped", f"demo-{order_id}-s", phase=3, order=order_id,
