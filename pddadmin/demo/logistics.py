@@ -241,7 +241,7 @@ class _Market:
 
     def _cable_complaint(self) -> None:
         """The cable shop's one anomaly order: an upheld logistics complaint, from the fourth-last
-        snapshot on. A shop of five orders among its main category's 470: over 5× its category."""
+        snapshot on. A shop of six orders among its main category's 474 (six shops): over 5× it."""
         order, _shipped, received = self._order("S2006", "S2006-G1", "19.90", self.d0 - 8 * D,
                                                 shipped_after=10 * H, received_after=60 * H)  # fmt: skip
         self.world.emit(received + 14 * H, "order.logistics_flagged", f"demo-lf-complaint-{order}", order=order,

@@ -13,6 +13,7 @@ from django.core.management import call_command
 from django.test import override_settings
 
 from aftersales.models import REASON_CLASS, AfterSalesCase, ReasonClass, State
+from metrics.forecast import goods_forecast
 from metrics.models import Flag, GoodsDaySnapshot, ShopDaySnapshot
 from metrics.selectors import numerator_orders
 from pddadmin.demo.world import SHANGHAI, demo_feed
@@ -139,3 +140,6 @@ def test_the_forecast_shows_a_goods_of_the_owner_coming_over_its_quality_line(de
     assert all(REASON_CLASS[c.reason] == ReasonClass.QUALITY for c in waiting)
     assert all(END_AT < c.due_at <= END_AT + dt.timedelta(days=7) for c in waiting)
     assert len(row["cases"]) >= 2 and set(row["cases"]) <= {c.platform_id for c in waiting}
+    # and, the flag holding, restricted within the 7 days too
+    coming = goods_forecast(day=LAST_DAY, shop=shop).restrictions_coming
+    assert any(c.goods == row["goods"] and c.date > dt.date.fromisoformat(row["date"]) for c in coming)
