@@ -24,7 +24,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
 
-from .problems import ValidationFailed
+from .problems import NotFound
 
 
 def encode_cursor(updated_at: dt.datetime, pk: int) -> str:
@@ -41,7 +41,8 @@ def decode_cursor(cursor: str) -> tuple[dt.datetime, int]:
             raise ValueError("no offset")
         return updated_at, int(pk)
     except (ValueError, UnicodeDecodeError, binascii.Error):
-        raise ValidationFailed(extra={"errors": {"cursor": [str(_("Not a cursor this API gave."))]}}) from None
+        # As DRF's own cursor pagination answers: there is no such page.
+        raise NotFound(_("Not a cursor this API gave.")) from None
 
 
 class UpdatedCursorPagination(BasePagination):

@@ -10,7 +10,7 @@ app_name = "api"
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
-    path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="api:schema", template_name="api/redoc.html"), name="redoc"),
     # Cases are named by their platform id (SPEC §10: "the platform id").
     path("cases/", cases.CaseList.as_view(), name="cases"),
     path("cases/<str:case_id>/", cases.CaseDetail.as_view(), name="case"),

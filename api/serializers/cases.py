@@ -1,6 +1,7 @@
 """After-sales cases as the API shows them, and the bodies of the merchant's transitions."""
 
 from django.core.validators import RegexValidator
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -77,6 +78,21 @@ class CaseListQuerySerializer(serializers.Serializer):
     )
     cursor = serializers.CharField(required=False, help_text="`next_cursor` of the previous page.")
     page_size = serializers.IntegerField(required=False, min_value=1, max_value=500)
+
+    def to_internal_value(self, data):
+        # A parameter that is sent says something: empty is refused, not read as absent; and a
+        # moment carries its offset (RFC 3339), or which day it meant is a guess.
+        errors = {name: [_("This field may not be blank.")] for name in self.fields if data.get(name, None) == ""}
+        since = data.get("updated_since")
+        if since and not errors and (parse_datetime(since) is None or parse_datetime(since).tzinfo is None):
+            errors["updated_since"] = [_("A date and time with its UTC offset, e.g. 2026-01-02T10:00:00+08:00.")]
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as error:
+            raise serializers.ValidationError({**error.detail, **errors}) from None
+        if errors:
+            raise serializers.ValidationError(errors)
+        return value
 
 
 class ExpectedStateMixin(serializers.Serializer):

@@ -48,6 +48,7 @@ class CaseList(ApiView):
         ),
         parameters=[CaseListQuerySerializer],
         responses={200: CaseSerializer(many=True)},
+        extensions=documented("not_found"),  # a cursor this API did not give
     )
     def get(self, request):
         query = CaseListQuerySerializer(data=request.query_params)

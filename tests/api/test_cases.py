@@ -65,6 +65,9 @@ def test_list_refuses_a_bad_filter_as_a_validation_problem(agent_api):
     assert body["code"] == "validation_error"
     assert set(body["errors"]) == {"state", "updated_since"}
     assert body["instance"] == "/api/v1/cases/"
+    for params in ({"updated_since": ""}, {"updated_since": "2026-01-02T10:00:00"}, {"kind": ""}):
+        answer = agent_api.get(url(), params)
+        assert (answer.status_code, list(answer.json()["errors"])) == (400, list(params)), params
 
 
 def test_one_case_with_its_log(shop, viewer_api):

@@ -89,7 +89,8 @@ def test_updated_since_starts_a_sync_and_the_settle_time_holds_back_fresh_writes
     assert [i for i, _u, _s in sync(agent_api)[0]] == [old.platform_id]
 
 
-def test_a_cursor_not_given_by_the_api_is_a_validation_problem(agent_api):
-    answer = agent_api.get("/api/v1/cases/", {"cursor": "not-a-cursor!"})
-    assert answer.status_code == 400
-    assert list(answer.json()["errors"]) == ["cursor"]
+def test_a_cursor_not_given_by_the_api_is_not_found(agent_api):
+    for cursor in ("not-a-cursor!", "0"):
+        answer = agent_api.get("/api/v1/cases/", {"cursor": cursor})
+        assert (answer.status_code, answer.json()["code"]) == (404, "not_found")
+        assert answer.json()["detail"] == "Not a cursor this API gave."
