@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 
 from ..auth import shop_of
 from ..models import ShopApiKey
-from ..problems import PayloadTooLarge
+from ..problems import NotFound, PayloadTooLarge
 from ..services import api_call_log
 
 
@@ -46,3 +46,16 @@ class ApiView(APIView):
                 duration_ms=(time.monotonic() - started) * 1000,
             )
         return response
+
+
+class NoSuchPath(ApiView):
+    """Whatever path under /api/v1/ names nothing (a case id outside the id syntax, a typo) is a
+    not_found problem like any other, not Django's HTML 404 page."""
+
+    schema = None  # not an operation of the description
+    authentication_classes: list = []
+    permission_classes: list = []
+    throttle_classes: list = []
+
+    def initial(self, request, *args, **kwargs):
+        raise NotFound()

@@ -223,3 +223,11 @@ def test_every_call_is_logged_with_its_key(shop, agent_key, agent_api):
         ("GET", "/api/v1/cases/missing/", 404, ""),
     ]
     assert all(c.duration_ms >= 0 for c in calls)
+
+
+def test_a_path_that_names_nothing_is_a_not_found_problem(agent_api):
+    for path in ("/api/v1/cases/bad%21id/", "/api/v1/cases/a/b/c/", "/api/v1/nothing/"):
+        for answer in (agent_api.get(path), agent_api.post(path)):
+            assert answer.status_code == 404, path
+            assert answer["Content-Type"] == "application/problem+json"
+            assert answer.json()["code"] == "not_found"
