@@ -51,6 +51,13 @@ class ReturnAddressAdmin(ShopScopedAdminMixin, admin.ModelAdmin):
         # The default moves only through "set as default", so there is always exactly one.
         return [] if obj is None else ["shop", "is_default", "platform_id", "created_at", "changed_at"]
 
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        # The default address cannot go (there is always one): its page offers no button that can
+        # only fail. A delete asked for anyway (an old tab, a bulk action) is refused with the reason.
+        if obj is not None and obj.is_default:
+            context["show_delete"] = False
+        return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
+
     @admin.display(description=_("region"))
     def region(self, obj):
         return obj.region

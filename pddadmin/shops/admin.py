@@ -109,6 +109,12 @@ class GoodsAdmin(ShopScopedAdminMixin, admin.ModelAdmin):
         "platform_id", "shop", "name", "category", "special", "warranty_mandatory", "listed_at", "changed_at",
     ]  # fmt: skip
 
+    def get_readonly_fields(self, request, obj=None):
+        # Mandatory 全国联保 cannot be switched off (SPEC §6.2): a box that can only be refused is a trap.
+        if obj is not None and obj.warranty_mandatory:
+            return [*self.readonly_fields, "warranty"]
+        return self.readonly_fields
+
     def has_add_permission(self, request):
         return False  # goods are listed through the platform feed (goods.listed)
 

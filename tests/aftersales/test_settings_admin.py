@@ -111,11 +111,16 @@ class TestReturnAddressAdmin:
         assert messages_of(response) == ["the platform froze this address book"]
 
     def test_default_cannot_be_deleted_from_its_page(self, shop, owner):
+        # #18.7: its page offered a delete button that could only fail; now it offers none.
         default = factories.ReturnAddressFactory(shop=shop, is_default=True)
-        url = reverse("admin:aftersales_returnaddress_delete", args=[default.pk])
-        response = client_for(owner).post(url, {"post": "yes"})
-        assert response.status_code == 302
-        assert response["Location"] == reverse("admin:aftersales_returnaddress_change", args=[default.pk])
+        spare = factories.ReturnAddressFactory(shop=shop)
+        client = client_for(owner)
+        delete = reverse("admin:aftersales_returnaddress_delete", args=[default.pk])
+        page = client.get(reverse("admin:aftersales_returnaddress_change", args=[default.pk])).content.decode()
+        assert delete not in page and 'class="deletelink"' not in page
+        spare_page = client.get(reverse("admin:aftersales_returnaddress_change", args=[spare.pk])).content.decode()
+        assert reverse("admin:aftersales_returnaddress_delete", args=[spare.pk]) in spare_page
+        response = client.post(delete, {"post": "yes"})  # from a page opened before it became the default
         assert "is the default return address and cannot be deleted" in " ".join(messages_of(response))
         assert ReturnAddress.objects.filter(pk=default.pk).exists()
 
