@@ -8,6 +8,8 @@ from rest_framework import serializers
 
 from aftersales.models import Actor, AfterSalesCase, CloseReason, Kind, Reason, ReturnAddress, State
 
+from .query import QuerySerializer
+
 # A refusal or tracking number must say something (SPEC §2.3 "reason text required"): blank is
 # refused here already, and the pattern tells clients so in the schema.
 SOME_TEXT = RegexValidator(r"\S", _("This field may not be blank."))
@@ -69,7 +71,7 @@ class CaseDetailSerializer(CaseSerializer):
     log = CaseTransitionSerializer(source="transitions.all", many=True)
 
 
-class CaseListQuerySerializer(serializers.Serializer):
+class CaseListQuerySerializer(QuerySerializer):
     state = serializers.ChoiceField(choices=State.choices, required=False)
     kind = serializers.ChoiceField(choices=Kind.choices, required=False)
     reason = serializers.ChoiceField(choices=Reason.choices, required=False)
@@ -79,20 +81,12 @@ class CaseListQuerySerializer(serializers.Serializer):
     cursor = serializers.CharField(required=False, help_text="`next_cursor` of the previous page.")
     page_size = serializers.IntegerField(required=False, min_value=1, max_value=500)
 
-    def to_internal_value(self, data):
-        # A parameter that is sent says something: empty is refused, not read as absent; and a
-        # moment carries its offset (RFC 3339), or which day it meant is a guess.
-        errors = {name: [_("This field may not be blank.")] for name in self.fields if data.get(name, None) == ""}
+    def query_errors(self, data) -> dict:
+        # A moment carries its offset (RFC 3339), or which day it meant is a guess.
         since = data.get("updated_since")
-        if since and not errors and (parse_datetime(since) is None or parse_datetime(since).tzinfo is None):
-            errors["updated_since"] = [_("A date and time with its UTC offset, e.g. 2026-01-02T10:00:00+08:00.")]
-        try:
-            value = super().to_internal_value(data)
-        except serializers.ValidationError as error:
-            raise serializers.ValidationError({**error.detail, **errors}) from None
-        if errors:
-            raise serializers.ValidationError(errors)
-        return value
+        if since and (parse_datetime(since) is None or parse_datetime(since).tzinfo is None):
+            return {"updated_since": [_("A date and time with its UTC offset, e.g. 2026-01-02T10:00:00+08:00.")]}
+        return {}
 
 
 class ExpectedStateMixin(serializers.Serializer):

@@ -70,6 +70,17 @@ def test_list_refuses_a_bad_filter_as_a_validation_problem(agent_api):
         assert (answer.status_code, list(answer.json()["errors"])) == (400, list(params)), params
 
 
+def test_list_refuses_a_parameter_it_does_not_have(shop, agent_api):
+    # A misspelt filter must not answer every case as if it had filtered.
+    live_case_in(State.PENDING_MERCHANT, shop=shop)
+    answer = agent_api.get(url(), {"stat": "pending_merchant", "kind": "exchange"})
+    assert answer.status_code == 400
+    assert answer.json()["code"] == "validation_error"
+    assert answer.json()["errors"] == {"stat": ["Unknown query parameter."]}
+    chinese = agent_api.get(url(), {"stat": "x"}, HTTP_ACCEPT_LANGUAGE="zh-Hans")
+    assert chinese.json()["errors"] == {"stat": ["未知的查询参数。"]}
+
+
 def test_one_case_with_its_log(shop, viewer_api):
     case = live_case_in(State.RETURN_SHIPPED, shop=shop)
     body = viewer_api.get(url(case)).json()
