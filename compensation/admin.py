@@ -4,10 +4,12 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from pddadmin.shops.admin_scope import ReadOnlyAdminMixin, ShopListFilter, ShopScopedAdminMixin
 from pddadmin.shops.paginator import LargeTablePaginator
 
+from . import selectors
 from .models import Account, Charge, Coupon, Credit, Entry, LedgerTransaction, Violation, ViolationLog, ViolationOrder
 
 
@@ -20,9 +22,17 @@ class ViolationOrderInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 class ViolationLogInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = ViolationLog
-    fields = ["at", "action", "from_state", "to_state", "actor", "source", "note"]
+    fields = ["at", "action_shown", "from_state", "to_state", "actor", "source_shown", "note"]
     readonly_fields = fields
     extra = 0
+
+    @admin.display(description=pgettext_lazy("history", "action"))
+    def action_shown(self, obj):
+        return obj.action_label
+
+    @admin.display(description=_("source"))
+    def source_shown(self, obj):
+        return obj.source_label
 
 
 @admin.register(Violation)
@@ -95,8 +105,14 @@ class EntryInline(ReadOnlyAdminMixin, admin.TabularInline):
 @admin.register(LedgerTransaction)
 class LedgerTransactionAdmin(ReadOnlyAdminMixin, ShopScopedAdminMixin, admin.ModelAdmin):
     shop_path = "shop"
-    list_display = ["id", "kind", "shop", "at", "memo"]
+    list_display = ["id", "kind", "shop", "at", "memo_shown"]
     list_filter = [ShopListFilter, "kind"]
-    list_select_related = ["shop"]
+    list_select_related = ["shop", "charge__violation", "charge__order", "credit"]
+    exclude = ["memo"]  # the stored text is in the language of its writer; memo_shown says it again
+    readonly_fields = ["memo_shown"]
     paginator = LargeTablePaginator
     inlines = [EntryInline]
+
+    @admin.display(description=_("memo"))
+    def memo_shown(self, obj):
+        return selectors.memo_shown(obj)

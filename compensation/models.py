@@ -20,6 +20,7 @@ from django.db.models import Q
 from django.db.models.functions import Round
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from django_fsm import GET_STATE, FSMField, FSMModelMixin, transition
 
 from pddadmin.append_only import AppendOnlyModel
@@ -199,8 +200,9 @@ class ViolationOrder(models.Model):
             ),
         ]
 
+    # Titles name what a person knows: the violation's and the order's platform ids, not row ids.
     def __str__(self) -> str:
-        return f"{self.violation_id}#{self.position}"
+        return f"{self.violation.platform_id} · {self.order.platform_id}"
 
 
 class ViolationEvidence(EvidenceBase):
@@ -214,14 +216,20 @@ class ViolationEvidence(EvidenceBase):
         ordering = ["violation", "added_at", "id"]
 
     def __str__(self) -> str:
-        return f"{self.violation_id} {self.side} {self.note}"
+        return f"{self.violation.platform_id} {self.get_side_display()} {self.note}"
+
+
+# What the history shows for the log's stored words (kept as plain strings: the rows are
+# append-only and the values are the feed's and the services' vocabulary, not a choice field).
+VIOLATION_LOG_ACTIONS = {"report": _("reported"), "explain": _("explained"), "rule": _("ruled")}
+VIOLATION_LOG_SOURCES = {"feed": _("platform feed"), "admin": _("back-office"), "review": _("review")}
 
 
 class ViolationLog(AppendOnlyModel):
     """One row per change of a violation: report, explanation, ruling."""
 
     violation = models.ForeignKey(Violation, on_delete=models.PROTECT, related_name="log")
-    action = models.CharField(_("action"), max_length=16)
+    action = models.CharField(pgettext_lazy("history", "action"), max_length=16)
     from_state = models.CharField(_("from"), max_length=16, choices=ViolationState.choices, blank=True)
     to_state = models.CharField(_("to"), max_length=16, choices=ViolationState.choices)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True)
@@ -235,10 +243,22 @@ class ViolationLog(AppendOnlyModel):
         ordering = ["violation", "at", "id"]
 
     def __str__(self) -> str:
-        return f"{self.violation_id}: {self.action}"
+        return f"{self.violation.platform_id}: {self.action_label}"
+
+    @property
+    def action_label(self) -> str:
+        return str(VIOLATION_LOG_ACTIONS.get(self.action, self.action))
+
+    @property
+    def source_label(self) -> str:
+        return str(VIOLATION_LOG_SOURCES.get(self.source, self.source))
 
 
 # --- Ledger ------------------------------------------------------------------------------
+
+
+# "kind" and "action" are msgids other apps' catalogues translate for their own models (a case's
+# kind is 售后类型): the first app in INSTALLED_APPS would win, so the money's words have a context.
 
 
 class AccountKind(models.TextChoices):
@@ -256,7 +276,7 @@ PLATFORM_KINDS = (AccountKind.COUPON_LIABILITY, AccountKind.FINES, AccountKind.F
 
 class Account(models.Model):
     shop = models.ForeignKey(Shop, on_delete=models.PROTECT, null=True, blank=True, related_name="accounts")
-    kind = models.CharField(_("kind"), max_length=24, choices=AccountKind.choices)
+    kind = models.CharField(pgettext_lazy("money", "kind"), max_length=24, choices=AccountKind.choices)
     # Cached sum of the entries, updated in the same transaction as they are written;
     # `check_ledger` proves it.
     balance = models.DecimalField(_("balance"), default=Decimal("0.00"), **MONEY)
@@ -275,7 +295,7 @@ class Account(models.Model):
         ]
 
     def __str__(self) -> str:
-        owner = self.shop.platform_id if self.shop_id else "platform"
+        owner = self.shop.platform_id if self.shop_id else _("platform")
         return f"{owner} {self.get_kind_display()}"
 
 
@@ -293,7 +313,7 @@ class TransactionKind(models.TextChoices):
 
 
 class LedgerTransaction(AppendOnlyModel):
-    kind = models.CharField(_("kind"), max_length=24, choices=TransactionKind.choices)
+    kind = models.CharField(pgettext_lazy("money", "kind"), max_length=24, choices=TransactionKind.choices)
     shop = models.ForeignKey(Shop, on_delete=models.PROTECT, related_name="ledger_transactions")
     at = models.DateTimeField(_("time"))
     memo = models.CharField(_("memo"), max_length=255, blank=True)
@@ -307,7 +327,7 @@ class LedgerTransaction(AppendOnlyModel):
         indexes = [models.Index(fields=["shop", "at"], name="ledger_txn_shop_at")]
 
     def __str__(self) -> str:
-        return f"#{self.pk} {self.get_kind_display()}"
+        return f"{self.shop.platform_id} {self.get_kind_display()} {shown(self.at)}"
 
 
 class Entry(AppendOnlyModel):
@@ -377,7 +397,7 @@ class Charge(AppendOnlyModel):
     does.
     """
 
-    kind = models.CharField(_("kind"), max_length=16, choices=ChargeKind.choices)
+    kind = models.CharField(pgettext_lazy("money", "kind"), max_length=16, choices=ChargeKind.choices)
     cause = models.CharField(_("cause"), max_length=160, unique=True)
     shop = models.ForeignKey(Shop, on_delete=models.PROTECT, related_name="charges")
     violation = models.ForeignKey(Violation, on_delete=models.PROTECT, null=True, blank=True, related_name="payouts")
@@ -440,7 +460,7 @@ class Credit(AppendOnlyModel):
     """Money the platform credits a shop (SPEC §6.1): a settlement of goods revenue or a deposit
     payment. Arrears are paid off first; only the rest reaches the goods balance or the deposit."""
 
-    kind = models.CharField(_("kind"), max_length=16, choices=CreditKind.choices)
+    kind = models.CharField(pgettext_lazy("money", "kind"), max_length=16, choices=CreditKind.choices)
     shop = models.ForeignKey(Shop, on_delete=models.PROTECT, related_name="credits")
     amount = models.DecimalField(_("amount"), **MONEY)
     to_arrears = models.DecimalField(_("paid off arrears"), **MONEY)
@@ -470,4 +490,4 @@ class Credit(AppendOnlyModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} {self.shop_id} ¥{self.amount}"
+        return f"{self.get_kind_display()} {self.shop.platform_id} ¥{self.amount}"

@@ -10,6 +10,7 @@ from django.db.models import DecimalField, Exists, F, OuterRef, QuerySet, Subque
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from aftersales.models import AfterSalesCase, Refund
 from pddadmin.fsm import allowed
@@ -25,6 +26,7 @@ from .models import (
     Credit,
     Entry,
     LedgerTransaction,
+    TransactionKind,
     Violation,
 )
 
@@ -59,6 +61,30 @@ CHARGE_COLUMNS = (
 )
 ACCOUNT_COLUMNS = ("shop", "deposit", "balance", "arrears")
 STATEMENT_COLUMNS = ("time", "transaction", "kind", "cause", "memo", "amount", "running_balance")
+# The header a person reads in a page's CSV/XLSX download; the commands keep SPEC §9's names.
+COLUMN_LABELS = {
+    "violation": gettext_lazy("violation id"),
+    "order": gettext_lazy("order id"),
+    "buyer": gettext_lazy("buyer id"),
+    "amount": gettext_lazy("amount"),
+    "from_deposit": gettext_lazy("from deposit"),
+    "from_balance": gettext_lazy("from goods balance"),
+    "arrears": gettext_lazy("arrears"),
+    "coupon": gettext_lazy("coupon"),
+    "issued_at": gettext_lazy("issued at"),
+    "expires_at": gettext_lazy("expires at"),
+    "kind": pgettext_lazy("money", "kind"),
+    "shop": gettext_lazy("shop id"),
+    "message": gettext_lazy("message id"),
+    "at": gettext_lazy("time"),
+    "deposit": gettext_lazy("deposit"),
+    "balance": gettext_lazy("goods balance"),
+    "time": gettext_lazy("time"),
+    "transaction": gettext_lazy("transaction"),
+    "cause": gettext_lazy("cause"),
+    "memo": gettext_lazy("memo"),
+    "running_balance": gettext_lazy("running balance"),
+}
 
 
 def violations_for(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Violation]:
@@ -164,6 +190,22 @@ def transaction_cause(txn: LedgerTransaction) -> str:
         return charge_cause(charge)
     credit = transaction_credit(txn)
     return credit_cause(credit) if credit is not None else ""
+
+
+def memo_shown(txn: LedgerTransaction) -> str:
+    """A transaction's memo in the reader's language. The stored memo was written in the language
+    active when the money moved (a feed import, a job); what it says follows from the transaction
+    itself, so it is said again here, and the stored text is shown only when nothing else is known
+    (a staff member's own note)."""
+    if txn.kind == TransactionKind.OPENING:
+        return _("opening balances")
+    charge = transaction_charge(txn)
+    if charge is not None:
+        return f"{charge.get_kind_display()}: {charge_cause(charge)}"
+    credit = transaction_credit(txn)
+    if credit is not None:
+        return credit.note or str(credit.get_kind_display())
+    return txn.memo
 
 
 # --- orders: their money and the out-of-stock declaration (SPEC §7.3) -------------------------
@@ -292,7 +334,7 @@ def statement_rows(*, account: Account) -> Iterator[dict]:
             "transaction": entry.transaction_id,
             "kind": entry.transaction.get_kind_display(),
             "cause": transaction_cause(entry.transaction),
-            "memo": entry.transaction.memo,
+            "memo": memo_shown(entry.transaction),
             "amount": _money(entry.amount),
             "running_balance": _money(entry.running_balance),
         }

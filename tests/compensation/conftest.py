@@ -72,3 +72,20 @@ def english():
 
     with translation.override("en"):
         yield
+
+
+def headed(columns) -> tuple[str, ...]:
+    """The header a page's download in English gives `columns` (the commands keep SPEC §9's column
+    names; the pages say them to people, in their language)."""
+    from django.utils import translation
+
+    from compensation.selectors import COLUMN_LABELS
+
+    with translation.override("en"):
+        return tuple(str(COLUMN_LABELS[c]) for c in columns)
+
+
+def keyed(lines: list[dict], columns) -> list[dict]:
+    """A download's rows (csv.DictReader) keyed by the column names again."""
+    names = dict(zip(headed(columns), columns, strict=True))
+    return [{names[k]: v for k, v in line.items()} for line in lines]

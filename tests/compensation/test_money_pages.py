@@ -28,6 +28,7 @@ from compensation.services import charges, ledger, payouts
 from pddadmin.feed.importer import import_events
 from pddadmin.shops.models import Order, Shop, ShopMembership
 from tests import factories
+from tests.compensation.conftest import headed, keyed
 from tests.concurrency import run_in_threads
 from tests.logins import sign_in as _sign_in
 from tests.logins import signed_in
@@ -196,13 +197,15 @@ def test_a_merchant_cannot_filter_their_way_into_another_shop(client, owner, wor
 
 @pytest.mark.parametrize("fmt", ["csv", "xlsx"])
 def test_charges_download_is_scoped_and_filtered(client, owner, world, fmt):
-    response = sign_in(client, owner).get(reverse("compensation:charges"), {"export": fmt, "kind": "late_shipment"})
+    response = sign_in(client, owner, language="en").get(
+        reverse("compensation:charges"), {"export": fmt, "kind": "late_shipment"}
+    )
     assert response.status_code == 200 and f"charges.{fmt}" in response["Content-Disposition"]
     if fmt == "csv":
         lines = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
     else:
         lines = [list(r) for r in openpyxl.load_workbook(io.BytesIO(response.content)).active.values]
-    assert tuple(lines[0]) == CHARGE_COLUMNS
+    assert tuple(lines[0]) == headed(CHARGE_COLUMNS)
     late = Charge.objects.get(shop=world.shop, kind=ChargeKind.LATE_SHIPMENT)
     assert [dict(zip(CHARGE_COLUMNS, line, strict=True))["order"] for line in lines[1:]] == [late.order.platform_id]
 
@@ -241,7 +244,7 @@ def test_accounts_page_shows_deposit_balance_and_what_is_owed_each_linking_to_it
 
 def test_accounts_download(client, owner, world):
     response = sign_in(client, owner).get(reverse("compensation:accounts"), {"export": "csv"})
-    lines = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
+    lines = keyed(list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig")))), ACCOUNT_COLUMNS)
     arrears = Account.objects.get(shop=world.shop, kind="arrears").balance
     assert [line["shop"] for line in lines] == ["MS1"] and tuple(lines[0]) == ACCOUNT_COLUMNS
     assert Decimal(lines[0]["arrears"]) == -arrears
@@ -271,8 +274,10 @@ def test_statement_shows_every_row_with_its_running_balance_and_cause(client, ow
 
 def test_statement_download_has_the_cause(client, owner, world):
     arrears = Account.objects.get(shop=world.shop, kind="arrears")
-    response = sign_in(client, owner).get(reverse("compensation:statement", args=[arrears.pk]), {"export": "csv"})
-    lines = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
+    response = sign_in(client, owner, language="en").get(
+        reverse("compensation:statement", args=[arrears.pk]), {"export": "csv"}
+    )
+    lines = keyed(list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig")))), STATEMENT_COLUMNS)
     assert tuple(lines[0]) == STATEMENT_COLUMNS
     by_txn = {int(line["transaction"]): line for line in lines}
     payout = Charge.objects.get(shop=world.shop, kind=ChargeKind.WARRANTY)
