@@ -1,6 +1,7 @@
 """After-sales reads."""
 
 from django.db.models import BooleanField, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet
+from django.utils.translation import gettext_lazy
 
 from pddadmin.shops.models import Shop
 
@@ -11,9 +12,7 @@ def shops_with_info_missing(queryset: QuerySet[Shop] | None = None) -> QuerySet[
     """Annotate `info_missing`: no hotline or no return address (售后信息缺失)."""
     queryset = queryset if queryset is not None else Shop.objects.all()
     has_address = Exists(ReturnAddress.objects.filter(shop=OuterRef("pk")))
-    return queryset.annotate(
-        info_missing=ExpressionWrapper(Q(hotline="") | ~has_address, output_field=BooleanField())
-    )
+    return queryset.annotate(info_missing=ExpressionWrapper(Q(hotline="") | ~has_address, output_field=BooleanField()))
 
 
 def shop_info_missing(*, shop: Shop) -> bool:
@@ -39,3 +38,23 @@ def refunded_by(order: OuterRef | F, moment: OuterRef | F) -> Q:
     return Q(Exists(Refund.objects.filter(order=order, refunded_at__lte=moment))) | Q(
         Exists(AfterSalesCase.objects.filter(order=order, state__in=refunding, due_at__lte=moment))
     )
+
+
+# Whose turn a waiting state is and what its automatic transition does at the deadline (SPEC §2.3):
+# after a refusal the deadline is the buyer's (escalate or resubmit, or the case closes), not the
+# merchant's, and the case page says so instead of a bare "deadline".
+DEADLINE_MEANINGS = {
+    State.PENDING_MERCHANT: gettext_lazy("Merchant's deadline to agree or refuse (then refunded automatically)"),
+    State.RETURN_SHIPPED: gettext_lazy("Merchant's deadline to confirm the return (then refunded automatically)"),
+    State.MERCHANT_REFUSED: gettext_lazy("Buyer's deadline to escalate or resubmit (then the case closes)"),
+    State.AWAITING_RETURN: gettext_lazy("Buyer's deadline to ship the return (then the case closes)"),
+    State.RETURN_REFUSED: gettext_lazy("Buyer's deadline to escalate (then the case closes)"),
+}
+
+
+def deadline_meaning(case: AfterSalesCase) -> str:
+    """The label of `case.due_at` on its page: whose turn it is and what happens at the deadline
+    (the declared automatic transition of its state); "" when no automatic transition waits."""
+    if case.due_at is None or case.state not in automatic_transitions():
+        return ""
+    return str(DEADLINE_MEANINGS.get(case.state, gettext_lazy("deadline")))

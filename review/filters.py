@@ -3,6 +3,7 @@
 import datetime as dt
 
 import django_filters
+from django import forms
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -31,12 +32,22 @@ CLAIM_CHOICES = [
 
 
 class QueueFilter(django_filters.FilterSet):
-    # A text box rather than a select: the platform has far too many shops for a drop-down.
-    shop = django_filters.CharFilter(label=_("shop"), method="filter_shop")
-    kind = django_filters.ChoiceFilter(label=_("kind"), choices=Kind.choices)
-    reason = django_filters.ChoiceFilter(label=_("reason"), choices=Reason.choices)
-    age = django_filters.ChoiceFilter(label=_("waiting"), choices=AGE_CHOICES, method="filter_age")
-    claim = django_filters.ChoiceFilter(label=_("claim"), choices=CLAIM_CHOICES, method="filter_claim")
+    # A text box rather than a select: the platform has far too many shops for a drop-down. It
+    # suggests the shops of the queue (a <datalist>, queue_shops) and takes a shop id or a name.
+    shop = django_filters.CharFilter(
+        label=_("shop id or name"),
+        method="filter_shop",
+        widget=forms.TextInput(attrs={"list": "queue-shops", "autocomplete": "off"}),
+    )
+    # "All" rather than django-filter's "---------": Django's catalogue says 全部.
+    kind = django_filters.ChoiceFilter(label=_("kind"), choices=Kind.choices, empty_label=_("All"))
+    reason = django_filters.ChoiceFilter(label=_("reason"), choices=Reason.choices, empty_label=_("All"))
+    age = django_filters.ChoiceFilter(
+        label=_("waiting"), choices=AGE_CHOICES, method="filter_age", empty_label=_("All")
+    )
+    claim = django_filters.ChoiceFilter(
+        label=_("claim"), choices=CLAIM_CHOICES, method="filter_claim", empty_label=_("All")
+    )
 
     def __init__(self, *args, now: dt.datetime | None = None, **kwargs):
         super().__init__(*args, **kwargs)

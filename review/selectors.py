@@ -13,6 +13,20 @@ from pddadmin.shops.models import Order
 SLA_HOURS = 48
 
 
+QUEUE_SHOPS = 500  # the shop box suggests up to this many shops with cases waiting
+
+
+def queue_shops() -> list[tuple[str, str]]:
+    """(platform id, name) of the shops with cases under intervention, for the shop box's
+    suggestions: the queue's own shops, a bounded list, never every shop of the platform."""
+    return list(
+        AfterSalesCase.objects.filter(state=State.UNDER_INTERVENTION)
+        .order_by("shop__platform_id")
+        .values_list("shop__platform_id", "shop__name")
+        .distinct()[:QUEUE_SHOPS]
+    )
+
+
 def intervention_queue(*, now: dt.datetime | None = None) -> QuerySet[AfterSalesCase]:
     """Every case under intervention, oldest escalation first, with `waiting` (now − escalated_at).
 
@@ -25,8 +39,17 @@ def intervention_queue(*, now: dt.datetime | None = None) -> QuerySet[AfterSales
         AfterSalesCase.objects.filter(state=State.UNDER_INTERVENTION)
         .select_related("shop", "claimed_by")
         .only(
-            "platform_id", "order_id", "kind", "reason", "amount", "state", "escalated_at", "claimed_at",
-            "shop__platform_id", "shop__name", "claimed_by__username",
+            "platform_id",
+            "order_id",
+            "kind",
+            "reason",
+            "amount",
+            "state",
+            "escalated_at",
+            "claimed_at",
+            "shop__platform_id",
+            "shop__name",
+            "claimed_by__username",
         )
         .prefetch_related(Prefetch("order", queryset=Order.objects.only("platform_id")))
         .annotate(

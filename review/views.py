@@ -34,6 +34,7 @@ from .selectors import (
     intervention_queue,
     is_overdue,
     prior_cases,
+    queue_shops,
     waiting_hours,
     warranty_queue,
 )
@@ -88,6 +89,7 @@ class QueueView(ReviewerRequiredMixin, ExportMixin, SingleTableMixin, FilterView
         cleaned = getattr(self.filterset.form, "cleaned_data", {})
         context["next_case_filters"] = {name: cleaned[name] for name in NEXT_CASE_FILTERS if cleaned.get(name)}
         context["sla_hours"] = SLA_HOURS
+        context["queue_shops"] = queue_shops()
         paginator = getattr(context["table"], "paginator", None)
         context["count_is_estimate"] = paginator is not None and paginator.count > paginator.exact_limit
         context["title"] = _("Platform intervention queue")
@@ -315,9 +317,13 @@ class WarrantyReportView(ReviewerRequiredMixin, View):
             return self.render(form)
         try:
             violation = violation_services.violation_report(
-                platform_id=violation_services.new_violation_id(), orders=[found[i] for i in ids],
-                reason=form.cleaned_data["reason"], complaint=form.cleaned_data["complaint"],
-                at=timezone.now(), actor=request.user, source="review",
+                platform_id=violation_services.new_violation_id(),
+                orders=[found[i] for i in ids],
+                reason=form.cleaned_data["reason"],
+                complaint=form.cleaned_data["complaint"],
+                at=timezone.now(),
+                actor=request.user,
+                source="review",
             )
         except ValidationError as error:
             form.add_error(None, error)

@@ -1,4 +1,5 @@
 import datetime as dt
+import gettext as gettext_module
 
 import pytest
 from django.contrib.auth.models import Group
@@ -32,6 +33,9 @@ def compiled_catalogues():
     .mo files), and the ones Django cached before dropped."""
     call_command("compile_locale", verbosity=0)
     translation.trans_real._translations = {}
+    # Python's gettext caches each .mo it read by path: without this, a catalogue compiled anew
+    # here is served as it was when the process first read it (Django's autoreloader does the same).
+    gettext_module._translations.clear()
 
 
 @pytest.fixture

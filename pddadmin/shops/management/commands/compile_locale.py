@@ -17,8 +17,12 @@ class Command(BaseCommand):
         roots += [p for p in Path(settings.BASE_DIR).glob("**/locale") if ".venv" not in p.parts]
         for po_path in sorted({po for root in roots for po in root.glob("*/LC_MESSAGES/*.po")}):
             mo_path = po_path.with_suffix(".mo")
-            if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
+            # Compared by content, not by modification time: a .po restored or copied with an
+            # older time than its .mo (an archive, `cp -p`, two edits within the clock's tick)
+            # left the stale .mo served, and a fixed translation never reached the page.
+            binary = polib.pofile(str(po_path)).to_binary()
+            if mo_path.exists() and mo_path.read_bytes() == binary:
                 continue
-            polib.pofile(str(po_path)).save_as_mofile(str(mo_path))
+            mo_path.write_bytes(binary)
             compiled += 1
         self.stdout.write(f"compile_locale: {compiled} catalogue(s) compiled")
