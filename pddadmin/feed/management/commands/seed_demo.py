@@ -34,6 +34,11 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=1)
         parser.add_argument("--end", help="ISO-8601 end of the demo period (no offset: Asia/Shanghai; default: now)")
         parser.add_argument(
+            "--base-url",
+            default="http://127.0.0.1:8000",
+            help="where the site is served, for the home page printed next to each login (make run's address)",
+        )
+        parser.add_argument(
             "--force", action="store_true", help="import even if a demo world is already there (ids seen are skipped)"
         )
 
@@ -52,9 +57,14 @@ class Command(BaseCommand):
         self.stdout.write(run_job("compute_metrics", date=_yesterday(moment).isoformat()))
         # DEBUG off: no shared, documented password; each new login gets its own, shown only here.
         logins = ensure_demo_users(password=DEMO_PASSWORD if settings.DEBUG else None)
-        self.stdout.write("Demo logins (a new login's password is shown this once; existing logins keep theirs):")
+        self.stdout.write(
+            "Demo logins: login, password (a new login's is shown this once; existing logins keep theirs), "
+            "its home page, who it is:"
+        )
+        base = options["base_url"].rstrip("/")
         for login in logins:
-            self.stdout.write(f"  {login.username:<10} {login.password or '(unchanged)':<16} {login.what}")
+            home = f"{base}{login.home}"
+            self.stdout.write(f"  {login.username:<10} {login.password or '(unchanged)':<16} {home:<48} {login.what}")
         self.stdout.write(
             f"seed_demo: {orders} orders over {days} days (seed {seed}) in {time.monotonic() - started:.1f}s"
         )
