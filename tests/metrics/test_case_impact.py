@@ -293,7 +293,7 @@ def test_quality_case_agree_crosses_3x_refuse_keeps_out_waiting_refunds_at_deadl
     assert list(rows) == [*buttons(html), "waiting"] == ["merchant_agree", "merchant_refuse", "waiting"]
     agree, refuse, waiting = rows["merchant_agree"], rows["merchant_refuse"], rows["waiting"]
     assert (agree["effect"], agree["after-orders"], agree["crosses"]) == ("refunded", "4", "3")
-    assert "crosses the 3× line" in agree["text"] and "15.0000% → 20.0000%" in agree["text"]
+    assert "crosses the 3× line" in agree["text"] and "15.00% → 20.00%" in agree["text"]
     assert (refuse["effect"], refuse["after-orders"], refuse["crosses"]) == ("unless_escalated", "3", "0")
     assert "below the lines" in refuse["text"]
     assert (waiting["effect"], waiting["after-orders"], waiting["crosses"]) == ("refunded_at_deadline", "4", "3")
@@ -382,7 +382,7 @@ def test_a_logistics_case_crosses_the_logistics_5x_line(snapshot, agent_client):
     agree, refuse, waiting = rows["merchant_agree"], rows["merchant_refuse"], rows["waiting"]
     assert (agree["after-orders"], agree["after-level"], agree["crosses"]) == ("1", "5", "5")
     # the seed's formula: 1 / (1 × 100 + 5)
-    assert "0.0000% → 0.9524%" in agree["text"] and "crosses the 5× line" in agree["text"]
+    assert "0.00% → 0.95%" in agree["text"] and "crosses the 5× line" in agree["text"]
     assert (refuse["after-orders"], refuse["crosses"]) == ("0", "0")
     assert (waiting["effect"], waiting["crosses"]) == ("refunded_at_deadline", "5")
 

@@ -34,7 +34,7 @@ def test_the_case_page_shows_each_actions_effect(live_server, tab, tmp_path, mon
     panel = tab.locator("#case-impact")
     assert "对商品指标的影响" in panel.inner_text()
     agree = panel.locator("tr[data-action=merchant_agree]").inner_text()
-    assert "立即退款" in agree and "超过3倍线" in agree and "15.0000%" in agree and "20.0000%" in agree
+    assert "立即退款" in agree and "超过3倍线" in agree and "15.00%" in agree and "20.00%" in agree
     assert "不退款，除非买家申请平台介入" in panel.locator("tr[data-action=merchant_refuse]").inner_text()
     waiting = panel.locator("tr[data-action=waiting]").inner_text()
     assert "不处理" in waiting and "2026-03-22 15:00" in waiting and "超过3倍线" in waiting
