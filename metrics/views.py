@@ -2,6 +2,7 @@
 
 import datetime as dt
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.contrib.staticfiles import finders
 from django.core.exceptions import PermissionDenied
@@ -80,13 +81,15 @@ def _rate_cards(figures, scope: str) -> list[dict]:
         ("quality_refund", _("Quality refund rate")),
         ("intervention", _("Intervention rate")),
     ):
-        cards.append({
-            "key": key,
-            "label": label,
-            "numerator": getattr(figures, f"{prefix}{key}_orders"),
-            "denominator": denominator,
-            "rate": getattr(figures, f"{prefix}{key}_rate"),
-        })
+        cards.append(
+            {
+                "key": key,
+                "label": label,
+                "numerator": getattr(figures, f"{prefix}{key}_orders"),
+                "denominator": denominator,
+                "rate": getattr(figures, f"{prefix}{key}_rate"),
+            }
+        )
     return cards
 
 
@@ -115,27 +118,33 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     RequestConfig(request, paginate={"per_page": 20}).configure(goods)
     if file := table_download(request, goods, f"goods-{shop.platform_id}-{day}"):
         return file
-    return render(request, "metrics/dashboard.html", {
-        "title": _("After-sales service quality"),
-        "shop": shop,
-        "shop_choices": choices,
-        "day": day,
-        "window_start": day - dt.timedelta(days=WINDOW_DAYS - 1),
-        "snapshot": snapshot,
-        "window_cards": _rate_cards(figures, "window"),
-        "day_cards": _rate_cards(figures, "day"),
-        "logistics": {
-            "numerator": figures.logistics_anomaly_orders,
-            "denominator": figures.logistics_anomaly_denominator,
-            "rate": figures.logistics_anomaly_rate,
+    trend = selectors.shop_trend(shop=shop, day=day, days=TREND_DAYS)
+    return render(
+        request,
+        "metrics/dashboard.html",
+        {
+            "title": _("After-sales service quality"),
+            "shop": shop,
+            "shop_choices": choices,
+            "day": day,
+            "window_start": day - dt.timedelta(days=WINDOW_DAYS - 1),
+            "snapshot": snapshot,
+            "window_cards": _rate_cards(figures, "window"),
+            "day_cards": _rate_cards(figures, "day"),
+            "logistics": selectors.logistics_tiles(figures=figures, snapshot=snapshot),
+            "logistics_goods": selectors.logistics_goods(shop=shop, day=day),
+            "restriction_days": settings.GOODS_RESTRICTION_CONSECUTIVE_DAYS,
+            "coming_up": selectors.coming_up(
+                shop=shop, day=day, consecutive_days=settings.GOODS_RESTRICTION_CONSECUTIVE_DAYS
+            ),
+            "trend": trend,
+            "goods_table": goods,
+            "echarts_installed": finders.find(ECHARTS) is not None,
+            "echarts": ECHARTS,
+            "is_platform": choices is None,
+            "service": _service_tile(request, shop),
         },
-        "trend": selectors.shop_trend(shop=shop, day=day, days=TREND_DAYS),
-        "goods_table": goods,
-        "echarts_installed": finders.find(ECHARTS) is not None,
-        "echarts": ECHARTS,
-        "is_platform": choices is None,
-        "service": _service_tile(request, shop),
-    })
+    )
 
 
 @login_required
@@ -148,15 +157,19 @@ def numerator_orders(request: HttpRequest) -> HttpResponse:
         raise Http404(_("Unknown figure."))
     table = OrderTable(selectors.numerator_orders(shop=shop, day=day, figure=figure, scope=scope))
     RequestConfig(request, paginate={"per_page": 50}).configure(table)
-    return render(request, "metrics/orders.html", {
-        "title": FIGURE_LABELS[figure],
-        "shop": shop,
-        "day": day,
-        "scope": scope,
-        "window_start": day - dt.timedelta(days=WINDOW_DAYS - 1),
-        "figure_label": FIGURE_LABELS[figure],
-        "table": table,
-    })
+    return render(
+        request,
+        "metrics/orders.html",
+        {
+            "title": FIGURE_LABELS[figure],
+            "shop": shop,
+            "day": day,
+            "scope": scope,
+            "window_start": day - dt.timedelta(days=WINDOW_DAYS - 1),
+            "figure_label": FIGURE_LABELS[figure],
+            "table": table,
+        },
+    )
 
 
 @login_required
@@ -168,9 +181,16 @@ def platform_overview(request: HttpRequest) -> HttpResponse:
     RequestConfig(request, paginate={"per_page": 50}).configure(table)
     if file := table_download(request, table, f"shops-{day}"):
         return file
-    return render(request, "metrics/platform.html", {
-        "title": _("Service quality: all shops"),
-        "day": day,
-        "table": table,
-        "restricted": selectors.restricted_goods(day=day),
-    })
+    return render(
+        request,
+        "metrics/platform.html",
+        {
+            "title": _("Service quality: all shops"),
+            "day": day,
+            "table": table,
+            "restricted": selectors.restricted_goods(day=day),
+            "logistics_shops": selectors.logistics_restricted_shops(day=day),
+            "logistics_goods": selectors.logistics_restricted_goods(day=day),
+            "restriction_days": settings.GOODS_RESTRICTION_CONSECUTIVE_DAYS,
+        },
+    )

@@ -42,17 +42,18 @@ def test_merchant_dashboard_shows_the_exported_rates_and_a_drawn_chart(live_serv
     for key in RATES:
         value = page.locator(f"#rate-window-{key} .value")
         assert float(value.get_attribute("data-rate")) == exported[f"{key}_rate"]
-        assert value.inner_text() == f"{exported[f'{key}_rate'] * 100:.4f}%"
+        assert value.inner_text() == f"{exported[f'{key}_rate'] * 100:.2f}%"
         assert page.inner_text(f"#rate-window-{key} .numerator") == str(exported[f"{key}_orders"])
         assert page.inner_text(f"#rate-window-{key} .denominator") == str(exported["grouped_orders"])
 
-    # ECharts drew the trend: a canvas with pixels in it, and the chart instance holds 90 days × 3 rates
+    # ECharts drew the trend: a canvas with pixels in it, and the chart instance holds the 12 days of
+    # snapshots × 3 rates (#18.8: from the first snapshot, not 90 days of which 78 are empty)
     page.wait_for_selector("#trend-chart[data-drawn='1'] canvas")
     series = page.evaluate(
         "() => echarts.getInstanceByDom(document.getElementById('trend-chart')).getOption().series"
         ".map(s => s.data.length)"
     )
-    assert series == [90, 90, 90]
+    assert series == [12, 12, 12]
     painted = page.evaluate(
         """() => { const c = document.querySelector('#trend-chart canvas');
                    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;

@@ -3,8 +3,11 @@
 import datetime as dt
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from metrics.forecast import goods_forecast
 from metrics.services import metrics_compute
 from tests import factories
 from tests.conftest import at
@@ -45,16 +48,33 @@ def test_merchant_sees_own_rates_with_numerator_and_denominator(client, owner, s
     assert (cards["dispute_refund"]["numerator"], cards["dispute_refund"]["denominator"]) == (1, 4)
     assert (cards["intervention"]["numerator"], cards["intervention"]["denominator"]) == (2, 4)
     html = response.content.decode()
-    assert 'data-rate="0.250000">25.0000%' in html  # dispute and quality: 1/4
-    assert 'data-rate="0.500000">50.0000%' in html  # intervention: 2/4
+    assert 'data-rate="0.250000">25.00%' in html  # dispute and quality: 1/4
+    assert 'data-rate="0.500000">50.00%' in html  # intervention: 2/4
     assert "绿茶" in html  # the goods table
     day_cards = {card["key"]: card for card in response.context["day_cards"]}
     assert (day_cards["quality_refund"]["numerator"], day_cards["quality_refund"]["denominator"]) == (1, 0)
     assert day_cards["quality_refund"]["rate"] is None
     assert ">—</div>" in html  # no grouped order on the day: no rate
-    assert len(response.context["trend"]) == 90
+    assert [point["date"] for point in response.context["trend"]] == ["2026-03-30", "2026-03-31"]
     assert response.context["trend"][-1]["quality_refund"] == 0.25
-    assert response.context["trend"][-3]["quality_refund"] is None  # no snapshot that day
+
+
+def test_trend_title_says_the_span_of_data_shown(client, owner, shop, figures):
+    """#18.8: the title said 90 days whatever the data; it says the days the chart shows: from the
+    first snapshot within 90 days (a day without one inside the span stays a gap)."""
+    metrics_compute(day=D - dt.timedelta(days=5))
+    response = page(client, owner)
+    trend = response.context["trend"]
+    assert (trend[0]["date"], trend[-1]["date"], len(trend)) == ("2026-03-26", "2026-03-31", 6)
+    assert trend[1]["quality_refund"] is None  # no snapshot on 03-27
+    html = response.content.decode()
+    title = html.split('id="trend-title">', 1)[1].split("</h2>", 1)[0]
+    assert title == "30 天比率趋势：2026-03-26 – 2026-03-31（6 天）"
+
+
+def test_trend_title_without_snapshots(client, owner, shop):
+    html = page(client, owner, shop=shop.pk, date="2026-03-31").content.decode()
+    assert 'id="trend-title">30 天比率趋势：尚无每日快照</h2>' in html
 
 
 def test_dashboard_query_count_is_bounded(client, owner, shop, figures, django_assert_max_num_queries):
@@ -63,16 +83,27 @@ def test_dashboard_query_count_is_bounded(client, owner, shop, figures, django_a
         orders(goods, 1, at(f"2026-03-{1 + n % 28:02d} 10:00"))
     metrics_compute(day=D)
     login(client, owner)
-    # session, user, groups, shops, shop, snapshot, trend, goods count + page, customer-service tile (2)
-    with django_assert_max_num_queries(11):
+    # The coming-up panel runs the forecast: a fixed number of statements into temporary tables
+    # (metrics.forecast), counted here as it runs for this shop and day.
+    connection.queries_log.clear()
+    with CaptureQueriesContext(connection) as forecast:
+        goods_forecast(day=D, shop=shop)
+    forecast_statements = len(forecast)  # read now: the capture is a slice of the log cleared below
+    # session, user, groups, shops, snapshot, trend, goods count + page, customer-service tile (2),
+    # the logistics goods (and their count past ten), the logistics flags running (shop, goods),
+    # the cases of the coming-up panel, and the forecast's own
+    connection.queries_log.clear()  # a full log (9000 statements) would capture none
+    with django_assert_max_num_queries(11 + 2 + 2 + 1 + forecast_statements):
         response = client.get(reverse("metrics:dashboard"), {"shop": shop.pk, "date": "2026-03-31"})
     assert response.status_code == 200
 
 
 def test_other_shops_staff_get_404(client, outsider, shop, figures):
     assert page(client, outsider, shop=shop.pk).status_code == 404
-    assert page(client, outsider, "metrics:orders", shop=shop.pk, date="2026-03-31",
-                figure="quality_refund").status_code == 404
+    assert (
+        page(client, outsider, "metrics:orders", shop=shop.pk, date="2026-03-31", figure="quality_refund").status_code
+        == 404
+    )
 
 
 def test_reviewer_may_pick_any_shop_by_id(client, reviewer, shop, figures):
@@ -97,8 +128,11 @@ def test_day_without_snapshot_is_computed_live(client, owner, shop, figures):
 
 def test_orders_behind_a_numerator(client, owner, shop, figures):
     _goods, a, b, c = figures
-    listed = lambda **p: [o.platform_id for o in page(client, owner, "metrics:orders", shop=shop.pk,  # noqa: E731
-                                                      date="2026-03-31", **p).context["table"].data]
+
+    def listed(**p):
+        response = page(client, owner, "metrics:orders", shop=shop.pk, date="2026-03-31", **p)
+        return [o.platform_id for o in response.context["table"].data]
+
     assert listed(figure="dispute_refund") == [a.platform_id]
     assert listed(figure="quality_refund", scope="day") == [a.platform_id]
     assert listed(figure="logistics_anomaly") == [b.platform_id]
