@@ -4,7 +4,7 @@ from django.urls import path, re_path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from .converters import PlatformIdConverter
-from .views import cases
+from .views import addresses, cases, conversations, money, orders
 from .views.base import NoSuchPath
 
 register_converter(PlatformIdConverter, "platform_id")
@@ -22,5 +22,26 @@ urlpatterns = [
         path(f"cases/<platform_id:case_id>/{name}/", view.as_view(), name=f"case-{name}")
         for name, view in cases.TRANSITION_VIEWS.items()
     ],
+    # A conversation is named by its buyer's platform id (one per shop and buyer, SPEC §7.1).
+    path("conversations/", conversations.ConversationList.as_view(), name="conversations"),
+    path("conversations/<platform_id:buyer>/", conversations.ConversationDetail.as_view(), name="conversation"),
+    path(
+        "conversations/<platform_id:buyer>/replies/",
+        conversations.ConversationReply.as_view(),
+        name="conversation-replies",
+    ),
+    # Return addresses by their id, as a case's agree body names them.
+    path("return_addresses/", addresses.AddressList.as_view(), name="return-addresses"),
+    path("return_addresses/<int:address_id>/", addresses.AddressDetail.as_view(), name="return-address"),
+    path(
+        "return_addresses/<int:address_id>/set_default/",
+        addresses.AddressSetDefault.as_view(),
+        name="return-address-set-default",
+    ),
+    path("orders/<platform_id:order_id>/out_of_stock/", orders.OrderOutOfStock.as_view(), name="order-out-of-stock"),
+    path("charges/", money.ChargeList.as_view(), name="charges"),
+    path("accounts/", money.Accounts.as_view(), name="accounts"),
+    path("metrics/", money.Metrics.as_view(), name="metrics"),
+    path("forecast/", money.Forecast.as_view(), name="forecast"),
     re_path(r"", NoSuchPath.as_view()),  # last: every other path is a not_found problem
 ]

@@ -231,7 +231,12 @@ SPECTACULAR_SETTINGS = {
     "SERVE_AUTHENTICATION": [],
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"CaseState": "aftersales.models.choices.State"},
+    "ENUM_NAME_OVERRIDES": {
+        "CaseState": "aftersales.models.choices.State",
+        "CaseKind": "aftersales.models.choices.Kind",
+        "ChargeKind": "compensation.models.ChargeKind",
+        "AccountKind": "compensation.models.AccountKind",
+    },
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "api.schema.add_problems"],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

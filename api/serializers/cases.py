@@ -1,6 +1,9 @@
 """After-sales cases as the API shows them, and the bodies of the merchant's transitions."""
 
+from decimal import Decimal
+
 from django.core.validators import RegexValidator
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
@@ -8,11 +11,16 @@ from rest_framework import serializers
 
 from aftersales.models import Actor, AfterSalesCase, CloseReason, Kind, Reason, ReturnAddress, State
 
-from .query import QuerySerializer
+from .query import QuerySerializer, cursor_field
+
+CENT = Decimal("0.01")
 
 # A refusal or tracking number must say something (SPEC §2.3 "reason text required"): blank is
 # refused here already, and the pattern tells clients so in the schema.
-SOME_TEXT = RegexValidator(r"\S", _("This field may not be blank."))
+# Not `\S`: a client reads the pattern with ECMA-262's whitespace, Python strips its own (also
+# \x1c-\x1f and \x85; ECMA adds \ufeff), so the pattern asks for a character neither calls space;
+# and no NUL anywhere, which DRF refuses (PostgreSQL could not store it).
+SOME_TEXT = RegexValidator(r"^[^\x00]*[^\s\x00\x1c-\x1f\x85\ufeff][^\x00]*$", _("This field may not be blank."))
 
 
 class ReturnAddressCopySerializer(serializers.Serializer):
@@ -55,6 +63,56 @@ class CaseSerializer(serializers.Serializer):
     changed_at = serializers.DateTimeField(help_text="The moment of the last transition (SPEC time).")
     updated_at = serializers.DateTimeField(help_text="When the case was last written; lists are ordered by it.")
 
+    # The fields `to_representation` builds directly, by kind of value.
+    _MOMENTS = (
+        "opened_at",
+        "submitted_at",
+        "due_at",
+        "refused_at",
+        "agreed_at",
+        "return_shipped_at",
+        "escalated_at",
+        "resolved_at",
+        "changed_at",
+        "updated_at",
+    )
+    _TEXTS = (
+        "kind",
+        "reason",
+        "state",
+        "return_tracking",
+        "reship_tracking",
+        "close_reason",
+        "buyer_statement",
+        "merchant_statement",
+    )
+
+    def to_representation(self, case: AfterSalesCase) -> dict:
+        """What DRF's Serializer.to_representation gives for these fields (DateTimeField: ISO 8601
+        in the current time zone, +00:00 as Z; DecimalField: the string to the cent), built
+        directly: a list page serialises up to 500 cases a call, and DRF's per-field machinery
+        was most of a page's time. tests/api/test_cases.py holds the two to the same output.
+        Fields a subclass adds (the log) go through DRF as usual."""
+        zone = timezone.get_current_timezone()
+
+        def moment(value):
+            if value is None:
+                return None
+            text = value.astimezone(zone).isoformat()
+            return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+        data = {"id": case.platform_id, "order": case.order.platform_id}
+        for name in self._TEXTS:
+            data[name] = getattr(case, name)
+        data["amount"] = f"{case.amount.quantize(CENT):f}"
+        for name in self._MOMENTS:
+            data[name] = moment(getattr(case, name))
+        data["return_address"] = self.get_return_address(case)
+        for name, field in self.fields.items():
+            if name not in data:
+                data[name] = field.to_representation(field.get_attribute(case))
+        return {name: data[name] for name in self.fields}
+
     @extend_schema_field(ReturnAddressCopySerializer(allow_null=True))
     def get_return_address(self, case: AfterSalesCase) -> dict | None:
         if not case.return_receiver:
@@ -78,7 +136,7 @@ class CaseListQuerySerializer(QuerySerializer):
     updated_since = serializers.DateTimeField(
         required=False, help_text="Only cases written at or after this moment (ISO 8601 with an offset)."
     )
-    cursor = serializers.CharField(required=False, help_text="`next_cursor` of the previous page.")
+    cursor = cursor_field()
     page_size = serializers.IntegerField(required=False, min_value=1, max_value=500)
 
     def query_errors(self, data) -> dict:

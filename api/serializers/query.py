@@ -1,7 +1,18 @@
 """Query strings as the API reads them: what is sent says something."""
 
+from django.core.validators import RegexValidator
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
+
+# The cursors the API gives are URL-safe base64 without padding (api.pagination); the pattern
+# says so in the description, and a cursor of that alphabet the API did not give is not_found.
+CURSOR = RegexValidator(r"^[A-Za-z0-9_-]+$", _("Not a cursor this API gave."))
+
+
+def cursor_field() -> serializers.CharField:
+    return serializers.CharField(
+        required=False, max_length=200, validators=[CURSOR], help_text="`next_cursor` of the previous page."
+    )
 
 
 class QuerySerializer(serializers.Serializer):

@@ -242,3 +242,25 @@ def test_a_path_that_names_nothing_is_a_not_found_problem(agent_api):
             assert answer.status_code == 404, path
             assert answer["Content-Type"] == "application/problem+json"
             assert answer.json()["code"] == "not_found"
+
+
+@pytest.mark.parametrize("zone", ["Asia/Shanghai", "UTC"])
+def test_the_case_representation_is_drfs_own(shop, zone):
+    """CaseSerializer builds its fields directly for speed (bench/api.py); it must give what DRF's
+    generic Serializer.to_representation gives for the same declared fields, in any time zone
+    (UTC: the "Z" form), for cases in every state (with and without dates, an address copy)."""
+    from django.utils import timezone
+    from rest_framework import serializers
+
+    from api.serializers.cases import CaseDetailSerializer, CaseSerializer
+
+    cases = [live_case_in(state, shop=shop, kind=kind) for _t, state, kind, _b, _target in TRANSITIONS]
+    cases += [live_case_in(State.MERCHANT_REFUSED, shop=shop), live_case_in(State.CLOSED, shop=shop)]
+    with timezone.override(zone):
+        for case in AfterSalesCase.objects.filter(shop=shop).select_related("order"):
+            for serializer in (CaseSerializer, CaseDetailSerializer):
+                fast = serializer(case).data
+                generic = serializers.Serializer.to_representation(serializer(), case)
+                assert fast == generic, (case.state, serializer.__name__)
+                assert list(fast) == list(generic)
+    assert any(c.return_receiver for c in cases) and any(c.resolved_at is None for c in cases)

@@ -90,7 +90,10 @@ def test_updated_since_starts_a_sync_and_the_settle_time_holds_back_fresh_writes
 
 
 def test_a_cursor_not_given_by_the_api_is_not_found(agent_api):
-    for cursor in ("not-a-cursor!", "0"):
+    for cursor in ("not-a-cursor", "0"):
         answer = agent_api.get("/api/v1/cases/", {"cursor": cursor})
         assert (answer.status_code, answer.json()["code"]) == (404, "not_found")
         assert answer.json()["detail"] == "Not a cursor this API gave."
+    # Outside the alphabet of the cursors the API gives (the description's pattern): not a cursor at all.
+    answer = agent_api.get("/api/v1/cases/", {"cursor": "not-a-cursor!"})
+    assert (answer.status_code, answer.json()["errors"]) == (400, {"cursor": ["Not a cursor this API gave."]})
