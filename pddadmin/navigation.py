@@ -20,7 +20,7 @@ from functools import cached_property
 from django.apps import apps
 from django.contrib import admin
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
@@ -85,6 +85,7 @@ class Section:
 
 SECTIONS: tuple[Section, ...] = (
     Section("aftersales", _("After-sales"), (
+        Entry("desk", _("After-sales desk"), merchant_staff, "aftersales_desk:desk"),
         Entry("cases", _("After-sales cases"), merchant_staff, model="aftersales.AfterSalesCase"),
         Entry("addresses", _("Return addresses"), merchant_staff, model="aftersales.ReturnAddress"),
         Entry("hotline", _("Shops & hotline"), merchant_staff, model="shops.Shop"),
@@ -199,3 +200,11 @@ class Navigation:
 def navigation(request: HttpRequest) -> dict[str, Navigation]:
     """Context processor: `navigation` on every page rendered with a request."""
     return {"navigation": Navigation(request)}
+
+
+def home(request: HttpRequest) -> HttpResponseRedirect:
+    """The site's root, each role's home. Merchant staff work at the after-sales desk; everyone else (and a
+    visitor, whom the admin index sends to the login) starts at the admin index."""
+    if merchant_staff(request.user):
+        return HttpResponseRedirect(reverse("aftersales_desk:desk"))
+    return HttpResponseRedirect(reverse("admin:index"))

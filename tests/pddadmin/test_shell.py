@@ -14,11 +14,32 @@ from pddadmin.urls import urlpatterns as project_urlpatterns
 from tests.logins import sign_in
 
 MONEY_PAGES = ["charges", "accounts", "orders"]
-MERCHANT_PAGES = ["cases", "addresses", "hotline", "service", "dashboard", "violations", "payouts", *MONEY_PAGES]
+MERCHANT_PAGES = [
+    "desk",
+    "cases",
+    "addresses",
+    "hotline",
+    "service",
+    "dashboard",
+    "violations",
+    "payouts",
+    *MONEY_PAGES,
+]
 PLATFORM_PAGES = ["dashboard", "platform", "queue", "warranty", "charges", "accounts"]
 ALL_PAGES = [entry.key for section in SECTIONS for entry in section.entries]
 NAV_OF = {
-    "owner": ["cases", "addresses", "hotline", "staff", "service", "dashboard", "violations", "payouts", *MONEY_PAGES],
+    "owner": [
+        "desk",
+        "cases",
+        "addresses",
+        "hotline",
+        "staff",
+        "service",
+        "dashboard",
+        "violations",
+        "payouts",
+        *MONEY_PAGES,
+    ],
     "agent": MERCHANT_PAGES,
     "viewer": MERCHANT_PAGES,
     "reviewer": PLATFORM_PAGES,

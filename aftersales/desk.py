@@ -1,0 +1,237 @@
+"""The after-sales desk (售后工作台, issue #18): merchant staff's home page.
+
+Counters that are also filters (`desk_selectors.FILTERS`), the filter's cases under them with the
+least time left first, one-click actions on a row where the transition needs no input, and bulk
+actions over the ticked rows. Thin: `desk_selectors` reads; a row's click goes through
+`case_forms.submit_case_action` and the case page's own `SERVICES` (so a stale row is told to
+reload, as on the case page), a bulk action through `services.bulk.cases_bulk_act`.
+
+Viewers and platform staff read the same desk without any button, and their posts are refused.
+"""
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import urlencode
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET, require_POST
+
+from pddadmin.shops.paginator import LargeTablePaginator
+from pddadmin.shops.selectors import EDIT_CASES_ROLES, handles_cases, is_platform_staff, shop_roles, visible_to
+
+from . import desk_selectors as selectors
+from .case_admin import SERVICES, time_left
+from .case_forms import SeenForm, submit_case_action
+from .models import Actor, AfterSalesCase, Kind, declared_transitions, transition_labels
+from .services.bulk import cases_bulk_act
+
+PER_PAGE = 50
+REPORT_KEY = "aftersales_desk_report"  # the last bulk action's per-case report, shown once
+BULK_ACTIONS = ("merchant_agree", "merchant_refuse", "confirm_refund")
+
+
+@dataclass(frozen=True)
+class RowAction:
+    name: str
+    label: str
+    click: bool  # one click from the row; else the row links to the case page's form
+
+
+def _merchant_transitions(state: str) -> list:
+    return [
+        by_source[state]
+        for by_source in declared_transitions().values()
+        if state in by_source and by_source[state].custom.get("actor") == Actor.MERCHANT
+    ]
+
+
+def row_actions(case: AfterSalesCase) -> list[RowAction]:
+    """The merchant transitions declared from the case's state, each either one click (it needs
+    no input: agreeing a refund, or a return with the shop's default address; confirming a
+    refund) or a link to the case page, where its form is."""
+    actions = []
+    for spec in _merchant_transitions(case.state):
+        form = spec.custom.get("form")
+        # The FSM's conditions decide what is offered (reship is an exchange's only). Agreeing's one
+        # condition, a return address, reads the database: the list's annotation answers it instead.
+        if form != "address" and not all(condition(case) for condition in spec.conditions):
+            continue
+        no_input = form is None or (form == "address" and (case.kind == Kind.REFUND_ONLY or case.has_default_address))
+        actions.append(
+            RowAction(spec.name, str(spec.custom.get("label", spec.name)), no_input and spec.name in SERVICES)
+        )
+    return actions
+
+
+def _declared_form(name: str) -> str | None:
+    return next(iter(declared_transitions()[name].values())).custom.get("form")
+
+
+def _case_url(case: AfterSalesCase) -> str:
+    return reverse("admin:aftersales_aftersalescase_change", args=[case.pk])
+
+
+def _filter_key(value: str) -> str:
+    keys = {f.key for f in selectors.FILTERS}
+    return value if value in keys else selectors.DEFAULT_FILTER
+
+
+def _can_act(user) -> bool:
+    """Owner or agent of at least one shop: the desk's buttons and posts are theirs only."""
+    return not is_platform_staff(user) and any(role in EDIT_CASES_ROLES for role in shop_roles(user).values())
+
+
+def _desk_url(key: str, page: str = "") -> str:
+    query = {"filter": key, **({"page": page} if page and page.isdigit() else {})}
+    return f"{reverse('aftersales_desk:desk')}?{urlencode(query)}"
+
+
+def _rows(cases: list[AfterSalesCase], *, user, now: dt.datetime) -> list[dict]:
+    rows = []
+    for case in cases:
+        left = case.due_at - now if case.due_at is not None else None
+        editable = handles_cases(user, case.shop_id)  # roles are read once per request
+        rows.append(
+            {
+                "case": case,
+                "url": _case_url(case),
+                "time_left": time_left(case, now),
+                "urgent": left is not None
+                and case.state in selectors.MERCHANT_WAITING
+                and left < selectors.URGENT_WITHIN,
+                "actions": row_actions(case) if editable else [],
+                "editable": editable,
+                "seen": SeenForm.for_case(case),
+            }
+        )
+    return rows
+
+
+@login_required
+@require_GET
+def desk(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    if not (shop_roles(user) or is_platform_staff(user)):
+        raise PermissionDenied(_("You are not staff of any shop."))
+    now = timezone.now()
+    key = _filter_key(request.GET.get("filter", ""))
+    counts = selectors.desk_counts(user=user, now=now)
+    page = LargeTablePaginator(selectors.desk_cases(user=user, key=key, now=now), PER_PAGE).get_page(
+        request.GET.get("page")
+    )
+    counters = [
+        {"key": f.key, "label": f.label, "count": counts[f.key], "active": f.key == key} for f in selectors.FILTERS
+    ]
+    can_act = _can_act(user)
+    return render(
+        request,
+        "aftersales/desk.html",
+        {
+            "title": _("After-sales desk"),
+            "counters": counters,
+            "filter": key,
+            "page": page,
+            "rows": _rows(list(page.object_list), user=user, now=now),
+            "several_shops": selectors.several_shops(user=user),
+            "can_act": can_act,
+            "bulk_actions": [(name, transition_labels()[name]) for name in BULK_ACTIONS] if can_act else [],
+            "report": request.session.pop(REPORT_KEY, None),
+            "now": now,
+        },
+    )
+
+
+def _back(request: HttpRequest) -> HttpResponseRedirect:
+    return HttpResponseRedirect(_desk_url(_filter_key(request.POST.get("filter", "")), request.POST.get("page", "")))
+
+
+@login_required
+@require_POST
+def act(request: HttpRequest, pk: int) -> HttpResponse:
+    """One row's click: the case page's service, judged against the row as the desk showed it.
+    The transition is the posted `action` (the project's urls capture database pks only)."""
+    name = request.POST.get("action", "")
+    case = selectors.desk_scope(user=request.user).filter(pk=pk).first()
+    if case is None:
+        raise Http404
+    if not handles_cases(request.user, case.shop_id):
+        raise PermissionDenied(_("You may only read this shop's cases."))
+    # One click carries no fields: only a transition without a form, or an agreement (a return
+    # then goes to the shop's default address), is taken from a row.
+    if name not in SERVICES or _declared_form(name) not in (None, "address"):
+        raise Http404
+    label = transition_labels()[name]
+    result = submit_case_action(
+        case=case,
+        data=request.POST,
+        form=None,  # one click: a return is agreed with the shop's default address
+        act=lambda data, seen: SERVICES[name](case, request.user, seen, data),
+    )
+    result.report(request, done=_("%(case)s: %(action)s done.") % {"case": case.platform_id, "action": label})
+    return _back(request)
+
+
+class _CaseIds(forms.TypedMultipleChoiceField):
+    """Case pks as posted; which of them the user may act on is the scope's to say, not a list."""
+
+    def valid_value(self, value) -> bool:
+        return str(value).isascii() and str(value).isdigit()
+
+
+class BulkForm(forms.Form):
+    action = forms.ChoiceField(choices=[(name, name) for name in BULK_ACTIONS])
+    case = _CaseIds(
+        coerce=int, label=gettext_lazy("cases"), error_messages={"required": gettext_lazy("Tick the cases first.")}
+    )
+    reason = forms.CharField(required=False, max_length=2000, label=gettext_lazy("reason"))
+
+    def clean(self):
+        data = super().clean()
+        if data.get("action") == "merchant_refuse" and not (data.get("reason") or "").strip():
+            self.add_error("reason", _("A refusal needs a reason."))
+        return data
+
+
+@login_required
+@require_POST
+def bulk(request: HttpRequest) -> HttpResponse:
+    """A bulk action over the ticked rows: each case on its own, a report line per case."""
+    user = request.user
+    if not _can_act(user):
+        raise PermissionDenied(_("You may only read after-sales cases."))
+    form = BulkForm(request.POST)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            messages.error(request, " ".join(errors))
+        return _back(request)
+    ids = form.cleaned_data["case"]
+    # Only the cases of shops where the user handles cases: another shop's id is never acted on.
+    cases = list(
+        visible_to(AfterSalesCase.objects.all(), user=user, roles=EDIT_CASES_ROLES)
+        .filter(pk__in=ids)
+        .order_by("due_at", "pk")
+    )
+    outcomes = cases_bulk_act(
+        cases=cases,
+        name=form.cleaned_data["action"],
+        actor=user,
+        fields={"reason": form.cleaned_data["reason"].strip()},
+    )
+    missing = len(set(ids)) - len(cases)
+    request.session[REPORT_KEY] = {
+        "action": str(transition_labels()[form.cleaned_data["action"]]),
+        "done": sum(o.done for o in outcomes),
+        "skipped": sum(not o.done for o in outcomes),
+        "missing": missing,
+        "lines": [{"pk": o.pk, "case": o.case, "done": o.done, "message": o.message} for o in outcomes],
+    }
+    return _back(request)
