@@ -12,6 +12,8 @@ from pddadmin.shops.paginator import LargeTablePaginator
 from . import selectors
 from .models import Account, Charge, Coupon, Credit, Entry, LedgerTransaction, Violation, ViolationLog, ViolationOrder
 
+COUPON_SCOPES = {"platform": _("platform-wide")}
+
 
 class ViolationOrderInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = ViolationOrder
@@ -79,6 +81,12 @@ class CouponAdmin(ReadOnlyAdminMixin, ShopScopedAdminMixin, admin.ModelAdmin):
     list_display = ["code", "buyer", "face_value", "min_spend", "issued_at", "expires_at", "status"]
     search_fields = ["code", "buyer"]
     paginator = LargeTablePaginator
+    exclude = ["scope"]  # a stored word ("platform"); said in the reader's language by scope_shown
+    readonly_fields = ["scope_shown"]
+
+    @admin.display(description=_("scope"))
+    def scope_shown(self, obj):
+        return COUPON_SCOPES.get(obj.scope, obj.scope)
 
 
 @admin.register(Account)

@@ -101,7 +101,7 @@ class Violation(FSMModelMixin, models.Model):
     """A buyer's report that a shop broke its national-warranty promise on some orders."""
 
     platform_id = models.CharField(_("violation id"), max_length=64, unique=True)
-    shop = models.ForeignKey(Shop, on_delete=models.PROTECT, related_name="warranty_violations")
+    shop = models.ForeignKey(Shop, verbose_name=_("shop"), on_delete=models.PROTECT, related_name="warranty_violations")
     reason = models.CharField(_("reason"), max_length=32, choices=ViolationReason.choices)
     state = FSMField(
         _("state"), max_length=16, choices=ViolationState.choices, default=ViolationState.REPORTED, protected=True
@@ -109,14 +109,24 @@ class Violation(FSMModelMixin, models.Model):
     complaint = models.TextField(_("buyer's complaint"), blank=True)
     reported_at = models.DateTimeField(_("reported at"))
     reported_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("reported by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
     )
     explanation_due_at = models.DateTimeField(_("explanation due at"))
     explanation = models.TextField(_("merchant's explanation"), blank=True)
     explained_at = models.DateTimeField(_("explained at"), null=True, blank=True)
     ruled_at = models.DateTimeField(_("ruled at"), null=True, blank=True)
     ruled_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("ruled by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
     )
     ruling_note = models.TextField(_("ruling note"), blank=True)
     # The ruling's place among all rulings as recorded (its log row's id): payouts follow the
@@ -180,8 +190,12 @@ class Violation(FSMModelMixin, models.Model):
 class ViolationOrder(models.Model):
     """One order of a violation, in the order the report listed them (payouts follow it)."""
 
-    violation = models.ForeignKey(Violation, on_delete=models.CASCADE, related_name="lines")
-    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="warranty_violation_lines")
+    violation = models.ForeignKey(
+        Violation, verbose_name=_("violation"), on_delete=models.CASCADE, related_name="lines"
+    )
+    order = models.ForeignKey(
+        Order, verbose_name=_("order"), on_delete=models.PROTECT, related_name="warranty_violation_lines"
+    )
     position = models.PositiveIntegerField(_("position"))
     # Copied from the violation so the database itself refuses a second open or upheld report
     # of the same order for the same reason; a dismissed report releases it (active=False).
@@ -206,9 +220,13 @@ class ViolationOrder(models.Model):
 
 
 class ViolationEvidence(EvidenceBase):
-    violation = models.ForeignKey(Violation, on_delete=models.CASCADE, related_name="evidence")
+    violation = models.ForeignKey(
+        Violation, verbose_name=_("violation"), on_delete=models.CASCADE, related_name="evidence"
+    )
     image = models.ImageField(_("image"), upload_to="warranty/%Y/%m/", blank=True)
-    added_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True)
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("added by"), on_delete=models.PROTECT, null=True, blank=True
+    )
 
     class Meta:
         verbose_name = _("violation evidence")
@@ -228,11 +246,13 @@ VIOLATION_LOG_SOURCES = {"feed": _("platform feed"), "admin": _("back-office"), 
 class ViolationLog(AppendOnlyModel):
     """One row per change of a violation: report, explanation, ruling."""
 
-    violation = models.ForeignKey(Violation, on_delete=models.PROTECT, related_name="log")
+    violation = models.ForeignKey(Violation, verbose_name=_("violation"), on_delete=models.PROTECT, related_name="log")
     action = models.CharField(pgettext_lazy("history", "action"), max_length=16)
     from_state = models.CharField(_("from"), max_length=16, choices=ViolationState.choices, blank=True)
     to_state = models.CharField(_("to"), max_length=16, choices=ViolationState.choices)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("actor"), on_delete=models.PROTECT, null=True, blank=True
+    )
     source = models.CharField(_("source"), max_length=16)  # "feed", "admin", "review"
     at = models.DateTimeField(_("time"))
     note = models.TextField(_("note"), blank=True)
@@ -275,7 +295,9 @@ PLATFORM_KINDS = (AccountKind.COUPON_LIABILITY, AccountKind.FINES, AccountKind.F
 
 
 class Account(models.Model):
-    shop = models.ForeignKey(Shop, on_delete=models.PROTECT, null=True, blank=True, related_name="accounts")
+    shop = models.ForeignKey(
+        Shop, verbose_name=_("shop"), on_delete=models.PROTECT, null=True, blank=True, related_name="accounts"
+    )
     kind = models.CharField(pgettext_lazy("money", "kind"), max_length=24, choices=AccountKind.choices)
     # Cached sum of the entries, updated in the same transaction as they are written;
     # `check_ledger` proves it.
@@ -314,7 +336,7 @@ class TransactionKind(models.TextChoices):
 
 class LedgerTransaction(AppendOnlyModel):
     kind = models.CharField(pgettext_lazy("money", "kind"), max_length=24, choices=TransactionKind.choices)
-    shop = models.ForeignKey(Shop, on_delete=models.PROTECT, related_name="ledger_transactions")
+    shop = models.ForeignKey(Shop, verbose_name=_("shop"), on_delete=models.PROTECT, related_name="ledger_transactions")
     at = models.DateTimeField(_("time"))
     memo = models.CharField(_("memo"), max_length=255, blank=True)
     recorded_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
@@ -331,8 +353,10 @@ class LedgerTransaction(AppendOnlyModel):
 
 
 class Entry(AppendOnlyModel):
-    transaction = models.ForeignKey(LedgerTransaction, on_delete=models.PROTECT, related_name="entries")
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="entries")
+    transaction = models.ForeignKey(
+        LedgerTransaction, verbose_name=_("transaction"), on_delete=models.PROTECT, related_name="entries"
+    )
+    account = models.ForeignKey(Account, verbose_name=_("account"), on_delete=models.PROTECT, related_name="entries")
     amount = models.DecimalField(_("amount"), **MONEY)
     at = models.DateTimeField(_("time"))
 
@@ -366,7 +390,9 @@ class Coupon(models.Model):
     scope = models.CharField(_("scope"), max_length=16, default="platform")
     issued_at = models.DateTimeField(_("issued at"))
     expires_at = models.DateTimeField(_("expires at"))
-    status = models.CharField(_("status"), max_length=16, choices=CouponStatus.choices, default=CouponStatus.ACTIVE)
+    status = models.CharField(
+        pgettext_lazy("coupon", "status"), max_length=16, choices=CouponStatus.choices, default=CouponStatus.ACTIVE
+    )
 
     class Meta:
         verbose_name = _("coupon")
@@ -399,10 +425,21 @@ class Charge(AppendOnlyModel):
 
     kind = models.CharField(pgettext_lazy("money", "kind"), max_length=16, choices=ChargeKind.choices)
     cause = models.CharField(_("cause"), max_length=160, unique=True)
-    shop = models.ForeignKey(Shop, on_delete=models.PROTECT, related_name="charges")
-    violation = models.ForeignKey(Violation, on_delete=models.PROTECT, null=True, blank=True, related_name="payouts")
-    line = models.OneToOneField(ViolationOrder, on_delete=models.PROTECT, null=True, blank=True, related_name="payout")
-    order = models.ForeignKey(Order, on_delete=models.PROTECT, null=True, blank=True, related_name="charges")
+    shop = models.ForeignKey(Shop, verbose_name=_("shop"), on_delete=models.PROTECT, related_name="charges")
+    violation = models.ForeignKey(
+        Violation, verbose_name=_("violation"), on_delete=models.PROTECT, null=True, blank=True, related_name="payouts"
+    )
+    line = models.OneToOneField(
+        ViolationOrder,
+        verbose_name=pgettext_lazy("money", "line"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="payout",
+    )
+    order = models.ForeignKey(
+        Order, verbose_name=_("order"), on_delete=models.PROTECT, null=True, blank=True, related_name="charges"
+    )
     # The platform id of the buyer message that started a late-reply clock (SPEC §7.1).
     message = models.CharField(_("message id"), max_length=64, blank=True)
     buyer = models.CharField(_("buyer id"), max_length=64)
@@ -410,8 +447,12 @@ class Charge(AppendOnlyModel):
     from_deposit = models.DecimalField(_("from deposit"), **MONEY)
     from_balance = models.DecimalField(_("from goods balance"), **MONEY)
     arrears = models.DecimalField(_("arrears"), **MONEY)
-    coupon = models.OneToOneField(Coupon, on_delete=models.PROTECT, null=True, blank=True, related_name="charge")
-    transaction = models.OneToOneField(LedgerTransaction, on_delete=models.PROTECT, related_name="charge")
+    coupon = models.OneToOneField(
+        Coupon, verbose_name=_("coupon"), on_delete=models.PROTECT, null=True, blank=True, related_name="charge"
+    )
+    transaction = models.OneToOneField(
+        LedgerTransaction, verbose_name=_("transaction"), on_delete=models.PROTECT, related_name="charge"
+    )
     # Issued (warranty, out of stock) or due (automatic charges: stamped with their due moment).
     at = models.DateTimeField(_("time"))
 
@@ -461,7 +502,7 @@ class Credit(AppendOnlyModel):
     payment. Arrears are paid off first; only the rest reaches the goods balance or the deposit."""
 
     kind = models.CharField(pgettext_lazy("money", "kind"), max_length=16, choices=CreditKind.choices)
-    shop = models.ForeignKey(Shop, on_delete=models.PROTECT, related_name="credits")
+    shop = models.ForeignKey(Shop, verbose_name=_("shop"), on_delete=models.PROTECT, related_name="credits")
     amount = models.DecimalField(_("amount"), **MONEY)
     to_arrears = models.DecimalField(_("paid off arrears"), **MONEY)
     credited = models.DecimalField(_("credited"), **MONEY)
@@ -469,10 +510,17 @@ class Credit(AppendOnlyModel):
     source = models.CharField(_("source"), max_length=16)  # "feed", "admin"
     reference = models.CharField(_("reference"), max_length=64, blank=True)  # the feed event id
     recorded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("recorded by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
     )
     note = models.CharField(_("note"), max_length=255, blank=True)
-    transaction = models.OneToOneField(LedgerTransaction, on_delete=models.PROTECT, related_name="credit")
+    transaction = models.OneToOneField(
+        LedgerTransaction, verbose_name=_("transaction"), on_delete=models.PROTECT, related_name="credit"
+    )
 
     class Meta:
         verbose_name = _("credit")

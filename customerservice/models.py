@@ -50,7 +50,9 @@ class Conversation(models.Model):
     (receiving, replying, the late-reply job) locks it first."""
 
     # No index of its own: the unique (shop, buyer) constraint starts with it.
-    shop = models.ForeignKey(Shop, on_delete=models.PROTECT, related_name="conversations", db_index=False)
+    shop = models.ForeignKey(
+        Shop, verbose_name=_("shop"), on_delete=models.PROTECT, related_name="conversations", db_index=False
+    )
     buyer = models.CharField(_("buyer id"), max_length=64)
     # The stale rule (SPEC §8): a message event older than the conversation's last message is refused.
     last_message_at = models.DateTimeField(_("last message at"))
@@ -95,15 +97,25 @@ class Message(models.Model):
     # PostgreSQL). Back-office replies get a generated one ("reply:…").
     platform_id = models.CharField(_("message id"), max_length=64)
     # No index of its own: the thread index starts with it.
-    conversation = models.ForeignKey(Conversation, on_delete=models.PROTECT, related_name="messages", db_index=False)
+    conversation = models.ForeignKey(
+        Conversation, verbose_name=_("conversation"), on_delete=models.PROTECT, related_name="messages", db_index=False
+    )
     direction = models.CharField(_("direction"), max_length=8, choices=Direction.choices)
     text = models.CharField(_("text"), max_length=TEXT_LIMIT)
     # The order the buyer writes about: an order of the conversation's shop and buyer.
-    order = models.ForeignKey(Order, on_delete=models.PROTECT, null=True, blank=True, related_name="messages")
+    order = models.ForeignKey(
+        Order, verbose_name=_("order"), on_delete=models.PROTECT, null=True, blank=True, related_name="messages"
+    )
     at = models.DateTimeField(_("time"))
     source = models.CharField(_("source"), max_length=16)  # "feed", "admin", "api"
     author = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("author"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     # Buyer messages only: received + 48 h; when and by which reply it was answered; the
     # late-reply violation that covers it.
@@ -159,8 +171,12 @@ class LateReplyViolation(AppendOnlyModel):
     reply due, stamped at that due; fined by its rank among the shop's violations of the calendar
     year (Asia/Shanghai), through a charge paid to the platform."""
 
-    conversation = models.ForeignKey(Conversation, on_delete=models.PROTECT, related_name="violations")
-    shop = models.ForeignKey(Shop, on_delete=models.PROTECT, related_name="late_reply_violations", db_index=False)
+    conversation = models.ForeignKey(
+        Conversation, verbose_name=_("conversation"), on_delete=models.PROTECT, related_name="violations"
+    )
+    shop = models.ForeignKey(
+        Shop, verbose_name=_("shop"), on_delete=models.PROTECT, related_name="late_reply_violations", db_index=False
+    )
     message = models.OneToOneField(
         Message, on_delete=models.PROTECT, related_name="started_violation", verbose_name=_("starting message")
     )
@@ -168,7 +184,9 @@ class LateReplyViolation(AppendOnlyModel):
     year = models.PositiveSmallIntegerField(_("year"))
     rank = models.PositiveIntegerField(_("rank in the year"))
     fine = models.DecimalField(_("fine"), **MONEY)
-    charge = models.OneToOneField(Charge, on_delete=models.PROTECT, related_name="late_reply_violation")
+    charge = models.OneToOneField(
+        Charge, verbose_name=_("charge"), on_delete=models.PROTECT, related_name="late_reply_violation"
+    )
     recorded_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
 
     class Meta:

@@ -11,7 +11,7 @@ from pddadmin.shops.validators import validate_phone
 class ReturnAddress(models.Model):
     # Addresses added in the admin have no platform id; those from the feed keep theirs.
     platform_id = models.CharField(_("address id"), max_length=64, unique=True, null=True, blank=True)
-    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="return_addresses")
+    shop = models.ForeignKey(Shop, verbose_name=_("shop"), on_delete=models.CASCADE, related_name="return_addresses")
     receiver = models.CharField(_("receiver"), max_length=100)
     phone = models.CharField(_("phone"), max_length=32, validators=[validate_phone])
     province = models.CharField(_("province"), max_length=50)
@@ -27,9 +27,7 @@ class ReturnAddress(models.Model):
         verbose_name_plural = _("return addresses")
         ordering = ["shop", "-is_default", "id"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["shop"], condition=Q(is_default=True), name="one_default_return_address"
-            )
+            models.UniqueConstraint(fields=["shop"], condition=Q(is_default=True), name="one_default_return_address")
         ]
 
     def __str__(self) -> str:
@@ -38,4 +36,3 @@ class ReturnAddress(models.Model):
     @property
     def region(self) -> str:
         return f"{self.province}/{self.city}/{self.district}"
-

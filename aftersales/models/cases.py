@@ -51,9 +51,9 @@ class AfterSalesCase(ConcurrentTransitionMixin, models.Model):
     """
 
     platform_id = models.CharField(_("case id"), max_length=64, unique=True)
-    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="cases")
+    order = models.ForeignKey(Order, verbose_name=_("order"), on_delete=models.PROTECT, related_name="cases")
     # Denormalised from the order: every list and metric filters by shop first.
-    shop = models.ForeignKey(Shop, on_delete=models.PROTECT, related_name="cases")
+    shop = models.ForeignKey(Shop, verbose_name=_("shop"), on_delete=models.PROTECT, related_name="cases")
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
     reason = models.CharField(_("reason"), max_length=32, choices=Reason.choices)
     amount = models.DecimalField(_("amount"), **MONEY)
@@ -92,7 +92,12 @@ class AfterSalesCase(ConcurrentTransitionMixin, models.Model):
     return_detail = models.CharField(_("return address detail"), max_length=255, blank=True)
 
     claimed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="claimed_cases"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("claimed by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="claimed_cases",
     )
     claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)
     changed_at = models.DateTimeField(_("last changed"))
@@ -412,7 +417,7 @@ def transition_labels() -> dict[str, str]:
 
 
 class Evidence(EvidenceBase):
-    case = models.ForeignKey(AfterSalesCase, on_delete=models.CASCADE, related_name="evidence")
+    case = models.ForeignKey(AfterSalesCase, verbose_name=_("case"), on_delete=models.CASCADE, related_name="evidence")
     image = models.ImageField(_("image"), upload_to="evidence/%Y/%m/", blank=True)
 
     class Meta:

@@ -13,12 +13,16 @@ from .choices import Actor, State
 class CaseTransition(AppendOnlyModel):
     """Immutable log row per transition: the audit trail and the source of every metric."""
 
-    case = models.ForeignKey(AfterSalesCase, on_delete=models.PROTECT, related_name="transitions")
+    case = models.ForeignKey(
+        AfterSalesCase, verbose_name=_("case"), on_delete=models.PROTECT, related_name="transitions"
+    )
     transition = models.CharField(_("transition"), max_length=32)
     from_state = models.CharField(_("from"), max_length=32, choices=State.choices, blank=True)
     to_state = models.CharField(_("to"), max_length=32, choices=State.choices)
     actor_kind = models.CharField(_("actor"), max_length=16, choices=Actor.choices)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("actor"), on_delete=models.PROTECT, null=True, blank=True
+    )
     at = models.DateTimeField(_("time"))
     note = models.TextField(_("note"), blank=True)
     recorded_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
@@ -36,4 +40,3 @@ class CaseTransition(AppendOnlyModel):
     def label(self) -> str:
         """The transition's name as staff read it (its button label), from the FSM declaration."""
         return transition_labels().get(self.transition, self.transition)
-

@@ -12,12 +12,16 @@ from .choices import Liable, Reason, ReasonClass
 class Refund(AppendOnlyModel):
     """Exactly one per refunded case (unique case). Carries what the metrics classify by."""
 
-    case = models.OneToOneField("AfterSalesCase", on_delete=models.PROTECT, related_name="refund")
-    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="refunds")
-    shop = models.ForeignKey(Shop, on_delete=models.PROTECT, related_name="refunds")
+    case = models.OneToOneField(
+        "AfterSalesCase", verbose_name=_("case"), on_delete=models.PROTECT, related_name="refund"
+    )
+    order = models.ForeignKey(Order, verbose_name=_("order"), on_delete=models.PROTECT, related_name="refunds")
+    shop = models.ForeignKey(Shop, verbose_name=_("shop"), on_delete=models.PROTECT, related_name="refunds")
     # The order's goods, copied: the daily metrics count refunds per goods without looking up
     # the order of each one. Indexed by refund_goods_order_at below.
-    goods = models.ForeignKey(Goods, on_delete=models.PROTECT, related_name="refunds", db_index=False)
+    goods = models.ForeignKey(
+        Goods, verbose_name=_("goods"), on_delete=models.PROTECT, related_name="refunds", db_index=False
+    )
     amount = models.DecimalField(_("amount"), **MONEY)
     reason = models.CharField(_("reason at refund"), max_length=32, choices=Reason.choices)
     reason_class = models.CharField(_("reason class"), max_length=16, choices=ReasonClass.choices)
@@ -41,4 +45,3 @@ class Refund(AppendOnlyModel):
 
     def __str__(self) -> str:
         return f"{self.case_id} ¥{self.amount}"
-

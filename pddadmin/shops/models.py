@@ -21,9 +21,7 @@ class Shop(models.Model):
     name = models.CharField(_("name"), max_length=200)
     deposit = models.DecimalField(_("deposit"), default=Decimal("0.00"), **MONEY)
     balance = models.DecimalField(_("goods balance"), default=Decimal("0.00"), **MONEY)
-    hotline = models.CharField(
-        _("after-sales hotline"), max_length=32, blank=True, validators=[validate_hotline]
-    )
+    hotline = models.CharField(_("after-sales hotline"), max_length=32, blank=True, validators=[validate_hotline])
     # 主营类目 (SPEC §1, optional): the shop's logistics figures are compared with those of the
     # shops of the same main category (§5.1); shops without one form one group.
     # A database default too, as for ship_to: rows written without the ORM (bulk loads) need none.
@@ -32,7 +30,7 @@ class Shop(models.Model):
     # Time of the last change applied to this shop; feed events older than it are rejected.
     changed_at = models.DateTimeField(_("last changed"))
     members = models.ManyToManyField(
-        settings.AUTH_USER_MODEL, through="ShopMembership", related_name="shops"
+        settings.AUTH_USER_MODEL, verbose_name=_("members"), through="ShopMembership", related_name="shops"
     )
 
     class Meta:
@@ -51,18 +49,16 @@ class Role(models.TextChoices):
 
 
 class ShopMembership(models.Model):
-    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="memberships")
+    shop = models.ForeignKey(Shop, verbose_name=_("shop"), on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="shop_memberships"
+        settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.CASCADE, related_name="shop_memberships"
     )
     role = models.CharField(_("role"), max_length=10, choices=Role.choices)
 
     class Meta:
         verbose_name = _("shop staff")
         verbose_name_plural = _("shop staff")
-        constraints = [
-            models.UniqueConstraint(fields=["shop", "user"], name="one_membership_per_user_and_shop")
-        ]
+        constraints = [models.UniqueConstraint(fields=["shop", "user"], name="one_membership_per_user_and_shop")]
 
     def __str__(self) -> str:
         return f"{self.user} @ {self.shop.platform_id} ({self.get_role_display()})"
@@ -70,7 +66,7 @@ class ShopMembership(models.Model):
 
 class Goods(models.Model):
     platform_id = models.CharField(_("goods id"), max_length=64, unique=True)
-    shop = models.ForeignKey(Shop, on_delete=models.PROTECT, related_name="goods")
+    shop = models.ForeignKey(Shop, verbose_name=_("shop"), on_delete=models.PROTECT, related_name="goods")
     name = models.CharField(_("name"), max_length=200)
     category = models.CharField(_("category"), max_length=100, db_index=True)
     special = models.BooleanField(
@@ -97,8 +93,12 @@ class Order(models.Model):
     # (LIKE) index that no query uses, and each index costs every one of millions of inserts.
     platform_id = models.CharField(_("order id"), max_length=64)
     # No index of their own: composite indexes below start with shop and with goods.
-    shop = models.ForeignKey(Shop, on_delete=models.PROTECT, related_name="orders", db_index=False)
-    goods = models.ForeignKey(Goods, on_delete=models.PROTECT, related_name="orders", db_index=False)
+    shop = models.ForeignKey(
+        Shop, verbose_name=_("shop"), on_delete=models.PROTECT, related_name="orders", db_index=False
+    )
+    goods = models.ForeignKey(
+        Goods, verbose_name=_("goods"), on_delete=models.PROTECT, related_name="orders", db_index=False
+    )
     buyer = models.CharField(_("buyer id"), max_length=64)
     amount = models.DecimalField(_("paid amount"), **MONEY)
     placed_at = models.DateTimeField(_("placed at"))
@@ -158,11 +158,13 @@ class LogisticsFlag(AppendOnlyModel):
     `order.logistics_flagged`). An order may be flagged several times; a flag is a fact about the
     order, not a change of it (it does not move the order's `changed_at`)."""
 
-    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="logistics_flags")
+    order = models.ForeignKey(Order, verbose_name=_("order"), on_delete=models.PROTECT, related_name="logistics_flags")
     # The order's shop and goods, copied: the daily metrics count flags per goods, and a shop's
     # live figures read its own flags, without looking up the order of each one.
-    shop = models.ForeignKey(Shop, on_delete=models.PROTECT, related_name="+", db_index=False)
-    goods = models.ForeignKey(Goods, on_delete=models.PROTECT, related_name="+", db_index=False)
+    shop = models.ForeignKey(Shop, verbose_name=_("shop"), on_delete=models.PROTECT, related_name="+", db_index=False)
+    goods = models.ForeignKey(
+        Goods, verbose_name=_("goods"), on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     kind = models.CharField(_("kind"), max_length=16, choices=LogisticsFlagKind.choices)
     flagged_at = models.DateTimeField(_("flagged at"))
 
@@ -185,9 +187,11 @@ class OrderRating(AppendOnlyModel):
     """The buyer's rating of a received order (SPEC §8 `order.rated`): once per order, 1–5 stars
     for the logistics and optionally for the description and the service."""
 
-    order = models.OneToOneField(Order, on_delete=models.PROTECT, related_name="rating")
-    shop = models.ForeignKey(Shop, on_delete=models.PROTECT, related_name="+", db_index=False)
-    goods = models.ForeignKey(Goods, on_delete=models.PROTECT, related_name="+", db_index=False)
+    order = models.OneToOneField(Order, verbose_name=_("order"), on_delete=models.PROTECT, related_name="rating")
+    shop = models.ForeignKey(Shop, verbose_name=_("shop"), on_delete=models.PROTECT, related_name="+", db_index=False)
+    goods = models.ForeignKey(
+        Goods, verbose_name=_("goods"), on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     logistics = models.PositiveSmallIntegerField(_("logistics stars"))
     description = models.PositiveSmallIntegerField(_("description stars"), null=True, blank=True)
     service = models.PositiveSmallIntegerField(_("service stars"), null=True, blank=True)
