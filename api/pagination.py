@@ -56,7 +56,12 @@ class UpdatedCursorPagination(BasePagination):
         self.cursor = cursor
         if cursor:
             updated_at, pk = decode_cursor(cursor)
-            rows = rows.filter(Q(updated_at__gt=updated_at) | Q(updated_at=updated_at, pk__gt=pk))
+            # The `>=` is implied by the OR, and is what the index (shop, updated_at, id) can start
+            # its range at: without it PostgreSQL reads the shop's rows from the first one to the
+            # cursor and filters them (bench/api.py: 10 ms at 50,000 rows deep).
+            rows = rows.filter(updated_at__gte=updated_at).filter(
+                Q(updated_at__gt=updated_at) | Q(updated_at=updated_at, pk__gt=pk)
+            )
         page = list(rows.order_by("updated_at", "pk")[: page_size + 1])
         self.has_more = len(page) > page_size
         page = page[:page_size]
