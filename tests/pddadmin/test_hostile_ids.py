@@ -223,7 +223,8 @@ def test_dashboard_and_the_orders_behind_a_figure(client, world, role):
     body = response.content.decode()
     assert f"({escape(world.pid)})" in body  # the title
     if world.pid.strip():  # a table shows a blank cell as "—"
-        assert f">{escape(world.pid)}</td>" in body  # the goods table
+        # the goods table: the goods' name, its id under it
+        assert f'<span class="pdd-muted">{escape(world.pid)}</span></td>' in body
     orders_link = html.unescape(re.search(r'class="denominator" href="([^"]*)"', body)[1])
     orders = get_ok(client, orders_link)
     if world.pid.strip():
