@@ -1,4 +1,5 @@
-// Draws the 90-day trend of the three 30-day rates with ECharts (served from our static files).
+// Draws the trend of the three 30-day rates (up to 90 days, from the first snapshot) with ECharts
+// (served from our static files).
 (function () {
   "use strict";
   var el = document.getElementById("trend-chart");
@@ -14,7 +15,7 @@
     animation: false,
     tooltip: {
       trigger: "axis",
-      valueFormatter: function (v) { return v === null || v === undefined ? "—" : (v * 100).toFixed(4) + "%"; }
+      valueFormatter: function (v) { return v === null || v === undefined ? "—" : (v * 100).toFixed(2) + "%"; }
     },
     legend: { data: keys.map(function (k) { return labels[k]; }) },
     grid: { left: 60, right: 20, top: 40, bottom: 30 },
