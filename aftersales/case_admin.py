@@ -20,6 +20,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from pddadmin.moneyfmt import money_column
 from pddadmin.shops.admin_scope import ShopListFilter, ShopScopedAdminMixin
 from pddadmin.shops.paginator import LargeTablePaginator
 
@@ -161,7 +162,7 @@ class CaseAdmin(ShopScopedAdminMixin, admin.ModelAdmin):
         "order_id_display",
         "kind",
         "reason",
-        "amount",
+        money_column("amount", _("amount")),
         "shop",
         "opened_at",
     ]

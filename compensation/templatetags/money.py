@@ -4,16 +4,13 @@ from decimal import Decimal
 
 from django import template
 
+from pddadmin.moneyfmt import yuan
+
 register = template.Library()
 
 
-@register.filter
-def yuan(value: Decimal | None) -> str:
-    if value is None or value == "":
-        return "—"
-    value = Decimal(value)
-    sign = "-" if value < 0 else ""
-    return f"{sign}¥{abs(value):,.2f}"
+# One way to write an amount, shared with the admin's columns (pddadmin.moneyfmt).
+register.filter("yuan", yuan)
 
 
 @register.filter

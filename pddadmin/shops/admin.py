@@ -5,6 +5,8 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 
+from pddadmin.moneyfmt import money_column
+
 from . import services
 from .admin_scope import ReadOnlyAdminMixin, ShopListFilter, ShopScopedAdminMixin
 from .models import Goods, Order, Shop, ShopMembership
@@ -132,7 +134,8 @@ class OrderAdmin(ReadOnlyAdminMixin, ShopScopedAdminMixin, admin.ModelAdmin):
 
     paginator = LargeTablePaginator
     list_display = [
-        "platform_id", "shop", "goods", "buyer", "amount", "placed_at", "grouped_at", "shipped_at", "received_at",
+        "platform_id", "shop", "goods", "buyer", money_column("amount", _("amount")),
+        "placed_at", "grouped_at", "shipped_at", "received_at",
         "warranty",
     ]  # fmt: skip
     list_select_related = ["shop", "goods"]
