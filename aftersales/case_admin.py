@@ -162,7 +162,7 @@ class CaseAdmin(ShopScopedAdminMixin, admin.ModelAdmin):
         "order_id_display",
         "kind",
         "reason",
-        money_column("amount", _("amount")),
+        money_column(AfterSalesCase, "amount"),
         "shop",
         "opened_at",
     ]

@@ -6,6 +6,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from pddadmin.moneyfmt import money_column
 from pddadmin.shops.admin_scope import ReadOnlyAdminMixin, ShopListFilter, ShopScopedAdminMixin
 from pddadmin.shops.paginator import LargeTablePaginator
 
@@ -53,10 +54,14 @@ class ViolationAdmin(ReadOnlyAdminMixin, ShopScopedAdminMixin, admin.ModelAdmin)
         return format_html('<a href="{}">{}</a>', reverse("compensation:violation", args=[obj.pk]), _("open"))
 
 
+CHARGE_MONEY = ["amount", "from_deposit", "from_balance", "arrears"]
+CREDIT_MONEY = ["amount", "to_arrears", "credited"]
+
+
 @admin.register(Charge)
 class ChargeAdmin(ReadOnlyAdminMixin, ShopScopedAdminMixin, admin.ModelAdmin):
     shop_path = "shop"
-    list_display = ["kind", "cause", "shop", "buyer", "amount", "from_deposit", "from_balance", "arrears", "at"]
+    list_display = ["kind", "cause", "shop", "buyer", *(money_column(Charge, f) for f in CHARGE_MONEY), "at"]
     list_filter = [ShopListFilter, "kind"]
     list_select_related = ["shop"]
     search_fields = ["cause", "buyer", "order__platform_id", "message"]
@@ -67,7 +72,7 @@ class ChargeAdmin(ReadOnlyAdminMixin, ShopScopedAdminMixin, admin.ModelAdmin):
 @admin.register(Credit)
 class CreditAdmin(ReadOnlyAdminMixin, ShopScopedAdminMixin, admin.ModelAdmin):
     shop_path = "shop"
-    list_display = ["kind", "shop", "amount", "to_arrears", "credited", "at", "source", "reference"]
+    list_display = ["kind", "shop", *(money_column(Credit, f) for f in CREDIT_MONEY), "at", "source", "reference"]
     list_filter = [ShopListFilter, "kind", "source"]
     list_select_related = ["shop"]
     search_fields = ["reference"]
@@ -78,7 +83,15 @@ class CreditAdmin(ReadOnlyAdminMixin, ShopScopedAdminMixin, admin.ModelAdmin):
 @admin.register(Coupon)
 class CouponAdmin(ReadOnlyAdminMixin, ShopScopedAdminMixin, admin.ModelAdmin):
     shop_path = "charge__shop"
-    list_display = ["code", "buyer", "face_value", "min_spend", "issued_at", "expires_at", "status"]
+    list_display = [
+        "code",
+        "buyer",
+        money_column(Coupon, "face_value"),
+        money_column(Coupon, "min_spend"),
+        "issued_at",
+        "expires_at",
+        "status",
+    ]
     search_fields = ["code", "buyer"]
     paginator = LargeTablePaginator
     exclude = ["scope"]  # a stored word ("platform"); said in the reader's language by scope_shown
@@ -92,7 +105,7 @@ class CouponAdmin(ReadOnlyAdminMixin, ShopScopedAdminMixin, admin.ModelAdmin):
 @admin.register(Account)
 class AccountAdmin(ReadOnlyAdminMixin, ShopScopedAdminMixin, admin.ModelAdmin):
     shop_path = "shop"
-    list_display = ["__str__", "kind", "balance", "statement"]
+    list_display = ["__str__", "kind", money_column(Account, "balance"), "statement"]
     list_filter = [ShopListFilter, "kind"]
     list_select_related = ["shop"]
 

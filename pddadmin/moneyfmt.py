@@ -16,11 +16,11 @@ def yuan(value: Decimal | str | None) -> str:
     return f"{sign}¥{abs(value):,.2f}"
 
 
-def money_column(field: str, description):
-    """A changelist column showing the model's money field `field` as yuan(), sortable by it
-    where the admin lets it sort."""
+def money_column(model, field: str):
+    """A changelist column showing `model`'s money field `field` as yuan(), under the field's own
+    label, sortable by it where the admin lets it sort."""
 
-    @admin.display(description=description, ordering=field)
+    @admin.display(description=model._meta.get_field(field).verbose_name, ordering=field)
     def column(obj):
         return yuan(getattr(obj, field))
 

@@ -12,6 +12,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from aftersales.models import AfterSalesCase
+from pddadmin.moneyfmt import yuan
 from pddadmin.shops.paginator import LargeTablePaginator
 from pddadmin.shops.templatetags.platform_ids import link_text
 
@@ -84,6 +85,9 @@ class QueueTable(tables.Table):
 
     def value_shop(self, value, record):
         return f"{value} ({record.shop.platform_id})"
+
+    def render_amount(self, value):
+        return yuan(value)
 
     def value_amount(self, value):
         return f"{value:.2f}"

@@ -134,7 +134,7 @@ class OrderAdmin(ReadOnlyAdminMixin, ShopScopedAdminMixin, admin.ModelAdmin):
 
     paginator = LargeTablePaginator
     list_display = [
-        "platform_id", "shop", "goods", "buyer", money_column("amount", _("amount")),
+        "platform_id", "shop", "goods", "buyer", money_column(Order, "amount"),
         "placed_at", "grouped_at", "shipped_at", "received_at",
         "warranty",
     ]  # fmt: skip

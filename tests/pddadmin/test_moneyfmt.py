@@ -42,3 +42,20 @@ def test_case_and_order_lists_show_amounts_in_yuan(admin_client, shop):
     assert "¥12,345.60" in cases and "12345.60" not in cases
     orders = admin_client.get(reverse("admin:shops_order_changelist")).content.decode()
     assert "¥23,456.70" in orders and "23456.70" not in orders
+
+
+@pytest.mark.django_db
+def test_case_pages_and_money_lists_show_yuan(admin_client, shop):
+    from compensation.models import Account
+
+    case = live_case_in(State.PENDING_MERCHANT, shop=shop)
+    AfterSalesCase.objects.filter(pk=case.pk).update(amount=Decimal("12345.60"))
+    page = admin_client.get(reverse("admin:aftersales_aftersalescase_change", args=[case.pk])).content.decode()
+    assert "¥12,345.60" in page
+    review = admin_client.get(reverse("review:case", args=[case.pk])).content.decode()
+    assert "¥12,345.60" in review
+    Account.objects.filter(shop=shop, kind=Account.objects.filter(shop=shop).first().kind).update(
+        balance=Decimal("-1234.50")
+    )
+    accounts = admin_client.get(reverse("admin:compensation_account_changelist")).content.decode()
+    assert "-¥1,234.50" in accounts
