@@ -84,7 +84,9 @@ class ShopDaySnapshot(ShopRates, models.Model):
     """One shop's figures for day D: the 30-day window D-29 … D and the single day D."""
 
     # (shop, date) is unique, which indexes shop lookups already
-    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="metric_snapshots", db_index=False)
+    shop = models.ForeignKey(
+        Shop, on_delete=models.CASCADE, related_name="metric_snapshots", db_index=False, verbose_name=_("shop")
+    )
     date = models.DateField(_("date"))
     # 30-day window
     grouped_orders = models.PositiveIntegerField(_("grouped orders"), default=0)
@@ -152,11 +154,21 @@ class GoodsDaySnapshot(models.Model):
     # cascades (Django), by a scan of this table: rare, since orders protect goods and shops.
     pk = models.CompositePrimaryKey("date", "shop", "goods")
     goods = models.ForeignKey(
-        Goods, on_delete=models.CASCADE, related_name="metric_snapshots", db_constraint=False, db_index=False
+        Goods,
+        on_delete=models.CASCADE,
+        related_name="metric_snapshots",
+        db_constraint=False,
+        db_index=False,
+        verbose_name=_("goods"),
     )
     # Copied from the goods on the day: the shop rollup and category figures group by them.
     shop = models.ForeignKey(
-        Shop, on_delete=models.CASCADE, related_name="goods_metric_snapshots", db_constraint=False, db_index=False
+        Shop,
+        on_delete=models.CASCADE,
+        related_name="goods_metric_snapshots",
+        db_constraint=False,
+        db_index=False,
+        verbose_name=_("shop"),
     )
     category = models.CharField(_("category"), max_length=100)
     date = models.DateField(_("date"))
