@@ -9,12 +9,18 @@ from django.shortcuts import render
 from django.urls import path, reverse
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+from rest_framework_api_key.models import APIKey
 
 from pddadmin.shops.admin_scope import ShopListFilter, ShopScopedAdminMixin
 from pddadmin.shops.selectors import EDIT_SETTINGS_ROLES
 
 from .models import ShopApiKey
 from .services import api_key_create, api_key_revoke
+
+# The library's own key model, unscoped and unused (a key here is a shop's ShopApiKey): its admin
+# would offer superusers keys that open nothing, under English names.
+if admin.site.is_registered(APIKey):
+    admin.site.unregister(APIKey)
 
 
 class ApiKeyForm(forms.ModelForm):

@@ -87,3 +87,14 @@ def test_last_use_is_written_at_most_once_a_minute(shop, owner):
     assert ShopApiKey.objects.get(pk=key.pk).last_used_at == t
     touch(ShopApiKey.objects.get(pk=key.pk), t + dt.timedelta(seconds=61))
     assert ShopApiKey.objects.get(pk=key.pk).last_used_at == t + dt.timedelta(seconds=61)
+
+
+def test_the_librarys_unscoped_key_model_is_not_in_the_admin():
+    # Keys are a shop's (ShopApiKey); the library's own model would make keys that open nothing.
+    from django.contrib import admin
+    from rest_framework_api_key.models import APIKey
+
+    from api.models import ShopApiKey
+
+    assert not admin.site.is_registered(APIKey)
+    assert admin.site.is_registered(ShopApiKey)
