@@ -26,10 +26,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("compiled_catalogue
 
 PAGES_PER_ROLE = 150
 # English that is not ours to translate, each with its reason.
-NOT_OURS = {
-    # django-q2's schedule form labels its name field "Name" without gettext; superusers only.
-    "name",
-}
+NOT_OURS: set[str] = set()
 # Links a crawl does not follow: they act (log out, switch language), download, or leave the product.
 SKIP = re.compile(r"^/(static|media|i18n|api)/|/logout/|[?&]export=|/delete/$|^/admin/jsi18n/|/password/")
 
