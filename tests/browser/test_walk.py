@@ -15,6 +15,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 # The heading (h1) each page shows, in Chinese: the browser asks for zh-CN.
 HEADINGS = {
+    "desk": "售后工作台",
     "cases": "售后单",
     "addresses": "退货地址",
     "hotline": "店铺",
@@ -32,9 +33,20 @@ HEADINGS = {
     "jobs": "定时任务",
 }
 MONEY = ["charges", "accounts", "orders"]
-MERCHANT = ["cases", "addresses", "hotline", "service", "dashboard", "violations", "payouts", *MONEY]
+MERCHANT = ["desk", "cases", "addresses", "hotline", "service", "dashboard", "violations", "payouts", *MONEY]
 WALKS = {
-    "owner1": ["cases", "addresses", "hotline", "staff", "service", "dashboard", "violations", "payouts", *MONEY],
+    "owner1": [
+        "desk",
+        "cases",
+        "addresses",
+        "hotline",
+        "staff",
+        "service",
+        "dashboard",
+        "violations",
+        "payouts",
+        *MONEY,
+    ],
     "agent1": MERCHANT,
     "viewer1": MERCHANT,
     "reviewer1": ["dashboard", "platform", "queue", "warranty", "charges", "accounts"],
