@@ -55,3 +55,48 @@ def write_result(name: str, text: str) -> Path:
     path = RESULTS / name
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def load_average() -> str:
+    """The 1/5/15-minute load averages, as the results files quote them."""
+    return " / ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def git_commit() -> str:
+    """The commit measured, with a mark when the tree holds uncommitted changes."""
+    head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True)
+    return head.stdout.strip() + (" (with uncommitted changes)" if dirty.stdout.strip() else "")
+
+
+def header(title: str, *, command: str, data: str, started_load: str) -> str:
+    """The opening every results file shares: what ran, on what machine, at what load, on what data."""
+    return (
+        f"# {title}\n\n"
+        f"Run: `{command}` at commit {git_commit()}. Machine: {machine()}.\n"
+        f"Load average (1/5/15 min) at the start: {started_load}, at the end: {load_average()} "
+        f"({os.cpu_count()} cores shared with whatever else ran).\n"
+        f"Data: {data}\n\n"
+    )
+
+
+def run_measured(args: list[str], *, env: dict | None = None, stdin=None) -> tuple[subprocess.CompletedProcess, float, int]:
+    """Run a whole process as an operator would; return it, its wall seconds and its peak RSS in KiB
+    (the kernel's maximum resident set size of that child, from wait4)."""
+    import tempfile
+
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        started = time.perf_counter()
+        child = subprocess.Popen(args, env={**os.environ, **(env or {})}, stdin=stdin, stdout=out, stderr=err, text=True)
+        _, status, usage = os.wait4(child.pid, 0)
+        seconds = time.perf_counter() - started
+        child.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        done = subprocess.CompletedProcess(args, child.returncode, out.read(), err.read())
+    return done, seconds, usage.ru_maxrss
+
+
+def manage_measured(*args: str, database_url: str, stdin=None) -> tuple[subprocess.CompletedProcess, float, int]:
+    """`manage.py <args>` as a whole process: (result, wall seconds, peak RSS KiB)."""
+    return run_measured([sys.executable, str(ROOT / "manage.py"), *args], env={"DATABASE_URL": database_url}, stdin=stdin)
