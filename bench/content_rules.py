@@ -17,10 +17,13 @@ import random
 import statistics
 import sys
 import time
+import re
+import unicodedata
 
 TARGET_MS = 2.0
 ADVERSARIAL_LIMIT_MS = 50.0
 LENGTH = 2000
+FLOOR_PATTERN = re.compile(r"\x00\x01")
 SENTENCES = [
     "亲，您好！您的订单{order}已于{date} {time}发货，快递单号{tracking}，请注意查收。",
     "这款商品原价¥{price}，现在活动价{price2}元，满{n}件再减{m}元，非常划算哦。",
@@ -80,6 +83,12 @@ def timed(check, texts: list[str]) -> tuple[list[float], list[float]]:
     return wall, cpu
 
 
+def floor(text: str) -> None:
+    """The least any check of the rules must do: normalise the reply once and read every character
+    of it once in C (one compiled pattern that matches nowhere in ordinary text)."""
+    FLOOR_PATTERN.search(unicodedata.normalize("NFKC", text))
+
+
 def p95(values: list[float]) -> float:
     return statistics.quantiles(values, n=100)[94]
 
@@ -89,7 +98,7 @@ def main() -> None:
     import django
 
     django.setup()
-    from bench.common import write_result
+    from bench.common import header, load_average, write_result
     from customerservice.content_rules import breaches, check_reply
 
     n = next((int(arg) for arg in sys.argv[1:] if arg.isdigit()), 1000)
@@ -101,7 +110,7 @@ def main() -> None:
     linked = [text[: LENGTH - 12] + "www.evil.com" for text in clean]
     assert all(check_reply(t).rule == "abuse" for t in abusive) and all(check_reply(t).rule == "link" for t in linked)
 
-    load = os.getloadavg()[0]
+    load = load_average()
     rows = []
     for label, check, texts in (
         ("no breach (`check_reply`: every rule reads the whole reply)", check_reply, clean),
@@ -111,6 +120,8 @@ def main() -> None:
     ):
         wall, cpu = timed(check, texts)
         rows.append((label, statistics.median(wall), p95(wall), max(wall), statistics.median(cpu), p95(cpu)))
+    floor_wall, floor_cpu = timed(floor, clean)
+    floor_cpu_median = statistics.median(floor_cpu)
 
     adversarial = {
         '`"a" * 2000`': "a" * 2000,
@@ -130,18 +141,26 @@ def main() -> None:
     slowest_adversarial = max(worst.values())
     passed = slowest_median < TARGET_MS and slowest_adversarial < ADVERSARIAL_LIMIT_MS
     lines = [
-        "# Content rules: one 2,000-character reply (issue 15, point 3)\n\n",
-        f"`.venv/bin/python -m bench.content_rules {n}`: {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"no database; load average at start {load:.1f} (other work shares the machine).\n",
-        f"Data: {n:,} different replies of {LENGTH:,} characters built from ordinary customer-service sentences "
-        "(order and tracking numbers, prices, dates and times, the hotline, a return address, a platform link, "
-        "English), each checked to break no rule; then the same replies ending in an abusive word, and in a link. "
-        "Each reply timed alone (wall: `time.perf_counter`; CPU: `time.thread_time`), after 20 warm-up checks.\n\n",
+        header(
+            "Content rules: one 2,000-character reply (issue 15, point 3)",
+            command=f".venv/bin/python -m bench.content_rules {n}",
+            data=f"{n:,} different replies of {LENGTH:,} characters built from ordinary customer-service sentences "
+            "(order and tracking numbers, prices, dates and times, the hotline, a return address, a platform link, "
+            "English), each checked to break no rule; then the same replies ending in an abusive word, and in a link. "
+            "No database. Each reply timed alone (wall: `time.perf_counter`; CPU: `time.thread_time`), after 20 "
+            "warm-up checks.",
+            started_load=load,
+        ),
         "| replies | median ms | p95 ms | max ms | CPU median ms | CPU p95 ms |\n|---|---:|---:|---:|---:|---:|\n",
         *(
             f"| {label} | {row[0]:.3f} | {row[1]:.3f} | {row[2]:.3f} | {row[3]:.3f} | {row[4]:.3f} |\n"
             for label, *row in rows
         ),
+        f"| floor: NFKC of the reply and one compiled pattern reading it once | {statistics.median(floor_wall):.3f} "
+        f"| {p95(floor_wall):.3f} | {max(floor_wall):.3f} | {floor_cpu_median:.3f} | {p95(floor_cpu):.3f} |\n",
+        f"\nRatio to the floor (CPU medians): "
+        + ", ".join(f"{label.split(' (')[0]} {row[3] / floor_cpu_median:.1f}×" for label, *row in rows)
+        + " (eight rules, each reading the reply, against one read).\n",
         "\nThe wall p95 and max follow the machine's load (the replies slower than 2 ms are not the same ones from "
         "one run to the next); the CPU columns are the check's own cost.\n",
         "\nAdversarial strings of 2,000 characters (`breaches`, best of 3):\n\n| text | ms |\n|---|---:|\n",
