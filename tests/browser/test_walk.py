@@ -10,6 +10,7 @@ from pddadmin.demo.users import DEMO_PASSWORD
 from pddadmin.shops.models import Role, Shop
 from pddadmin.shops.services import membership_set
 from tests.browsers import log_in, shot
+from tests.expected_navigation import MERCHANT_PAGES, OWNER_PAGES, PLATFORM_PAGES
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -32,24 +33,11 @@ HEADINGS = {
     "orders": "待发货订单",
     "jobs": "定时任务",
 }
-MONEY = ["charges", "accounts", "orders"]
-MERCHANT = ["desk", "cases", "addresses", "hotline", "service", "dashboard", "violations", "payouts", *MONEY]
 WALKS = {
-    "owner1": [
-        "desk",
-        "cases",
-        "addresses",
-        "hotline",
-        "staff",
-        "service",
-        "dashboard",
-        "violations",
-        "payouts",
-        *MONEY,
-    ],
-    "agent1": MERCHANT,
-    "viewer1": MERCHANT,
-    "reviewer1": ["dashboard", "platform", "queue", "warranty", "charges", "accounts"],
+    "owner1": OWNER_PAGES,
+    "agent1": MERCHANT_PAGES,
+    "viewer1": MERCHANT_PAGES,
+    "reviewer1": PLATFORM_PAGES,
     "admin": list(HEADINGS),
 }
 

@@ -11,35 +11,12 @@ from django.urls import path, reverse
 
 from pddadmin.navigation import SECTIONS
 from pddadmin.urls import urlpatterns as project_urlpatterns
+from tests.expected_navigation import MERCHANT_PAGES, OWNER_PAGES, PLATFORM_PAGES
 from tests.logins import sign_in
 
-MONEY_PAGES = ["charges", "accounts", "orders"]
-MERCHANT_PAGES = [
-    "desk",
-    "cases",
-    "addresses",
-    "hotline",
-    "service",
-    "dashboard",
-    "violations",
-    "payouts",
-    *MONEY_PAGES,
-]
-PLATFORM_PAGES = ["dashboard", "platform", "queue", "warranty", "charges", "accounts"]
 ALL_PAGES = [entry.key for section in SECTIONS for entry in section.entries]
 NAV_OF = {
-    "owner": [
-        "desk",
-        "cases",
-        "addresses",
-        "hotline",
-        "staff",
-        "service",
-        "dashboard",
-        "violations",
-        "payouts",
-        *MONEY_PAGES,
-    ],
+    "owner": OWNER_PAGES,
     "agent": MERCHANT_PAGES,
     "viewer": MERCHANT_PAGES,
     "reviewer": PLATFORM_PAGES,
