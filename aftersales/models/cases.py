@@ -112,6 +112,9 @@ class AfterSalesCase(ConcurrentTransitionMixin, models.Model):
         verbose_name_plural = _("after-sales cases")
         indexes = [
             models.Index(fields=["state", "due_at"], name="case_state_due"),
+            # The deadline job's walk (services/deadlines.py): only the cases that have a deadline,
+            # in the order it claims them, so a history of finished cases costs it nothing.
+            models.Index(fields=["due_at", "id"], name="case_due", condition=Q(due_at__isnull=False)),
             models.Index(fields=["shop", "state", "due_at"], name="case_shop_state_due"),
             models.Index(fields=["shop", "intervened_at"], name="case_shop_intervened"),
             models.Index(fields=["state", "escalated_at"], name="case_state_escalated"),

@@ -8,18 +8,22 @@ declarations on AfterSalesCase; the log rows and refunds come from the same
 """
 
 import datetime as dt
+import functools
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
+from django_fsm import Transition
 
+from pddadmin.shops.models import Order
 from pddadmin.timefmt import shown
 
-from ..models import AfterSalesCase, automatic_transitions
+from ..models import REASON_CLASS, AfterSalesCase, CaseTransition, Refund, State, automatic_transitions
 from .cases import apply_due_locked, case_lock, record_transitions
 
 
@@ -64,15 +68,152 @@ def process_deadlines(
 
     Batches are claimed with SELECT … FOR UPDATE SKIP LOCKED, so two copies of the job (or the
     job and a merchant clicking) never handle one case twice: rows another transaction holds
-    are skipped, and rows it has already moved no longer match. Walking by id keeps each batch
-    query a forward index scan instead of re-reading the rows already done.
+    are skipped, and rows it has already moved no longer match. On PostgreSQL a batch is one
+    statement (`_claim_and_move`); elsewhere it is the portable loop below, which writes the same
+    rows through `record_transitions`.
     """
     started = time.monotonic()
     now = now or timezone.now()
-    leaving = automatic_transitions()
     report = DeadlineReport(now=now)
+    batches = _batches_postgresql if connection.vendor == "postgresql" else _batches_portable
+    for applied in batches(now, batch_size):
+        report.applied.update(applied)
+        report.batches += 1
+        if on_progress:
+            on_progress(sum(applied.values()))
+    report.seconds = time.monotonic() - started
+    return report
+
+
+# --- PostgreSQL: one statement a batch ------------------------------------------------------------
+
+
+def _batches_postgresql(now: dt.datetime, batch_size: int) -> Iterator[Counter]:
+    """Batches walk the partial index `case_due` (due_at, id), which holds only the cases that
+    have a deadline: finished cases cost nothing, and the rows come in the index's order (no sort).
+    The keyset (due_at, id) > the last row's keeps each batch from re-reading the rows already
+    done (their entries stay in the index until vacuum) and the rows another worker holds."""
+    after: tuple[dt.datetime, int] | None = None
+    while True:
+        with transaction.atomic(), connection.cursor() as cursor:
+            sql, params = _claim_and_move(now=now, batch_size=batch_size, after=after)
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+        if not rows:
+            return
+        after = (rows[0][2], rows[0][3])
+        yield Counter({name: n for name, n, _due, _id in rows})
+
+
+@functools.cache
+def _move_sql() -> str:
+    """The batch statement, built from the @transition declarations (which state leaves by which
+    transition to which target, setting which fields) and writing the log rows and refunds that
+    `record_transitions` writes, column for column.
+
+    claimed: the batch's due rows, locked (SKIP LOCKED) in (due_at, id) order; moved: their
+    UPDATE, RETURNING the new row and the state it left; then the log row of every moved case
+    and the refund of every case that entered `refunded`, from what `moved` returned (the other
+    parts of one statement see the table as it was before the UPDATE). The statement answers
+    one row per transition: its count and the batch's last (due_at, id), the next keyset."""
+    qn = connection.ops.quote_name
+    leaving = automatic_transitions()
+    cases = qn(AfterSalesCase._meta.db_table)
+
+    def col(model, name: str) -> str:
+        return qn(model._meta.get_field(name).column)
+
+    def by_state(value: Callable[[Transition], Any], otherwise: str) -> str:
+        whens = " ".join(f"WHEN {_literal(s)} THEN {_literal(value(t))}" for s, t in leaving.items())
+        return f"CASE claimed.state {whens} ELSE {otherwise} END"
+
+    # deadline_changes() says what an automatic transition sets; F("due_at") is the deadline.
+    stamped: dict[str, str] = {"state": by_state(lambda t: t.target, "c.state")}
+    set_by: dict[str, dict[str, Any]] = {}
+    for source, spec in leaving.items():
+        for name, value in AfterSalesCase.deadline_changes(spec, F("due_at")).items():
+            set_by.setdefault(name, {})[source] = value
+    for name, values in set_by.items():
+        column = col(AfterSalesCase, name)
+        if name == "updated_at":
+            stamped[name] = "%(stamp)s"
+        elif all(isinstance(v, F) and v.name == "due_at" for v in values.values()) and len(values) == len(leaving):
+            stamped[name] = f"c.{col(AfterSalesCase, 'due_at')}"
+        elif all(v is None for v in values.values()) and len(values) == len(leaving):
+            stamped[name] = "NULL"
+        else:
+            whens = " ".join(f"WHEN {_literal(s)} THEN {_literal(v)}" for s, v in values.items())
+            stamped[name] = f"CASE claimed.state {whens} ELSE c.{column} END"
+    sets = ", ".join(f"{col(AfterSalesCase, name)} = {expr}" for name, expr in stamped.items())
+    log_columns = ", ".join(
+        col(CaseTransition, n)
+        for n in ("case", "transition", "from_state", "to_state", "actor_kind", "actor", "at", "note", "recorded_at")
+    )
+    refund_columns = ", ".join(
+        col(Refund, n)
+        for n in ("case", "order", "shop", "goods", "amount", "reason", "reason_class", "intervened", "liable")
+    )
+    reason_class = " ".join(f"WHEN {_literal(r)} THEN {_literal(c)}" for r, c in REASON_CLASS.items())
+    return f"""
+        WITH claimed AS (
+            SELECT id, state, due_at FROM {cases}
+            WHERE due_at <= %(now)s AND state = ANY(%(states)s) {{after}}
+            ORDER BY due_at, id LIMIT %(limit)s FOR UPDATE SKIP LOCKED
+        ), moved AS (
+            UPDATE {cases} c SET {sets} FROM claimed WHERE c.id = claimed.id
+            RETURNING c.id, c.state, c.changed_at, c.order_id, c.shop_id, c.amount, c.reason, c.intervened_at,
+                c.liable, claimed.state AS from_state, {by_state(lambda t: t.name, "NULL")} AS transition,
+                {by_state(lambda t: t.custom["actor"], "NULL")} AS actor_kind
+        ), logged AS (
+            INSERT INTO {qn(CaseTransition._meta.db_table)} ({log_columns})
+            SELECT id, transition, from_state, state, actor_kind, NULL, changed_at, '', %(stamp)s FROM moved
+        ), refunded AS (
+            INSERT INTO {qn(Refund._meta.db_table)} ({refund_columns}, {col(Refund, "refunded_at")})
+            SELECT m.id, m.order_id, m.shop_id, o.goods_id, m.amount, m.reason, CASE m.reason {reason_class} END,
+                m.intervened_at IS NOT NULL, m.liable, m.changed_at
+            FROM moved m JOIN {qn(Order._meta.db_table)} o ON o.id = m.order_id
+            WHERE m.state = {_literal(State.REFUNDED)}
+        ), last AS (
+            SELECT due_at, id FROM claimed ORDER BY due_at DESC, id DESC LIMIT 1
+        )
+        SELECT transition, count(*), (SELECT due_at FROM last), (SELECT id FROM last)
+        FROM moved GROUP BY transition ORDER BY transition
+    """
+
+
+def _claim_and_move(*, now: dt.datetime, batch_size: int, after: tuple[dt.datetime, int] | None):
+    keyset = "AND (due_at, id) > (%(after_due)s, %(after_id)s)" if after else ""
+    params: dict[str, Any] = {
+        "now": now,
+        "states": [str(s) for s in automatic_transitions()],
+        "limit": batch_size,
+        "stamp": timezone.now(),
+    }
+    if after:
+        params["after_due"], params["after_id"] = after
+    return _move_sql().replace("{after}", keyset), params
+
+
+def _literal(value: Any) -> str:
+    """A string constant of the batch statement (the declarations' names, states and reasons:
+    identifiers of our own, never user input); None is NULL."""
+    if value is None:
+        return "NULL"
+    text = str(value)
+    assert "'" not in text and "%" not in text, text
+    return f"'{text}'"
+
+
+# --- other databases: the portable loop -----------------------------------------------------------
+
+
+def _batches_portable(now: dt.datetime, batch_size: int) -> Iterator[Counter]:
+    """Walking by id keeps each batch query a forward index scan instead of re-reading the rows
+    already done."""
+    leaving = automatic_transitions()
     last_id = 0
     while True:
+        applied: Counter = Counter()
         with transaction.atomic():
             rows = list(
                 due_cases(now)
@@ -82,7 +223,7 @@ def process_deadlines(
                 .values_list("pk", "state")[:batch_size]
             )
             if not rows:
-                break
+                return
             last_id = rows[-1][0]
             by_state: dict[str, list[int]] = defaultdict(list)
             for pk, state in rows:
@@ -99,9 +240,5 @@ def process_deadlines(
                     to_state=spec.target,
                     actor_kind=spec.custom["actor"],
                 )
-                report.applied[spec.name] += len(ids)
-        report.batches += 1
-        if on_progress:
-            on_progress(len(rows))
-    report.seconds = time.monotonic() - started
-    return report
+                applied[spec.name] += len(ids)
+        yield applied
