@@ -17,6 +17,7 @@ One charge per cause, ever: `Charge.cause` is unique in the database, and a sour
 what has no charge yet, read under the shop's lock.
 """
 
+import base64
 import datetime as dt
 import logging
 import secrets
@@ -36,8 +37,8 @@ from django.utils.translation import gettext as _
 
 from pddadmin.shops.models import Shop
 
-from ..models import Account, AccountKind, Charge, ChargeKind, Coupon, TransactionKind
-from . import ledger
+from ..models import Account, AccountKind, Charge, ChargeKind, Coupon, Entry, LedgerTransaction, TransactionKind
+from . import bulk, ledger
 
 log = logging.getLogger(__name__)
 
@@ -98,8 +99,12 @@ def coupon_expiry(kind: str, issued_at: dt.datetime) -> dt.datetime:
     return issued_at + dt.timedelta(days=settings.SHIPPING_COUPON_DAYS)  # days of 24 h (SPEC intro)
 
 
+# 80 random bits in base32 are 16 symbols of 32, each equally likely: mapped onto our alphabet.
+_BASE32 = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", COUPON_ALPHABET.encode())
+
+
 def new_coupon_code() -> str:
-    return "".join(secrets.choice(COUPON_ALPHABET) for _ in range(COUPON_LENGTH))
+    return base64.b32encode(secrets.token_bytes(COUPON_LENGTH * 5 // 8)).translate(_BASE32).decode()
 
 
 # --- one charge -------------------------------------------------------------------------------
@@ -123,6 +128,20 @@ class DueCharge:
     message: str = ""
 
 
+def _split_moves(books: ledger.Books, due: DueCharge, receiver: Account) -> tuple[tuple, list]:
+    """The charge's split on the books as they stand, and its ledger moves (checked)."""
+    assert due.amount is not None and due.amount > 0, due
+    parts = split(amount=due.amount, deposit=books.deposit.balance, balance=books.balance.balance)
+    from_deposit, from_balance, arrears = parts
+    moves = [
+        (books.deposit, -from_deposit),
+        (books.balance, -from_balance),
+        (books.arrears, -arrears),
+        (receiver, due.amount),
+    ]
+    return parts, moves
+
+
 class _Writer:
     """Charges of locked shops, split in order and written with a few bulk statements."""
 
@@ -136,23 +155,9 @@ class _Writer:
             self.receivers[kind] = ledger.platform_account(RECEIVER[kind])
         return self.receivers[kind]
 
-    def add(self, books: ledger.Books, due: DueCharge) -> Charge:
-        assert due.amount is not None and due.amount > 0, due
-        from_deposit, from_balance, arrears = split(
-            amount=due.amount, deposit=books.deposit.balance, balance=books.balance.balance
-        )
-        txn = self.batch.add(
-            books,
-            kind=TRANSACTION_KIND[due.kind],
-            at=due.at,
-            memo=due.memo,
-            moves=[
-                (books.deposit, -from_deposit),
-                (books.balance, -from_balance),
-                (books.arrears, -arrears),
-                (self.receiver(due.kind), due.amount),
-            ],
-        )
+    def add(self, books: ledger.Books, due: DueCharge) -> None:
+        (from_deposit, from_balance, arrears), moves = _split_moves(books, due, self.receiver(due.kind))
+        txn = self.batch.add(books, kind=TRANSACTION_KIND[due.kind], at=due.at, memo=due.memo, moves=moves)
         coupon = None
         if RECEIVER[due.kind] == AccountKind.COUPON_LIABILITY:
             coupon = Coupon(
@@ -179,7 +184,6 @@ class _Writer:
             at=due.at,
         )
         self.rows.append((charge, coupon))
-        return charge
 
     def write(self) -> list[Charge]:
         self.batch.write()
@@ -194,11 +198,133 @@ class _Writer:
         self.rows = []
         return charges
 
+    def write_ids(self) -> list[int]:
+        return [charge.pk for charge in self.write()]
+
+
+# The columns of one charge as the set-based writer sends them: one array each.
+_CHARGE_COLUMNS = (
+    ("kind", "text"),
+    ("txn_kind", "text"),
+    ("shop_id", "bigint"),
+    ("at", "timestamptz"),
+    ("memo", "text"),
+    ("cause", "text"),
+    ("buyer", "text"),
+    ("message", "text"),
+    ("order_id", "bigint"),
+    ("violation_id", "bigint"),
+    ("line_id", "bigint"),
+    ("amount", "numeric"),
+    ("from_deposit", "numeric"),
+    ("from_balance", "numeric"),
+    ("arrears", "numeric"),
+    ("deposit_id", "bigint"),
+    ("balance_id", "bigint"),
+    ("arrears_id", "bigint"),
+    ("receiver_id", "bigint"),
+    ("code", "text"),  # NULL: no coupon (a fine)
+    ("expires_at", "timestamptz"),
+)
+
+
+def _set_statement() -> str:
+    """One statement for a whole batch on PostgreSQL: the ledger transactions, their entries (the
+    non-zero moves, in the order deposit, balance, arrears, receiver, as `LedgerBatch` writes them),
+    the coupons, the charges, and the cached balances; the charges' ids come back in order."""
+    txn, entry, coupon = bulk.table(LedgerTransaction), bulk.table(Entry), bulk.table(Coupon)
+    charge, account, shop = bulk.table(Charge), bulk.table(Account), bulk.table(Shop)
+    scope = Coupon._meta.get_field("scope").get_default()
+    status = Coupon._meta.get_field("status").get_default()
+    return f"""
+        WITH src AS MATERIALIZED (
+            SELECT u.*, {bulk.next_id(LedgerTransaction)} AS txn_id,
+                   CASE WHEN u.code IS NULL THEN NULL ELSE {bulk.next_id(Coupon)} END AS coupon_id,
+                   {bulk.next_id(Charge)} AS charge_id
+            FROM {bulk.unnest("u", _CHARGE_COLUMNS)} ORDER BY u.ord
+        ),
+        t AS (INSERT INTO {txn} (id, kind, shop_id, at, memo, recorded_at)
+              SELECT txn_id, txn_kind, shop_id, at, memo, now() FROM src ORDER BY ord),
+        e AS (INSERT INTO {entry} (transaction_id, account_id, amount, at)
+              SELECT s.txn_id, m.account_id, m.amount, s.at FROM src s CROSS JOIN LATERAL (VALUES
+                  (1, s.deposit_id, -s.from_deposit), (2, s.balance_id, -s.from_balance),
+                  (3, s.arrears_id, -s.arrears), (4, s.receiver_id, s.amount)) AS m(pos, account_id, amount)
+              WHERE m.amount <> 0 ORDER BY s.ord, m.pos),
+        c AS (INSERT INTO {coupon} (id, code, buyer, face_value, min_spend, scope, issued_at, expires_at, status)
+              SELECT coupon_id, code, buyer, amount, 0, '{scope}', at, expires_at, '{status}'
+              FROM src WHERE code IS NOT NULL ORDER BY ord),
+        ch AS (INSERT INTO {charge} (id, kind, cause, shop_id, violation_id, line_id, order_id, message, buyer,
+                                     amount, from_deposit, from_balance, arrears, coupon_id, transaction_id, at)
+               SELECT charge_id, kind, cause, shop_id, violation_id, line_id, order_id, message, buyer,
+                      amount, from_deposit, from_balance, arrears, coupon_id, txn_id, at FROM src ORDER BY ord),
+        a AS (UPDATE {account} a SET balance = a.balance + d.delta
+              FROM unnest(%s::bigint[], %s::numeric[]) AS d(id, delta) WHERE a.id = d.id),
+        sh AS (UPDATE {shop} s SET deposit = d.deposit, balance = d.balance
+               FROM unnest(%s::bigint[], %s::numeric[], %s::numeric[]) AS d(id, deposit, balance) WHERE s.id = d.id)
+        SELECT charge_id FROM src ORDER BY ord"""
+
+
+class _SetWriter:
+    """The batch writer on PostgreSQL: the same splits and rows as `_Writer`, in one statement
+    whose parameters are one array per column (no model instance, no statement text per row).
+
+    Cached balances move by the sum of their moves (`balance + delta`): the platform's accounts are
+    not locked by a shop's lock, only a shop's own accounts are."""
+
+    def __init__(self) -> None:
+        self.columns: list[list] = [[] for _ in _CHARGE_COLUMNS]
+        self.deltas: dict[int, Decimal] = {}
+        self.shops: dict[int, ledger.Books] = {}
+        self.receivers: dict[str, Account] = {}
+
+    def receiver(self, kind: str) -> Account:
+        if kind not in self.receivers:
+            self.receivers[kind] = ledger.platform_account(RECEIVER[kind])
+        return self.receivers[kind]
+
+    def add(self, books: ledger.Books, due: DueCharge) -> None:
+        receiver = self.receiver(due.kind)
+        (from_deposit, from_balance, arrears), moves = _split_moves(books, due, receiver)
+        for account, amount in ledger.check_moves(moves):
+            account.balance += amount  # the shop's accounts are locked: the value to be stored
+            self.deltas[account.pk] = self.deltas.get(account.pk, ledger.ZERO) + amount
+        self.shops[books.shop.pk] = books
+        coupon = RECEIVER[due.kind] == AccountKind.COUPON_LIABILITY
+        row = (
+            *(due.kind, TRANSACTION_KIND[due.kind], due.shop_id, due.at, due.memo[:255], due.cause, due.buyer),
+            *(due.message, due.order_id, due.violation_id, due.line_id),
+            *(due.amount, from_deposit, from_balance, arrears),
+            *(books.deposit.pk, books.balance.pk, books.arrears.pk, receiver.pk),
+            new_coupon_code() if coupon else None,
+            coupon_expiry(due.kind, due.at) if coupon else None,
+        )
+        for column, value in zip(self.columns, row, strict=True):
+            column.append(value)
+
+    def write_ids(self) -> list[int]:
+        if not self.columns[0]:
+            return []
+        for books in self.shops.values():
+            books.shop.deposit, books.shop.balance = books.deposit.balance, books.balance.balance
+        params = [
+            *self.columns,
+            list(self.deltas),
+            list(self.deltas.values()),
+            list(self.shops),
+            [books.deposit.balance for books in self.shops.values()],
+            [books.balance.balance for books in self.shops.values()],
+        ]
+        with connection.cursor() as cur:
+            cur.execute(_set_statement(), params)
+            ids = [row[0] for row in cur.fetchall()]
+        self.__init__()
+        return ids
+
 
 def charge_issue(books: ledger.Books, due: DueCharge) -> Charge:
     """Make one charge now, on the caller's locked books, after the automatic charges due by then."""
     apply_due_locked(books, now=due.at)
-    writer = _Writer()
+    writer = _Writer()  # one charge: the ORM's rows, which the caller gets back
     writer.add(books, due)
     return writer.write()[0]
 
@@ -223,10 +349,10 @@ class AutomaticSource(Protocol):
     def price(self, offers: list[DueCharge], books: dict[int, ledger.Books]) -> None:
         """Set `amount` of each offer that has none, knowing they are applied in this order."""
 
-    def settle(self, *, candidates: list[int], charged: list[tuple[DueCharge, Charge]]) -> None:
+    def settle(self, *, candidates: list[int], charged: list[tuple[DueCharge, int]]) -> None:
         """Record that these candidates are dealt with (charged now or never to be charged).
-        `charged`: this source's offers applied in the batch, each with the charge written for it
-        (saved: it has its id), for a source that keeps records of its own beside the charge."""
+        `charged`: this source's offers applied in the batch, each with the id of the charge written
+        for it, for a source that keeps records of its own beside the charge."""
 
 
 @dataclass
@@ -286,13 +412,14 @@ def _apply_batch(books: dict[int, ledger.Books], now: dt.datetime, *, nowait: bo
     chosen = [(source, due) for key, source, due in merged if cutoff is None or key <= cutoff]
     for source, _offer in offers:
         source.price([due for s, due in chosen if s is source], books)
-    writer = _Writer()
+    writer = _SetWriter() if bulk.set_based() else _Writer()
     made: Counter = Counter()
-    charged: dict[int, list[tuple[DueCharge, Charge]]] = {}
-    for source, due in chosen:
-        charged.setdefault(id(source), []).append((due, writer.add(books[due.shop_id], due)))
+    for _source, due in chosen:
+        writer.add(books[due.shop_id], due)
         made[due.kind] += 1
-    writer.write()
+    charged: dict[int, list[tuple[DueCharge, int]]] = {}
+    for (source, due), charge_id in zip(chosen, writer.write_ids(), strict=True):
+        charged.setdefault(id(source), []).append((due, charge_id))
     read = 0
     for source, offer in offers:
         reached = [pk for key, pk in offer.candidates if cutoff is None or key <= cutoff]

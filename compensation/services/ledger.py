@@ -141,6 +141,17 @@ def books_open(*, shops: QuerySet[Shop]) -> int:
     return opened
 
 
+def check_moves(moves: Sequence[tuple[Account, Decimal]]) -> list[tuple[Account, Decimal]]:
+    """The non-zero moves of one transaction, refused unless in cents and balanced."""
+    moves = [(account, amount) for account, amount in moves if amount != 0]
+    for _account, amount in moves:
+        if amount != amount.quantize(CENT):
+            raise ValueError(f"ledger amounts have 2 decimal places, got {amount}")
+    if sum((amount for _a, amount in moves), ZERO) != 0:
+        raise ValueError(f"ledger transaction does not balance: {moves}")
+    return moves
+
+
 class LedgerBatch:
     """Many balanced transactions written together: a few bulk statements whatever their number.
 
@@ -155,12 +166,7 @@ class LedgerBatch:
     def add(
         self, books: Books, *, kind: str, at: dt.datetime, memo: str, moves: Sequence[tuple[Account, Decimal]]
     ) -> LedgerTransaction | None:
-        moves = [(account, amount) for account, amount in moves if amount != 0]
-        for _account, amount in moves:
-            if amount != amount.quantize(CENT):
-                raise ValueError(f"ledger amounts have 2 decimal places, got {amount}")
-        if sum((amount for _a, amount in moves), ZERO) != 0:
-            raise ValueError(f"ledger transaction does not balance: {moves}")
+        moves = check_moves(moves)
         if not moves:
             return None
         for account, amount in moves:

@@ -22,7 +22,7 @@ from pddadmin.timefmt import shown
 
 from ..models import SHIPPING_CHARGE_KINDS, Charge, ChargeKind
 from ..selectors import out_of_stock_refusal
-from . import charges, ledger
+from . import bulk, charges, ledger
 
 
 def shipping_cause(order_platform_id: str) -> str:
@@ -88,7 +88,15 @@ class LateShipment:
         return None  # priced when read: the amount depends on the order alone
 
     def settle(self, *, candidates: list[int], charged: list) -> None:
-        if candidates:
+        if not candidates:
+            return
+        if bulk.set_based():  # one array parameter, not an IN list of the batch's ids
+            with connection.cursor() as cur:
+                cur.execute(
+                    f"UPDATE {bulk.table(Order)} SET late_shipment_due_at = NULL WHERE id = ANY(%s::bigint[])",
+                    [candidates],
+                )
+        else:
             Order.objects.filter(pk__in=candidates).update(late_shipment_due_at=None)
 
 

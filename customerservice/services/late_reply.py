@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from django.db import connection
 from django.db.models import Max, QuerySet
 
-from compensation.models import Charge, ChargeKind
-from compensation.services import charges, ledger
+from compensation.models import ChargeKind
+from compensation.services import bulk, charges, ledger
 
 from ..models import LATE_REPLY_WATCH, Conversation, LateReplyViolation, Message, fine_for, fine_year
 
@@ -170,11 +170,18 @@ class LateReply:
             offer.rank = ranks[offer.shop_id, offer.year] = ranks.get((offer.shop_id, offer.year), 0) + 1
             offer.amount = fine_for(offer.rank)
 
-    def settle(self, *, candidates: list[int], charged: list[tuple[charges.DueCharge, Charge]]) -> None:
+    def settle(self, *, candidates: list[int], charged: list[tuple[charges.DueCharge, int]]) -> None:
         """Record the violations beside their charges and mark the messages they cover. A reached
         candidate that started or is covered by no violation was answered in time: it has left the
         watch already."""
         if not charged:
+            return
+        last: dict[int, dt.datetime] = {}
+        for due, _charge in charged:  # in apply order: a conversation's last is its latest
+            assert isinstance(due, LateReplyDue)
+            last[due.conversation_id] = due.at
+        if bulk.set_based():
+            self._settle_set_based(charged, last)
             return
         violations = LateReplyViolation.objects.bulk_create(
             [
@@ -186,9 +193,9 @@ class LateReply:
                     year=due.year,
                     rank=due.rank,
                     fine=due.amount,
-                    charge=charge,
+                    charge_id=charge_id,
                 )
-                for due, charge in charged
+                for due, charge_id in charged
             ],
             batch_size=ledger.BULK,
         )
@@ -198,14 +205,56 @@ class LateReply:
             for pk in due.covered
         ]
         Message.objects.bulk_update(covered, ["violation"], batch_size=ledger.BULK)
-        last: dict[int, dt.datetime] = {}
-        for due, _charge in charged:  # in apply order: a conversation's last is its latest
-            last[due.conversation_id] = due.at
         Conversation.objects.bulk_update(
             [Conversation(pk=pk, last_violation_at=at) for pk, at in last.items()],
             ["last_violation_at"],
             batch_size=ledger.BULK,
         )
+
+    @staticmethod
+    def _settle_set_based(charged: list[tuple[LateReplyDue, int]], last: dict[int, dt.datetime]) -> None:
+        """The same rows in one statement: the violations (ids taken in apply order), each covered
+        message pointed at its violation (by the violation's position in the batch) and the
+        conversations' last violation."""
+        violation, message, conversation = (bulk.table(m) for m in (LateReplyViolation, Message, Conversation))
+        columns = [
+            ("conversation_id", "bigint"),
+            ("shop_id", "bigint"),
+            ("message_id", "bigint"),
+            ("due_at", "timestamptz"),
+            ("year", "int"),
+            ("rank", "int"),
+            ("fine", "numeric"),
+            ("charge_id", "bigint"),
+        ]
+        rows = [
+            (due.conversation_id, due.shop_id, due.message_id, due.at, due.year, due.rank, due.amount, charge_id)
+            for due, charge_id in charged
+        ]
+        covered = [(pk, position) for position, (due, _c) in enumerate(charged, 1) for pk in due.covered]
+        sql = f"""
+            WITH v AS MATERIALIZED (
+                SELECT u.*, {bulk.next_id(LateReplyViolation)} AS id FROM {bulk.unnest("u", columns)} ORDER BY u.ord
+            ),
+            ins AS (INSERT INTO {violation} (id, conversation_id, shop_id, message_id, due_at, year, rank, fine,
+                                             charge_id, recorded_at)
+                    SELECT id, conversation_id, shop_id, message_id, due_at, year, rank, fine, charge_id, now()
+                    FROM v ORDER BY ord),
+            m AS (UPDATE {message} m SET violation_id = v.id
+                  FROM unnest(%s::bigint[], %s::bigint[]) AS c(id, position) JOIN v ON v.ord = c.position
+                  WHERE m.id = c.id),
+            c AS (UPDATE {conversation} c SET last_violation_at = l.at
+                  FROM unnest(%s::bigint[], %s::timestamptz[]) AS l(id, at) WHERE c.id = l.id)
+            SELECT count(*) FROM v"""
+        params = [
+            *(list(column) for column in zip(*rows, strict=True)),
+            [pk for pk, _p in covered],
+            [position for _pk, position in covered],
+            list(last),
+            list(last.values()),
+        ]
+        with connection.cursor() as cur:
+            cur.execute(sql, params)
 
 
 charges.register(LateReply())
