@@ -2,12 +2,22 @@
 
 import datetime as dt
 
-from django.db.models import DateTimeField, DurationField, ExpressionWrapper, F, Prefetch, QuerySet, Value
+from django.db.models import (
+    DateTimeField,
+    DurationField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Prefetch,
+    QuerySet,
+    Value,
+)
 from django.utils import timezone
 
 from aftersales.models import AfterSalesCase, CaseTransition, Evidence, State
 from compensation.models import Violation, ViolationState
-from pddadmin.shops.models import Order
+from pddadmin.shops.models import Order, Shop
 
 # SPEC §4 queue SLA: a case waiting longer than this since escalation is shown as overdue.
 SLA_HOURS = 48
@@ -18,12 +28,14 @@ QUEUE_SHOPS = 500  # the shop box suggests up to this many shops with cases wait
 
 def queue_shops() -> list[tuple[str, str]]:
     """(platform id, name) of the shops with cases under intervention, for the shop box's
-    suggestions: the queue's own shops, a bounded list, never every shop of the platform."""
+    suggestions: the queue's own shops, a bounded list, never every shop of the platform.
+
+    Shops in id order, each asked whether it has a case waiting (one probe of the (shop, state, …)
+    index), until the list is full: a DISTINCT over the queue's cases read every one of them
+    (100,000 under intervention: most of the page's time, bench/pages.py)."""
+    waiting = AfterSalesCase.objects.filter(shop=OuterRef("pk"), state=State.UNDER_INTERVENTION)
     return list(
-        AfterSalesCase.objects.filter(state=State.UNDER_INTERVENTION)
-        .order_by("shop__platform_id")
-        .values_list("shop__platform_id", "shop__name")
-        .distinct()[:QUEUE_SHOPS]
+        Shop.objects.filter(Exists(waiting)).order_by("platform_id").values_list("platform_id", "name")[:QUEUE_SHOPS]
     )
 
 
