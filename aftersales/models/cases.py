@@ -120,7 +120,14 @@ class AfterSalesCase(ConcurrentTransitionMixin, models.Model):
             # starts as the (shop, state, due_at) index it replaces did, for every query that used that.
             models.Index(fields=["shop", "state", "due_at", "changed_at", "id"], name="case_shop_state_due_changed"),
             models.Index(fields=["shop", "intervened_at"], name="case_shop_intervened"),
-            models.Index(fields=["state", "escalated_at"], name="case_state_escalated"),
+            # The review queue's order, carrying what its filters test (shop, kind, reason, claimer) so
+            # that its bounded count reads the index alone on PostgreSQL (bench/pages.py: 84 ms → 9 ms for
+            # unclaimed + a reason over 100,000 waiting). It starts as (state, escalated_at) did.
+            models.Index(
+                fields=["state", "escalated_at"],
+                include=["id", "shop", "kind", "reason", "claimed_by"],
+                name="case_state_escalated_cover",
+            ),
             models.Index(fields=["order", "state"], name="case_order_state"),
             models.Index(fields=["shop", "updated_at", "id"], name="case_shop_updated"),
         ]
