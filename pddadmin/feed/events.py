@@ -89,23 +89,34 @@ def _refuse_constant(literal: str) -> None:
     raise Rejected(f"{literal} is not JSON")
 
 
-def _load(raw: str | bytes) -> Any:
+# One decoder for every line (json.loads with hooks would build a new one per call).
+_DECODER = json.JSONDecoder(parse_int=_refuse_int, parse_constant=_refuse_constant)
+
+
+def _load(raw: str | bytes) -> tuple[Any, str]:
     if isinstance(raw, bytes):
         try:
             raw = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise Rejected(f"line is not valid UTF-8 (byte {exc.start + 1})") from None
     try:
-        return json.loads(raw, parse_int=_refuse_int, parse_constant=_refuse_constant)
+        if raw.startswith("\ufeff"):  # as json.loads refuses it
+            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", raw, 0)
+        return _DECODER.decode(raw), raw
     except json.JSONDecodeError as exc:
         raise Rejected(f"malformed JSON: {exc.msg} at column {exc.colno}") from None
     except RecursionError:
         raise Rejected(f"JSON nested deeper than {MAX_DEPTH} levels") from None
 
 
-def _check_storable(data: dict[str, Any]) -> None:
+def _check_storable(data: dict[str, Any], text: str) -> None:
     """Every key and string of the event can be stored as text, and nothing is nested deeper
     than an event needs. Walked without recursion: the value itself may be hostile."""
+    # The common line needs no walk: with no backslash-u escape and no unstorable character in
+    # its text, no key or string of it holds one, and with no list or object among its values it
+    # is flat.
+    if "\\u" not in text and not UNSTORABLE.search(text) and not any(isinstance(v, dict | list) for v in data.values()):
+        return
     stack: list[tuple[str, Any, int]] = [("", data, 1)]
     while stack:
         path, value, depth = stack.pop()
@@ -131,10 +142,10 @@ class Event:
 
     @classmethod
     def parse(cls, raw: str | bytes, line: int) -> "Event":
-        data = _load(raw)
+        data, text = _load(raw)
         if not isinstance(data, dict):
             raise Rejected("an event must be a JSON object")
-        _check_storable(data)
+        _check_storable(data, text)
         event_id = parse_platform_id(data.get("id"), "id")
         event_type = data.get("type")
         if not isinstance(event_type, str) or not event_type:

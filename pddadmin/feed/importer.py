@@ -96,23 +96,25 @@ def import_events(
 
 
 def _apply_chunk(events: list[Event], report: ImportReport, reject: Callable) -> None:
-    seen = set(
-        ImportedEvent.objects.filter(event_id__in={e.id for e in events}).values_list("event_id", flat=True)
-    )
-    fresh: list[Event] = []
+    # The chunk's ids are claimed at once, in one statement with one array parameter per column:
+    # an id seen before (applied or rejected, by this importer or another) is not returned and
+    # its line is skipped; so is a second line of the same id within the chunk.
+    unique: list[Event] = []
+    ids: set[str] = set()
     for event in events:
-        if event.id in seen:
+        if event.id in ids:
             report.skipped += 1
         else:
-            seen.add(event.id)
-            fresh.append(event)
-    refused: list[ImportedEvent] = []
+            ids.add(event.id)
+            unique.append(event)
+    claimed = _claim(unique) if unique else set()
+    fresh = [event for event in unique if event.id in claimed]
+    report.skipped += len(unique) - len(fresh)
+    refused: list[tuple[str, str]] = []
 
     def reject_event(event: Event, exc: BaseException) -> None:
         reject(event.line, exc)
-        refused.append(
-            ImportedEvent(event_id=event.id, type=event.type[:64], at=event.at, rejection=reason_of(exc)[:500])
-        )
+        refused.append((event.id, reason_of(exc)[:500]))
 
     for registration, run in _runs(fresh, reject_event):
         if registration.apply_batch is not None and len(run) > 1:
@@ -120,9 +122,9 @@ def _apply_chunk(events: list[Event], report: ImportReport, reject: Callable) ->
         else:
             for event in run:
                 _apply_one(registration, event, report, reject_event)
-    # After the lines, outside their rolled-back savepoints. An id another importer recorded
-    # meanwhile keeps that record.
-    ImportedEvent.objects.bulk_create(refused, ignore_conflicts=True)
+    # After the lines, outside their rolled-back savepoints: the claims of rejected lines become
+    # the records of their rejections.
+    _record_rejections(refused)
 
 
 def _runs(events: list[Event], reject: Callable) -> Iterator[tuple[Registration, list[Event]]]:
@@ -142,7 +144,8 @@ def _claim(events: list[Event]) -> set[str]:
     """Record events as imported and return the ids this importer won.
 
     An id another importer already recorded (or is recording: the insert waits for its
-    transaction) is not returned, so exactly one importer applies each event.
+    transaction) is not returned, so exactly one importer applies each event. The unique index
+    on event_id answers each id, however many are on record.
     """
     table = connection.ops.quote_name(ImportedEvent._meta.db_table)
     if connection.vendor == "postgresql":
@@ -154,26 +157,48 @@ def _claim(events: list[Event]) -> set[str]:
             "ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
         )
         params = [[e.id for e in events], [e.type for e in events], [e.at for e in events]]
-    else:
-        adapt = connection.ops.adapt_datetimefield_value
-        now = adapt(timezone.now())
-        sql = (
-            f"INSERT INTO {table} (event_id, type, at, imported_at) VALUES "
-            + ", ".join(["(%s, %s, %s, %s)"] * len(events))
-            + " ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
-        )
-        params = [p for e in events for p in (e.id, e.type, adapt(e.at), now)]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return {row[0] for row in cursor.fetchall()}
+    adapt = connection.ops.adapt_datetimefield_value
+    now = adapt(timezone.now())
+    won: set[str] = set()
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return {row[0] for row in cursor.fetchall()}
+        for start in range(0, len(events), SQLITE_ROWS):
+            part = events[start : start + SQLITE_ROWS]
+            cursor.execute(
+                f"INSERT INTO {table} (event_id, type, at, imported_at) VALUES "
+                + ", ".join(["(%s, %s, %s, %s)"] * len(part))
+                + " ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
+                [p for e in part for p in (e.id, e.type, adapt(e.at), now)],
+            )
+            won.update(row[0] for row in cursor.fetchall())
+    return won
+
+
+# Rows per INSERT on SQLite, whose statements take a bounded number of parameters.
+SQLITE_ROWS = 500
+
+
+def _record_rejections(refused: list[tuple[str, str]]) -> None:
+    """The reasons of this chunk's rejected lines, on the records their claims made."""
+    if not refused:
+        return
+    table = connection.ops.quote_name(ImportedEvent._meta.db_table)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"UPDATE {table} AS e SET rejection = r.reason "
+                "FROM unnest(%s::varchar[], %s::varchar[]) AS r(event_id, reason) WHERE e.event_id = r.event_id",
+                [[event_id for event_id, _ in refused], [reason for _, reason in refused]],
+            )
+        else:
+            cursor.executemany(f"UPDATE {table} SET rejection = %s WHERE event_id = %s", [(r, i) for i, r in refused])
 
 
 def _apply_one(registration: Registration, event: Event, report: ImportReport, reject: Callable) -> None:
     try:
         with transaction.atomic():
-            if not _claim([event]):
-                report.skipped += 1
-                return
             registration.apply(event)
     except (Rejected, ValidationError) as exc:
         reject(event, exc)
@@ -195,13 +220,7 @@ def _apply_run(registration: Registration, run: list[Event], report: ImportRepor
     assert registration.apply_batch is not None
     try:
         with transaction.atomic():
-            claimed = _claim(run)
-            mine = [event for event in run if event.id in claimed]
-            errors = registration.apply_batch(mine) if mine else []
-            refused = [event.id for event, error in zip(mine, errors, strict=True) if error is not None]
-            if refused:
-                # Their claims give way to the records of their rejections (see _apply_chunk).
-                ImportedEvent.objects.filter(event_id__in=refused).delete()
+            errors = registration.apply_batch(run)
     except (DatabaseError, ArithmeticError, ValueError, RecursionError) as exc:
         # Another importer wrote the same ids meanwhile, or one line holds what the batch could
         # not foresee: line by line, each line settles its own fate.
@@ -209,8 +228,8 @@ def _apply_run(registration: Registration, run: list[Event], report: ImportRepor
         for event in run:
             _apply_one(registration, event, report, reject)
         return
-    report.skipped += len(run) - len(mine)
-    for event, error in zip(mine, errors, strict=True):
-        if error is not None:
+    for event, error in zip(run, errors, strict=True):
+        if error is None:
+            report.applied += 1
+        else:
             reject(event, error)
-    report.applied += len(mine) - len(refused)
