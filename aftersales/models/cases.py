@@ -113,8 +113,8 @@ class AfterSalesCase(ConcurrentTransitionMixin, models.Model):
         indexes = [
             models.Index(fields=["state", "due_at"], name="case_state_due"),
             # The deadline job's walk (services/deadlines.py): only the cases that have a deadline,
-            # in the order it claims them, so a history of finished cases costs it nothing.
-            models.Index(fields=["due_at", "id"], name="case_due", condition=Q(due_at__isnull=False)),
+            # in the order it claims them (id), so a history of finished cases costs it nothing.
+            models.Index(fields=["id", "due_at"], name="case_due_walk", condition=Q(due_at__isnull=False)),
             # The desk's lists in their order (due_at, nulls last as a btree keeps them, then changed_at,
             # id) within a shop and state: a page is read and the scan stops (bench/pages.py). It
             # starts as the (shop, state, due_at) index it replaces did, for every query that used that.

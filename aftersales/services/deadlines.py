@@ -89,20 +89,22 @@ def process_deadlines(
 
 
 def _batches_postgresql(now: dt.datetime, batch_size: int) -> Iterator[Counter]:
-    """Batches walk the partial index `case_due` (due_at, id), which holds only the cases that
-    have a deadline: finished cases cost nothing, and the rows come in the index's order (no sort).
-    The keyset (due_at, id) > the last row's keeps each batch from re-reading the rows already
-    done (their entries stay in the index until vacuum) and the rows another worker holds."""
-    after: tuple[dt.datetime, int] | None = None
+    """Batches walk the partial index `case_due` (id, due_at), which holds only the cases that
+    have a deadline: finished cases cost nothing, the rows come in the index's order (no sort)
+    and, ids following the table's order, each batch writes a few neighbouring heap pages. The
+    keyset id > the last batch's keeps a batch from re-reading the rows already done (their
+    entries stay in the index until vacuum) and the rows another worker holds."""
+    last_id = 0
     while True:
         with transaction.atomic(), connection.cursor() as cursor:
-            sql, params = _claim_and_move(now=now, batch_size=batch_size, after=after)
-            cursor.execute(sql, params)
+            cursor.execute(_move_sql(), _move_params(now=now, batch_size=batch_size, after=last_id))
             rows = cursor.fetchall()
         if not rows:
             return
-        after = (rows[0][2], rows[0][3])
-        yield Counter({name: n for name, n, _due, _id in rows})
+        last_id = rows[0][2]
+        applied = Counter({name: n for name, n, _last in rows if name is not None})
+        if applied:
+            yield applied
 
 
 @functools.cache
@@ -111,11 +113,16 @@ def _move_sql() -> str:
     transition to which target, setting which fields) and writing the log rows and refunds that
     `record_transitions` writes, column for column.
 
-    claimed: the batch's due rows, locked (SKIP LOCKED) in (due_at, id) order; moved: their
-    UPDATE, RETURNING the new row and the state it left; then the log row of every moved case
-    and the refund of every case that entered `refunded`, from what `moved` returned (the other
-    parts of one statement see the table as it was before the UPDATE). The statement answers
-    one row per transition: its count and the batch's last (due_at, id), the next keyset."""
+    candidates: the next due rows by id, locked (SKIP LOCKED). The state test is a step of its
+    own, after the lock: beside the deadline it would make PostgreSQL multiply two selectivities
+    of the same rows (the open states, the cases with a deadline) and guess a tenth of the due
+    rows, and so sort them all in every batch instead of walking the index. claimed: those in a
+    state an automatic transition leaves (all of them: only such a state has a deadline); moved:
+    their UPDATE, RETURNING the new row and the state it left; then the log row of every moved
+    case and the refund of every case that entered `refunded`, from what `moved` returned (the
+    other parts of one statement see the table as it was before the UPDATE). The answer: one row
+    per transition with its count, and the batch's last id (the next keyset); no row at all when
+    nothing was due."""
     qn = connection.ops.quote_name
     leaving = automatic_transitions()
     cases = qn(AfterSalesCase._meta.db_table)
@@ -155,10 +162,11 @@ def _move_sql() -> str:
     )
     reason_class = " ".join(f"WHEN {_literal(r)} THEN {_literal(c)}" for r, c in REASON_CLASS.items())
     return f"""
-        WITH claimed AS (
-            SELECT id, state, due_at FROM {cases}
-            WHERE due_at <= %(now)s AND state = ANY(%(states)s) {{after}}
-            ORDER BY due_at, id LIMIT %(limit)s FOR UPDATE SKIP LOCKED
+        WITH candidates AS (
+            SELECT id, state FROM {cases} WHERE due_at <= %(now)s AND id > %(after)s
+            ORDER BY id LIMIT %(limit)s FOR UPDATE SKIP LOCKED
+        ), claimed AS (
+            SELECT id, state FROM candidates WHERE state = ANY(%(states)s)
         ), moved AS (
             UPDATE {cases} c SET {sets} FROM claimed WHERE c.id = claimed.id
             RETURNING c.id, c.state, c.changed_at, c.order_id, c.shop_id, c.amount, c.reason, c.intervened_at,
@@ -173,25 +181,24 @@ def _move_sql() -> str:
                 m.intervened_at IS NOT NULL, m.liable, m.changed_at
             FROM moved m JOIN {qn(Order._meta.db_table)} o ON o.id = m.order_id
             WHERE m.state = {_literal(State.REFUNDED)}
-        ), last AS (
-            SELECT due_at, id FROM claimed ORDER BY due_at DESC, id DESC LIMIT 1
+        ), counted AS (
+            SELECT transition, count(*) AS n FROM moved GROUP BY transition
         )
-        SELECT transition, count(*), (SELECT due_at FROM last), (SELECT id FROM last)
-        FROM moved GROUP BY transition ORDER BY transition
+        SELECT counted.transition, counted.n, last.id
+        FROM (SELECT max(id) AS id FROM candidates) last LEFT JOIN counted ON true
+        WHERE last.id IS NOT NULL
+        ORDER BY counted.transition
     """
 
 
-def _claim_and_move(*, now: dt.datetime, batch_size: int, after: tuple[dt.datetime, int] | None):
-    keyset = "AND (due_at, id) > (%(after_due)s, %(after_id)s)" if after else ""
-    params: dict[str, Any] = {
+def _move_params(*, now: dt.datetime, batch_size: int, after: int) -> dict[str, Any]:
+    return {
         "now": now,
-        "states": [str(s) for s in automatic_transitions()],
+        "after": after,
         "limit": batch_size,
+        "states": [str(s) for s in automatic_transitions()],
         "stamp": timezone.now(),
     }
-    if after:
-        params["after_due"], params["after_id"] = after
-    return _move_sql().replace("{after}", keyset), params
 
 
 def _literal(value: Any) -> str:
