@@ -43,8 +43,9 @@ class ComputeResult:
     restricted_goods: int
 
 
-# The goods' grouped orders of the window: an index-only scan of order_goods_grouped, already in
-# goods order.
+# The goods' grouped orders of the window: an index-only range scan of order_grouped_goods
+# (grouped_at, goods), which holds the window's orders side by side whatever the history before
+# it, hashed by goods.
 _GROUPED = """
     SELECT goods_id, COUNT(*) AS grouped,
         COUNT(CASE WHEN {grouped_at} >= %(day_start)s THEN 1 END) AS day_grouped
@@ -400,11 +401,44 @@ class Inputs:
     key_order: bool = True
 
 
+# A window's rows of a table indexed only by (shop, time), read shop by shop: one range scan of
+# that index per shop, so the cost follows the window's rows. A plain range condition on the time
+# alone reads every row ever written (a scan of the table, or of the whole index), and that
+# grows with the history (bench/results/metrics.md). OFFSET 0 keeps PostgreSQL from flattening
+# the subquery back into that plain join.
+_BY_SHOP = """(SELECT w.* FROM {shop} sh CROSS JOIN LATERAL (
+    SELECT * FROM {table} WHERE {shop_column} = sh.id AND {time} >= %(start)s AND {time} < %(end)s OFFSET 0
+) w)"""
+
+
+def window_rows(model: type[models.Model], time: str) -> str:
+    """The rows of `model` whose `time` falls in the window [start, end), as a relation with the
+    table's columns: read shop by shop on PostgreSQL (see _BY_SHOP), the table itself elsewhere
+    (every reader repeats the window's condition)."""
+    qn = connection.ops.quote_name
+    table = qn(model._meta.db_table)
+    if connection.vendor != "postgresql":
+        return table
+    return _BY_SHOP.format(
+        shop=table_names()["shop"],
+        table=table,
+        shop_column=qn(model._meta.get_field("shop").column),
+        time=qn(model._meta.get_field(time).column),
+    )
+
+
+# The sources read by their own time index (flags, ratings) as they are; refunds, whose only
+# index of their time leads with the shop (refund_shop_at), shop by shop.
+_BY_SHOP_TIME = {Refund: "refunded_at"}
+
+
 def snapshot_inputs() -> Inputs:
     tables = table_names()
     grouped = grouped_sql()
     rows = {
-        model: connection.ops.quote_name(model._meta.db_table)
+        model: window_rows(model, _BY_SHOP_TIME[model])
+        if model in _BY_SHOP_TIME
+        else connection.ops.quote_name(model._meta.db_table)
         for f in GOODS_FIGURES
         for model in ([f.model] if isinstance(f, Figure) else [s.model for s in f.sources])
     }
