@@ -49,7 +49,12 @@ class SeenForm(forms.Form):
 
     @classmethod
     def for_case(cls, case: AfterSalesCase) -> "SeenForm":
-        return cls(initial={"expected_state": case.state, "expected_changed_at": case.changed_at.isoformat()})
+        return cls(initial=cls.for_case_initial(case))
+
+    @staticmethod
+    def for_case_initial(case: AfterSalesCase) -> dict[str, str]:
+        """The values the form carries for `case` (the desk writes them into each row's buttons)."""
+        return {"expected_state": case.state, "expected_changed_at": case.changed_at.isoformat()}
 
     def clean_expected_changed_at(self) -> dt.datetime | None:
         # Never shown: a page state that cannot be read is answered with the reload message.

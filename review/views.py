@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
+from django.utils.html import format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views import View
@@ -89,7 +90,8 @@ class QueueView(ReviewerRequiredMixin, ExportMixin, SingleTableMixin, FilterView
         cleaned = getattr(self.filterset.form, "cleaned_data", {})
         context["next_case_filters"] = {name: cleaned[name] for name in NEXT_CASE_FILTERS if cleaned.get(name)}
         context["sla_hours"] = SLA_HOURS
-        context["queue_shops"] = queue_shops()
+        # Up to 500 <option>s: written in one call, not a template loop (bench/pages.py).
+        context["queue_shop_options"] = format_html_join("", '<option value="{}">{}</option>', queue_shops())
         paginator = getattr(context["table"], "paginator", None)
         context["count_is_estimate"] = paginator is not None and paginator.count > paginator.exact_limit
         context["title"] = _("Platform intervention queue")

@@ -397,3 +397,10 @@ def test_a_row_offers_only_what_the_fsm_allows_the_case(shop, agent):
 
     assert offered(returned) == ["confirm_refund", "refuse_return"]
     assert sorted(offered(exchange)) == ["confirm_refund", "refuse_return", "reship"]
+
+
+def test_a_rows_page_state_is_written_as_the_seen_form_renders_it(shop):
+    # The desk writes SeenForm's hidden fields itself (no form per row): the same inputs, in order.
+    case = opened(shop, hours_ago=3)
+    form = desk_view.SeenForm.for_case(case)
+    assert desk_view._seen_inputs(case) == "".join(str(field) for field in form.hidden_fields())
