@@ -146,6 +146,13 @@ class Message(models.Model):
         indexes = [
             models.Index(fields=["conversation", "at", "id"], name="message_thread"),
             models.Index(fields=["reply_due_at"], condition=LATE_REPLY_WATCH, name="message_late_reply_watch"),
+            # The late-reply job reads the watch of the conversations of the shops it holds: this
+            # small index, conversation by conversation, not the whole watch (`LateReply.due`).
+            models.Index(
+                fields=["conversation", "reply_due_at"],
+                condition=LATE_REPLY_WATCH,
+                name="message_watch_by_conversation",
+            ),
         ]
         constraints = [
             models.UniqueConstraint(fields=["platform_id"], name="message_platform_id_unique"),

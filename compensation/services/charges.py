@@ -31,8 +31,9 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import OperationalError, connection, transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 from django.db.models.functions import Collate
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from pddadmin.shops.models import Shop
@@ -258,9 +259,12 @@ def _set_statement() -> str:
                SELECT charge_id, kind, cause, shop_id, violation_id, line_id, order_id, message, buyer,
                       amount, from_deposit, from_balance, arrears, coupon_id, txn_id, at FROM src ORDER BY ord),
         a AS (UPDATE {account} a SET balance = a.balance + d.delta
-              FROM unnest(%s::bigint[], %s::numeric[]) AS d(id, delta) WHERE a.id = d.id),
+              FROM unnest(%(accounts)s::bigint[], %(deltas)s::numeric[]) AS d(id, delta)
+              WHERE a.id = d.id AND a.id = ANY(%(accounts)s::bigint[])),
         sh AS (UPDATE {shop} s SET deposit = d.deposit, balance = d.balance
-               FROM unnest(%s::bigint[], %s::numeric[], %s::numeric[]) AS d(id, deposit, balance) WHERE s.id = d.id)
+               FROM unnest(%(shops)s::bigint[], %(deposits)s::numeric[], %(balances)s::numeric[])
+                    AS d(id, deposit, balance)
+               WHERE s.id = d.id AND s.id = ANY(%(shops)s::bigint[]))
         SELECT charge_id FROM src ORDER BY ord"""
 
 
@@ -306,14 +310,14 @@ class _SetWriter:
             return []
         for books in self.shops.values():
             books.shop.deposit, books.shop.balance = books.deposit.balance, books.balance.balance
-        params = [
-            *self.columns,
-            list(self.deltas),
-            list(self.deltas.values()),
-            list(self.shops),
-            [books.deposit.balance for books in self.shops.values()],
-            [books.balance.balance for books in self.shops.values()],
-        ]
+        params = {
+            **bulk.arrays(_CHARGE_COLUMNS, self.columns),
+            "accounts": bulk.array("bigint", self.deltas),
+            "deltas": bulk.array("numeric", self.deltas.values()),
+            "shops": bulk.array("bigint", self.shops),
+            "deposits": bulk.array("numeric", (books.deposit.balance for books in self.shops.values())),
+            "balances": bulk.array("numeric", (books.balance.balance for books in self.shops.values())),
+        }
         with connection.cursor() as cur:
             cur.execute(_set_statement(), params)
             ids = [row[0] for row in cur.fetchall()]
@@ -393,10 +397,10 @@ def plain(field_name: str) -> F | Collate:
     return F(field_name)  # SQLite compares text as bytes already
 
 
-def _apply_batch(books: dict[int, ledger.Books], now: dt.datetime, *, nowait: bool) -> tuple[int, Counter]:
+def _apply_batch(books: dict[int, ledger.Books], now: dt.datetime, *, nowait: bool) -> tuple[int, Counter, bool]:
     """Apply the first batch of automatic charges of these locked shops; (candidates read, charges
-    by kind). Candidates past the first source's cut-off wait for the next batch: another source
-    may have one due before them."""
+    by kind, whether a read hit its limit: more may be due). Candidates past the first source's
+    cut-off wait for the next batch: another source may have one due before them."""
     shop_ids = sorted(books)
     offers = [(source, source.due(shop_ids=shop_ids, now=now, limit=BATCH, nowait=nowait)) for source in _SOURCES]
     cutoffs = [offer.last_key for _s, offer in offers if offer.last_key is not None]
@@ -425,14 +429,14 @@ def _apply_batch(books: dict[int, ledger.Books], now: dt.datetime, *, nowait: bo
         reached = [pk for key, pk in offer.candidates if cutoff is None or key <= cutoff]
         read += len(reached)
         source.settle(candidates=reached, charged=charged.get(id(source), []))
-    return read, made
+    return read, made, cutoff is not None
 
 
 def apply_due_locked(books: ledger.Books, *, now: dt.datetime) -> Counter:
     """Every automatic charge of this shop due at or before `now`, on books the caller locked."""
     made: Counter = Counter()
     while True:
-        read, batch = _apply_batch({books.shop.pk: books}, now, nowait=False)
+        read, batch, _more = _apply_batch({books.shop.pk: books}, now, nowait=False)
         made += batch
         if not read:
             return made
@@ -478,57 +482,87 @@ def lock_receivers(*, nowait: bool) -> None:
         list(accounts.select_for_update(nowait=nowait).values_list("pk", flat=True))
 
 
-def _claim(now: dt.datetime, *, skip_locked: bool) -> dict[int, ledger.Books]:
-    ids = list(
-        shops_with_due(now)
-        .order_by("pk")
-        .select_for_update(skip_locked=skip_locked)
-        .values_list("pk", flat=True)[: SHOPS_PER_CLAIM if skip_locked else 1]
-    )
+def _claim(now: dt.datetime) -> dict[int, ledger.Books]:
+    """The first shop with something due, waiting for its lock."""
+    ids = list(shops_with_due(now).order_by("pk").select_for_update().values_list("pk", flat=True)[:1])
     return ledger.lock_books_many(shop_ids=ids)
+
+
+def _claims(now: dt.datetime, deferred: set[int]) -> list[list[int]]:
+    """The shops with something due (but `deferred`), in id order, cut into claims: up to
+    SHOPS_PER_CLAIM shops whose due rows fill a batch (BATCH), a shop with more on its own. One
+    read of what is due per source, grouped by shop, whatever the number of claims."""
+    counts: Counter = Counter()
+    for source in _SOURCES:
+        for row in source.shops_due(now).annotate(due_rows=Count("pk")).order_by():
+            shop_id = next(value for name, value in row.items() if name != "due_rows")
+            counts[shop_id] += row["due_rows"]
+    claims: list[list[int]] = []
+    rows = BATCH
+    for shop_id in sorted(counts.keys() - deferred):
+        if not claims or len(claims[-1]) == SHOPS_PER_CLAIM or rows + counts[shop_id] > BATCH:
+            claims.append([])
+            rows = 0
+        claims[-1].append(shop_id)
+        rows += counts[shop_id]
+    return claims
+
+
+def _claim_among(shop_ids: list[int]) -> dict[int, ledger.Books]:
+    """Those of these shops nobody holds (SKIP LOCKED), locked with their books."""
+    qs = Shop.objects.filter(bulk.among(Shop, "id", shop_ids)).order_by("pk").select_for_update(skip_locked=True)
+    return ledger.lock_books_many(shop_ids=list(qs.values_list("pk", flat=True)))
 
 
 def apply_due(*, now: dt.datetime, on_progress: Callable[[int], None] | None = None) -> ChargeReport:
     """Every automatic charge of every shop due at or before `now` (the `process_deadlines` job).
 
-    Shops are claimed with SKIP LOCKED, so two workers share the shops instead of queueing; a
-    batch whose candidate rows another transaction holds (an importer's chunk) is rolled back and
-    the shop is left for later in the run, so the job never waits for a row while holding shops.
-    When only shops held by others are left, it waits for them one at a time: the run ends with
-    nothing due at or before `now` left anywhere. It only ever waits for a lock while it holds none
-    (`lock_receivers`), so it can be part of no deadlock.
+    A pass lists the shops with something due once (one read of what is due, not one per claim),
+    then claims them SHOPS_PER_CLAIM at a time with SKIP LOCKED, so two workers share the shops
+    instead of queueing; a claim goes on in batches while a batch's read hit its limit. A batch
+    whose candidate rows another transaction holds (an importer's chunk) is rolled back and the
+    shop is left for later in the run, so the job never waits for a row while holding shops. Passes
+    repeat while one makes progress (what fell due meanwhile, what others held); then, for what only
+    others held, it waits for the shops one at a time: the run ends with nothing due at or before
+    `now` left anywhere. It only ever waits for a lock while it holds none (`lock_receivers`), so
+    it can be part of no deadlock.
     """
     started = time.monotonic()
     report = ChargeReport(now=now)
     deferred: set[int] = set()
-    while True:
-        with transaction.atomic():
-            lock_receivers(nowait=False)  # waits holding nothing (see lock_receivers)
-            books = _claim(now, skip_locked=True)
-            for shop_id in deferred & set(books):
-                books.pop(shop_id)  # busy a moment ago: the waiting pass below takes it
-            if not books:
-                break
-            try:
+    progressed = True
+    while progressed:
+        progressed = False
+        for chunk in _claims(now, deferred):
+            more = True
+            while more:
                 with transaction.atomic():
-                    read, made = _apply_batch(books, now, nowait=True)
-            except OperationalError as exc:  # a row is locked by another transaction (NOWAIT)
-                log.info("automatic charges of shops %s deferred: %s", sorted(books), exc)
-                deferred |= set(books)
-                continue
-        report.batches += 1
-        report.applied += made
-        if on_progress and read:
-            on_progress(read)
+                    lock_receivers(nowait=False)  # waits holding nothing (see lock_receivers)
+                    books = _claim_among(chunk)
+                    if not books:
+                        break
+                    try:
+                        with transaction.atomic():
+                            read, made, more = _apply_batch(books, now, nowait=True)
+                    except OperationalError as exc:  # a row is locked by another transaction (NOWAIT)
+                        log.info("automatic charges of shops %s deferred: %s", sorted(books), exc)
+                        deferred |= set(books)
+                        chunk = [pk for pk in chunk if pk not in deferred]
+                        continue
+                report.batches += 1
+                report.applied += made
+                progressed = progressed or read > 0
+                if on_progress and read:
+                    on_progress(read)
     while True:  # what other transactions held: wait for each shop in turn, holding nothing else
         with transaction.atomic():
-            books = _claim(now, skip_locked=False)
+            books = _claim(now)
             if not books:
                 break
             try:
                 with transaction.atomic():
                     lock_receivers(nowait=True)
-                    read, made = _apply_batch(books, now, nowait=True)
+                    read, made, _more = _apply_batch(books, now, nowait=True)
             except OperationalError as exc:
                 # The shop is ours, but a row its batch needs is held by a transaction that may be
                 # waiting for the shop (an importer's chunk): let go of the shop, try again shortly.
@@ -550,11 +584,19 @@ def due_count(now: dt.datetime) -> int:
     return shops_with_due(now).count()
 
 
+_MEMOS: dict[tuple[str, str | None], str] = {}
+
+
 def memo_for(kind: str, **ids: str) -> str:
-    labels: dict[str, str] = {
-        ChargeKind.WARRANTY: _("warranty compensation: violation %(violation)s, order %(order)s"),
-        ChargeKind.LATE_REPLY: _("late-reply fine: message %(message)s"),
-        ChargeKind.LATE_SHIPMENT: _("late-shipment compensation: order %(order)s"),
-        ChargeKind.OUT_OF_STOCK: _("out-of-stock compensation: order %(order)s"),
-    }
-    return labels[kind] % ids
+    """The ledger memo of a charge; its template read once per kind and language (the job writes
+    one per charge)."""
+    key = (kind, get_language())
+    if key not in _MEMOS:
+        labels: dict[str, str] = {
+            ChargeKind.WARRANTY: _("warranty compensation: violation %(violation)s, order %(order)s"),
+            ChargeKind.LATE_REPLY: _("late-reply fine: message %(message)s"),
+            ChargeKind.LATE_SHIPMENT: _("late-shipment compensation: order %(order)s"),
+            ChargeKind.OUT_OF_STOCK: _("out-of-stock compensation: order %(order)s"),
+        }
+        _MEMOS[key] = labels[kind]
+    return _MEMOS[key] % ids

@@ -94,7 +94,7 @@ class LateShipment:
             with connection.cursor() as cur:
                 cur.execute(
                     f"UPDATE {bulk.table(Order)} SET late_shipment_due_at = NULL WHERE id = ANY(%s::bigint[])",
-                    [candidates],
+                    [bulk.array("bigint", candidates)],
                 )
         else:
             Order.objects.filter(pk__in=candidates).update(late_shipment_due_at=None)

@@ -23,12 +23,12 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from django.db import connection
-from django.db.models import Max, QuerySet
+from django.db.models import Max, Q, QuerySet
 
 from compensation.models import ChargeKind
 from compensation.services import bulk, charges, ledger
 
-from ..models import LATE_REPLY_WATCH, Conversation, LateReplyViolation, Message, fine_for, fine_year
+from ..models import LATE_REPLY_WATCH, REPLY_WITHIN, Conversation, LateReplyViolation, Message, fine_for, fine_year
 
 
 def late_reply_cause(message_platform_id: str) -> str:
@@ -105,11 +105,7 @@ class LateReply:
         return Message.objects.filter(LATE_REPLY_WATCH, reply_due_at__lte=now).values("conversation__shop_id")
 
     def due(self, *, shop_ids: list[int], now: dt.datetime, limit: int, nowait: bool) -> charges.Offer:
-        rows = list(
-            Message.objects.filter(LATE_REPLY_WATCH, conversation__shop_id__in=shop_ids, reply_due_at__lte=now)
-            .order_by("conversation__shop_id", "reply_due_at", charges.plain("platform_id"))
-            .values_list("pk", "conversation_id", "conversation__shop_id", "platform_id", "reply_due_at")[:limit]
-        )
+        rows = self._due_rows(shop_ids=shop_ids, now=now, limit=limit)
         offer = charges.Offer(charges=[], candidates=[], last_key=None)
         if not rows:
             return offer
@@ -120,7 +116,8 @@ class LateReply:
         if len(rows) == limit:
             offer.last_key = offer.candidates[-1][0]
         conversations = self._lock(sorted({row[1] for row in rows}), nowait=nowait)
-        by_conversation = self._uncovered(list(conversations), until=max(row[4] for row in rows))
+        dues = [row[4] for row in rows]
+        by_conversation = self._uncovered(list(conversations), since=min(dues), until=max(dues))
         starters = {row[0] for row in rows}
         for conversation_id, messages in by_conversation.items():
             shop_id, buyer = conversations[conversation_id]
@@ -130,19 +127,61 @@ class LateReply:
         return offer
 
     @staticmethod
+    def _due_rows(*, shop_ids: list[int], now: dt.datetime, limit: int) -> list[tuple]:
+        """(message, conversation, shop, platform id, reply due) of the watch of these shops due by
+        `now`, in (shop, due, platform id) order, the first `limit`."""
+        watch = Message.objects.filter(LATE_REPLY_WATCH, reply_due_at__lte=now)
+        if not bulk.set_based():
+            return list(
+                watch.filter(conversation__shop_id__in=shop_ids)
+                .order_by("conversation__shop_id", "reply_due_at", charges.plain("platform_id"))
+                .values_list("pk", "conversation_id", "conversation__shop_id", "platform_id", "reply_due_at")[:limit]
+            )
+        # Conversation by conversation (the shops' conversations, then each one's watch through
+        # message_watch_by_conversation): the planner would rather scan the whole watch, every batch
+        # (OFFSET 0 keeps the subquery from being merged into such a join). The watch condition is
+        # the ORM's own (LATE_REPLY_WATCH), compiled.
+        query = watch.query
+        compiler = query.get_compiler(connection=connection)
+        condition, condition_params = compiler.compile(query.where)
+        message, conversation = bulk.table(Message), bulk.table(Conversation)
+        sql = f"""
+            SELECT m.id, m.conversation_id, c.shop_id, m.platform_id, m.reply_due_at
+            FROM {conversation} c CROSS JOIN LATERAL (
+                SELECT id, conversation_id, platform_id, reply_due_at FROM {message}
+                WHERE {message}.conversation_id = c.id AND {condition} OFFSET 0) m
+            WHERE c.shop_id = ANY(%s::bigint[])
+            ORDER BY c.shop_id, m.reply_due_at, m.platform_id COLLATE "C" LIMIT %s"""
+        with connection.cursor() as cur:
+            cur.execute(sql, [*condition_params, bulk.array("bigint", shop_ids), limit])
+            return cur.fetchall()
+
+    @staticmethod
     def _lock(conversation_ids: list[int], *, nowait: bool) -> dict[int, tuple[int, str]]:
         """Lock the conversations (the lock of their messages); {id: (shop id, buyer)}."""
-        qs = Conversation.objects.filter(pk__in=conversation_ids).order_by("pk")
+        qs = Conversation.objects.filter(bulk.among(Conversation, "id", conversation_ids)).order_by("pk")
         qs = qs.select_for_update(nowait=nowait and connection.vendor == "postgresql")
         return {pk: (shop_id, buyer) for pk, shop_id, buyer in qs.values_list("pk", "shop_id", "buyer")}
 
     @staticmethod
-    def _uncovered(conversation_ids: list[int], *, until: dt.datetime) -> dict[int, list[_Read]]:
+    def _uncovered(conversation_ids: list[int], *, since: dt.datetime, until: dt.datetime) -> dict[int, list[_Read]]:
         """The conversations' buyer messages not covered yet, received by `until`, read under the
-        locks (a reply committed since the first read counts), in time order."""
+        locks (a reply committed since the first read counts), in time order.
+
+        Only those that can start or be covered by a violation due from `since` (the earliest due
+        read) on: a message answered by `since` can do neither, and every other has its reply due
+        at or after `since` (a later one answered in time was answered after `since`; a late one
+        was read, or is due after what was read), so it was received at or after `since` minus
+        REPLY_WITHIN (reply due = received + REPLY_WITHIN): the read is that stretch of each
+        thread, not its whole history."""
         qs = (
             Message.objects.filter(
-                conversation_id__in=conversation_ids, reply_due_at__isnull=False, violation__isnull=True, at__lte=until
+                bulk.among(Message, "conversation_id", conversation_ids),
+                Q(answered_at__isnull=True) | Q(answered_at__gt=since),
+                reply_due_at__gte=since,
+                violation__isnull=True,
+                at__gte=since - REPLY_WITHIN,
+                at__lte=until,
             )
             .order_by("conversation_id", "at", charges.plain("platform_id"))
             .values_list("conversation_id", "pk", "platform_id", "at", "reply_due_at", "answered_at")
@@ -241,18 +280,22 @@ class LateReply:
                     SELECT id, conversation_id, shop_id, message_id, due_at, year, rank, fine, charge_id, now()
                     FROM v ORDER BY ord),
             m AS (UPDATE {message} m SET violation_id = v.id
-                  FROM unnest(%s::bigint[], %s::bigint[]) AS c(id, position) JOIN v ON v.ord = c.position
-                  WHERE m.id = c.id),
+                  FROM unnest(%(covered)s::bigint[], %(positions)s::bigint[]) AS c(id, position)
+                  JOIN v ON v.ord = c.position
+                  WHERE m.id = c.id AND m.id = ANY(%(covered)s::bigint[])),
             c AS (UPDATE {conversation} c SET last_violation_at = l.at
-                  FROM unnest(%s::bigint[], %s::timestamptz[]) AS l(id, at) WHERE c.id = l.id)
+                  FROM unnest(%(conversations)s::bigint[], %(last)s::timestamptz[]) AS l(id, at)
+                  WHERE c.id = l.id AND c.id = ANY(%(conversations)s::bigint[]))
             SELECT count(*) FROM v"""
-        params = [
-            *(list(column) for column in zip(*rows, strict=True)),
-            [pk for pk, _p in covered],
-            [position for _pk, position in covered],
-            list(last),
-            list(last.values()),
-        ]
+        # `= ANY` beside the join: the rows are found by their primary key, not by a scan of the
+        # table to hash (which the planner picks for a small table, and which grows with it).
+        params = {
+            **bulk.arrays(columns, list(zip(*rows, strict=True))),
+            "covered": bulk.array("bigint", (pk for pk, _p in covered)),
+            "positions": bulk.array("bigint", (position for _pk, position in covered)),
+            "conversations": bulk.array("bigint", last),
+            "last": bulk.array("timestamptz", last.values()),
+        }
         with connection.cursor() as cur:
             cur.execute(sql, params)
 
