@@ -1,19 +1,21 @@
-"""Bench: `process_deadlines` over 100,000 orders falling late at once, plus the 100,000 due cases of
-bench.process_deadlines, on PostgreSQL, against a floor of plain INSERT … SELECT (issue 14).
+"""Bench: `process_deadlines` over 100,000 orders falling late at once, on PostgreSQL, against a
+floor of plain INSERT … SELECT (issues 14 and 20).
 
-Run: `.venv/bin/python -m bench.late_shipments [N]`. Uses its own database (pdd_bench_ls).
-Each run generates, with INSERT … SELECT generate_series, the N due cases of bench.process_deadlines
-(its own generator) and N grouped, unshipped orders whose promised_ship_by has passed, spread over
-SHOPS shops with small deposits and goods balances, so that the charges cross deposit → goods balance
-→ arrears; `late_shipment_due_at` is set as the grouping step sets it. It then times
-- the floor: bench.process_deadlines' bare UPDATE of the cases, and the money rows of the late
-  shipments (charges, ledger transactions, entries, coupons, account and shop balances, the orders'
-  watch cleared) written by plain INSERT … SELECT / UPDATE in one transaction, rolled back;
-- the job, as the command runs it: `aftersales.services.deadlines.process_deadlines`, then
-  `compensation.services.charges.apply_due`.
+Run: `.venv/bin/python -m bench.late_shipments [N] [--runs=K]` (default 100,000 orders, 3 runs). Uses
+its own database (pdd_bench_ls).
+Each run generates, with INSERT … SELECT generate_series, N grouped, unshipped orders whose
+promised_ship_by has passed, spread over SHOPS shops with small deposits and goods balances, so that
+the charges cross deposit → goods balance → arrears; `late_shipment_due_at` is set as the grouping
+step sets it. It then times
+- the floor: the late shipments' rows (charges, ledger transactions, entries, coupons, account and
+  shop balances, the orders' watch cleared) written by plain INSERT … SELECT / UPDATE in one
+  transaction, rolled back;
+- the job as an operator runs it: `manage.py process_deadlines --now T`, a whole process (its wall
+  time and peak RSS), whose summary line says how long `charges.apply_due` took inside it.
 The floor computes each charge's split with a window sum of its own; after the job, every charge
 must have the same amount and split as the floor computed, every account the same balance, and
-`ledger_differences()` must be empty.
+`ledger_differences()` must be empty. (The cases' deadlines of the same command are
+bench.process_deadlines'.)
 """
 
 import os
@@ -25,7 +27,7 @@ import time
 from collections import Counter
 from decimal import Decimal
 
-from bench.common import ROOT, fresh_database, machine, write_result
+from bench.common import ROOT, fresh_database, header, load_average, manage_measured, write_result
 
 DB_NAME = "pdd_bench_ls"
 RUNS = 3
@@ -33,29 +35,33 @@ SHOPS = 200
 
 
 def main() -> None:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 and sys.argv[1].isdigit() else 100_000
+    n = next((int(arg) for arg in sys.argv[1:] if arg.isdigit()), 100_000)
+    runs = next((arg.split("=", 1)[1] for arg in sys.argv[1:] if arg.startswith("--runs=")), str(RUNS))
     url = fresh_database(DB_NAME)
-    # Production-like: DEBUG off, so Django keeps no log of the queries.
-    env = {**os.environ, "DATABASE_URL": url, "DEBUG": "false", "SECRET_KEY": "bench-only-" + "x" * 50}
-    child = [sys.executable, "-m", "bench.late_shipments", "--measure", str(n)]
-    done = subprocess.run(child, cwd=ROOT, env=env, check=False)
+    child = [sys.executable, "-m", "bench.late_shipments", "--measure", str(n), runs]
+    done = subprocess.run(child, cwd=ROOT, env={**os.environ, **job_env(url)}, check=False)
     sys.exit(done.returncode)
+
+
+def job_env(url: str) -> dict:
+    """Production-like: DEBUG off, so Django keeps no log of the queries."""
+    return {"DATABASE_URL": url, "DEBUG": "false", "SECRET_KEY": "bench-only-" + "x" * 50}
 
 
 # --- the measuring child (Django set up on the bench database) -------------------------------
 
 
-def generate_late(n: int, now) -> None:
-    """N late orders over SHOPS shops (after bench.process_deadlines.generate, which empties the
-    shops, orders and cases and so, by CASCADE, the ledger; coupons hang off no shop)."""
+def generate(n: int, now) -> None:
+    """N late orders over SHOPS shops (the tables emptied first), and the books opened."""
     from django.db import connection
 
-    from compensation.models import AccountKind, Coupon
-    from compensation.services import ledger
+    from compensation.models import Coupon
+    from compensation.services import charges, ledger
     from pddadmin.shops.models import Goods, Order, Shop
 
     with connection.cursor() as cur:
-        cur.execute(f"TRUNCATE {Coupon._meta.db_table} CASCADE")
+        # Empties the goods, orders, charges and the ledger too (CASCADE); coupons hang off no shop.
+        cur.execute(f"TRUNCATE {Shop._meta.db_table}, {Coupon._meta.db_table} CASCADE")
         # Deposits of 300 … 1,100 and goods balances of 0 … 36,000 against ~30,000 of compensation
         # per shop: every deposit runs out, most balances too (arrears), a tenth of the shops have no
         # balance (deposit straight to arrears) and a fifth keep some.
@@ -86,16 +92,10 @@ def generate_late(n: int, now) -> None:
         )
     # The books open as they do for a shop the platform sends (the signal, on the ORM's create).
     ledger.books_open(shops=Shop.objects.filter(platform_id__startswith="LS"))
-    ledger.platform_account(AccountKind.COUPON_LIABILITY)  # exists once any coupon was issued
+    for kind in sorted({charges.RECEIVER[source.kind] for source in charges.sources()}):
+        ledger.platform_account(kind)  # the coupons' liability, and what the other automatic sources pay into
     with connection.cursor() as cur:
         cur.execute("ANALYZE")
-
-
-def generate(n: int, now) -> None:
-    from bench import process_deadlines
-
-    process_deadlines.generate(n, now)
-    generate_late(n, now)
 
 
 def _due_sql(now) -> tuple[str, dict]:
@@ -314,103 +314,96 @@ def timed(function, **kwargs):
     return result, time.perf_counter() - wall, time.process_time() - cpu, statements
 
 
-def measure(n: int) -> None:
+def run_job(now) -> dict:
+    """`manage.py process_deadlines --now T` as an operator runs it: wall seconds of the whole
+    process, its peak RSS, and apply_due's own seconds as its summary line states them."""
+    done, seconds, rss = manage_measured(
+        "process_deadlines", "--now", now.isoformat(), database_url=os.environ["DATABASE_URL"]
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    summary = done.stdout.strip().splitlines()[-1]
+    found = re.search(r"automatic charges .* in ([0-9.]+)s$", summary)
+    assert found, summary
+    return {"process": seconds, "money": float(found[1]), "rss": rss, "summary": summary}
+
+
+def measure(n: int, n_runs: int) -> None:
     import django
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pddadmin.settings")
     django.setup()
+    from django.db import connection
     from django.utils import timezone
 
-    from aftersales.services.deadlines import process_deadlines
-    from bench.process_deadlines import bare_update
-    from compensation.services import charges
-
     now = timezone.now().replace(microsecond=0)
-    runs, figures, load = [], {}, os.getloadavg()[0]
-    for run in range(1, RUNS + 1):
+    runs, figures, started_load = [], {}, load_average()
+    for run in range(1, n_runs + 1):
         generate(n, now)
-        bare = bare_update(now)
         floor, floor_charges, floor_balances = money_floor(now)
-        cases, cases_s, _cpu, _st = timed(process_deadlines, now=now)
-        money, money_s, money_cpu, statements = timed(charges.apply_due, now=now)
-        assert cases.total == n, cases.summary()
+        connection.close()  # the job's process has the database to itself
+        job = run_job(now)
         figures = check(n, floor_charges, floor_balances)
-        print(f"  run {run}: {cases.summary()}; {money.summary()} in {money.batches} batches", flush=True)
-        print(f"  run {run}: floor {bare + floor:.2f}s, job {cases_s:.2f}s + {money_s:.2f}s", flush=True)
-        runs.append(
-            {"bare": bare, "floor": floor, "cases": cases_s, "money": money_s, "cpu": money_cpu, "st": statements}
+        print(f"  run {run}: {job['summary']}", flush=True)
+        print(
+            f"  run {run}: floor {floor:.2f}s, apply_due {job['money']:.1f}s, whole process {job['process']:.2f}s, "
+            f"peak RSS {job['rss'] / 1024:.0f} MiB",
+            flush=True,
         )
-    write_report(n, runs, figures, (load, os.getloadavg()[0]))
+        runs.append({"floor": floor, **job})
+    write_report(n, now, runs, figures, started_load)
 
 
-def _breakdown(run: dict) -> str:
-    """The apply_due of one run: its statements by time, then the process's CPU and the rest."""
-    statements: Statements = run["st"]
-    top = statements.seconds.most_common(8)
-    lines = [f"| {key} | {statements.count[key]:,} | {seconds:.2f} |" for key, seconds in top]
-    others = [key for key in statements.seconds if key not in dict(top)]
-    rest = sum(statements.seconds[key] for key in others)
-    lines.append(f"| {len(others)} other kinds | {sum(statements.count[key] for key in others):,} | {rest:.2f} |")
-    in_sql = sum(statements.seconds.values())
-    return (
-        "| statement | count | seconds |\n|---|---|---|\n" + "\n".join(lines) + "\n\n"
-        f"Of its {run['money']:.2f}s, {in_sql:.2f}s were spent in the database calls above (a statement's time "
-        "includes psycopg quoting its parameters on the client; COMMIT includes the deferred foreign-key "
-        f"checks), {run['money'] - in_sql:.2f}s outside them (the ORM building rows and statements, coupon "
-        f"codes, memos, splits); this process used {run['cpu']:.2f}s of CPU in all, the rest of the wall time it "
-        "waited: for the database and, on a shared machine, for a core."
-    )
-
-
-def write_report(n: int, runs: list[dict], figures: dict, load: tuple[float, float]) -> None:
+def write_report(n: int, now, runs: list[dict], figures: dict, started_load: str) -> None:
     from compensation.services.charges import BATCH, SHOPS_PER_CLAIM
 
-    def med(key: str) -> float:
-        return statistics.median(r[key] for r in runs)
+    def ratios(key: str) -> list[float]:
+        return [r[key] / r["floor"] for r in runs]
 
     table = "\n".join(
-        f"| {i} | {r['bare']:.2f} | {r['floor']:.2f} | {r['cases']:.2f} | {r['money']:.2f} "
-        f"| {r['money'] / r['floor']:.1f}× | {(r['cases'] + r['money']) / (r['bare'] + r['floor']):.1f}× |"
+        f"| {i} | {r['floor']:.2f} | {r['money']:.1f} | {r['money'] / r['floor']:.2f}× | {r['process']:.2f} "
+        f"| {r['process'] / r['floor']:.2f}× | {r['rss'] / 1024:.0f} |"
         for i, r in enumerate(runs, 1)
     )
-    money_ratio = statistics.median(r["money"] / r["floor"] for r in runs)
-    total_ratio = statistics.median((r["cases"] + r["money"]) / (r["bare"] + r["floor"]) for r in runs)
-    median_run = sorted(runs, key=lambda r: r["money"])[len(runs) // 2]
-    text = (
-        f"# process_deadlines: {n:,} orders falling late at once, plus {n:,} due cases, on PostgreSQL\n\n"
-        f"Machine: {machine()} (shared with other work while measured: 1-minute load average "
-        f"{load[0]:.1f} at the start, {load[1]:.1f} at the end).\n"
-        f"Data, fresh every run (INSERT … SELECT generate_series): the {n:,} due cases of "
-        f"`bench.process_deadlines` (its generator) and {n:,} grouped, unshipped orders whose "
-        f"promised_ship_by passed in the last two days, over {SHOPS} shops with deposits of 300–1,100 and "
-        f"goods balances of 0–36,000; `late_shipment_due_at` set as the grouping step sets it. The "
-        f"compensations write {figures['entries']:,} ledger entries; {figures['crossing']:,} charges are split "
-        f"across deposit/balance/arrears, and {figures['in_arrears']} shops end in arrears.\n\n"
-        "Floor: the cases' bare `UPDATE … SET state` of `bench.process_deadlines`, and the late shipments' "
-        "rows (charges, ledger transactions, entries, coupons, account and shop balances, the orders' "
-        "watch cleared) by eight plain INSERT … SELECT / UPDATE statements in one transaction (foreign keys "
-        "checked per statement, as the job's commits check them), each split computed with a window sum; "
-        "both rolled back. Job: `process_deadlines` (cases, batch 2,000) then "
-        f"`charges.apply_due` ({SHOPS_PER_CLAIM} shops per claim, {BATCH:,} candidates per transaction), "
-        "called as the command calls them. After each run every charge's amount and split and every "
-        "account's balance equal the floor's, and `ledger_differences()` is empty.\n\n"
-        "| run | cases: bare UPDATE (s) | money floor (s) | cases: process_deadlines (s) | money: apply_due (s) "
-        "| money ratio | total ratio |\n|---|---|---|---|---|---|---|\n"
+    money, whole = ratios("money"), ratios("process")
+    text = header(
+        f"process_deadlines: {n:,} orders falling late at once, on PostgreSQL",
+        command=f"python -m bench.late_shipments {n} --runs={len(runs)}",
+        data=(
+            f"fresh every run (INSERT … SELECT generate_series): {n:,} grouped, unshipped orders whose "
+            f"promised_ship_by passed in the two days before now ({now.isoformat()}), over {SHOPS} shops with "
+            "deposits of 300–1,100 and goods balances of 0–36,000; `late_shipment_due_at` set as the grouping "
+            f"step sets it. The compensations write {figures['entries']:,} ledger entries and {n:,} coupons; "
+            f"{figures['crossing']:,} charges are split across deposit/balance/arrears, and "
+            f"{figures['in_arrears']} shops end in arrears."
+        ),
+        started_load=started_load,
+    ) + (
+        "Floor (`_floor_statements` in bench/late_shipments.py): the late shipments due (SPEC §7.3 in SQL of its "
+        "own: not shipped, refunded or out of stock by promised_ship_by, no shipping charge yet), each split with "
+        "a window sum, then the charges, ledger transactions, entries, coupons, account and shop balances and "
+        "the orders' watch cleared by eight plain INSERT … SELECT / UPDATE statements in one transaction "
+        "(foreign keys checked per statement, as the job's commits check them), rolled back; timed in the "
+        "bench's process, without start-up.\n"
+        "Subject: `manage.py process_deadlines --now T` as a whole process (start-up, the cases' deadlines: none "
+        f"due here, then `charges.apply_due`: {SHOPS_PER_CLAIM} shops per claim at most, {BATCH:,} candidates per "
+        "transaction); apply_due's seconds are those its summary line states (one decimal). After each run every "
+        "charge's amount and split and every account's balance equal the floor's, every order has left the "
+        "watch, and `ledger_differences()` is empty.\n\n"
+        "| run | floor (s) | apply_due (s) | ratio | whole process (s) | ratio | peak RSS (MiB) |\n"
+        "|---|---|---|---|---|---|---|\n"
         f"{table}\n\n"
-        f"Median: money floor {med('floor'):.2f}s, apply_due {med('money'):.2f}s, ratio {money_ratio:.1f}×; "
-        f"cases: bare UPDATE {med('bare'):.2f}s, process_deadlines {med('cases'):.2f}s; whole job "
-        f"{med('cases') + med('money'):.2f}s against a floor of {med('bare') + med('floor'):.2f}s, "
-        f"ratio {total_ratio:.1f}×.\n\n"
-        f"## Where apply_due's time goes (run {runs.index(median_run) + 1}, the median one)\n\n"
-        f"{_breakdown(median_run)}\n\n"
-        "Reproduce: `.venv/bin/python -m bench.late_shipments` (uses database pdd_bench_ls).\n"
+        f"apply_due against the floor: median {statistics.median(money):.2f}×, range {min(money):.2f}–"
+        f"{max(money):.2f}× (target 1.3×: {'met' if statistics.median(money) <= 1.3 else 'NOT met'}); the whole "
+        f"process: median {statistics.median(whole):.2f}×, range {min(whole):.2f}–{max(whole):.2f}×. Peak RSS of "
+        f"the job's process: {max(r['rss'] for r in runs) / 1024:.0f} MiB.\n\n"
+        f"Reproduce: `.venv/bin/python -m bench.late_shipments` (uses database {DB_NAME}).\n"
     )
     path = write_result("late_shipments.md", text)
-    print(f"median money ratio {money_ratio:.1f}×, total {total_ratio:.1f}× → {path}")
+    print(f"apply_due median {statistics.median(money):.2f}× the floor → {path}")
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 2 and sys.argv[1] == "--measure":
-        measure(int(sys.argv[2]))
+    if len(sys.argv) > 3 and sys.argv[1] == "--measure":
+        measure(int(sys.argv[2]), int(sys.argv[3]))
     else:
         main()
