@@ -51,9 +51,16 @@ class AfterSalesCase(ConcurrentTransitionMixin, models.Model):
     """
 
     platform_id = models.CharField(_("case id"), max_length=64, unique=True)
-    order = models.ForeignKey(Order, verbose_name=_("order"), on_delete=models.PROTECT, related_name="cases")
+    # No index of their own (db_index=False): case_order_state and the shop-first indexes below lead
+    # with these columns and serve every look-up by order or shop (plans in
+    # bench/results/process_deadlines.md); each index is one more write of every case change.
+    order = models.ForeignKey(
+        Order, verbose_name=_("order"), on_delete=models.PROTECT, related_name="cases", db_index=False
+    )
     # Denormalised from the order: every list and metric filters by shop first.
-    shop = models.ForeignKey(Shop, verbose_name=_("shop"), on_delete=models.PROTECT, related_name="cases")
+    shop = models.ForeignKey(
+        Shop, verbose_name=_("shop"), on_delete=models.PROTECT, related_name="cases", db_index=False
+    )
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
     reason = models.CharField(_("reason"), max_length=32, choices=Reason.choices)
     amount = models.DecimalField(_("amount"), **MONEY)

@@ -13,8 +13,10 @@ from .choices import Actor, State
 class CaseTransition(AppendOnlyModel):
     """Immutable log row per transition: the audit trail and the source of every metric."""
 
+    # No index of its own: transition_case_at (case, at) leads with it and serves every look-up
+    # by case (plans in bench/results/process_deadlines.md).
     case = models.ForeignKey(
-        AfterSalesCase, verbose_name=_("case"), on_delete=models.PROTECT, related_name="transitions"
+        AfterSalesCase, verbose_name=_("case"), on_delete=models.PROTECT, related_name="transitions", db_index=False
     )
     transition = models.CharField(_("transition"), max_length=32)
     from_state = models.CharField(_("from"), max_length=32, choices=State.choices, blank=True)
