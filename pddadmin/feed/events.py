@@ -93,29 +93,34 @@ def _refuse_constant(literal: str) -> None:
 _DECODER = json.JSONDecoder(parse_int=_refuse_int, parse_constant=_refuse_constant)
 
 
-def _load(raw: str | bytes) -> tuple[Any, str]:
+def _load(raw: str | bytes) -> tuple[Any, bool]:
+    """The line's JSON, and whether its text is known storable as it is: no NUL, no backslash-u
+    escape (which could spell a NUL or a lone surrogate), and decoded from UTF-8, which refuses
+    surrogates (a str line may hold one)."""
     if isinstance(raw, bytes):
         try:
             raw = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise Rejected(f"line is not valid UTF-8 (byte {exc.start + 1})") from None
+        plain = "\x00" not in raw and "\\u" not in raw
+    else:
+        plain = "\\u" not in raw and not UNSTORABLE.search(raw)
     try:
         if raw.startswith("\ufeff"):  # as json.loads refuses it
             raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", raw, 0)
-        return _DECODER.decode(raw), raw
+        return _DECODER.decode(raw), plain
     except json.JSONDecodeError as exc:
         raise Rejected(f"malformed JSON: {exc.msg} at column {exc.colno}") from None
     except RecursionError:
         raise Rejected(f"JSON nested deeper than {MAX_DEPTH} levels") from None
 
 
-def _check_storable(data: dict[str, Any], text: str) -> None:
+def _check_storable(data: dict[str, Any], plain: bool) -> None:
     """Every key and string of the event can be stored as text, and nothing is nested deeper
     than an event needs. Walked without recursion: the value itself may be hostile."""
-    # The common line needs no walk: with no backslash-u escape and no unstorable character in
-    # its text, no key or string of it holds one, and with no list or object among its values it
-    # is flat.
-    if "\\u" not in text and not UNSTORABLE.search(text) and not any(isinstance(v, dict | list) for v in data.values()):
+    # The common line needs no walk: its text holds nothing unstorable (see _load) and none of its
+    # values is a list or an object.
+    if plain and not any(type(v) is dict or type(v) is list for v in data.values()):
         return
     stack: list[tuple[str, Any, int]] = [("", data, 1)]
     while stack:
@@ -142,10 +147,10 @@ class Event:
 
     @classmethod
     def parse(cls, raw: str | bytes, line: int) -> "Event":
-        data, text = _load(raw)
+        data, plain = _load(raw)
         if not isinstance(data, dict):
             raise Rejected("an event must be a JSON object")
-        _check_storable(data, text)
+        _check_storable(data, plain)
         event_id = parse_platform_id(data.get("id"), "id")
         event_type = data.get("type")
         if not isinstance(event_type, str) or not event_type:
