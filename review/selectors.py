@@ -13,6 +13,7 @@ from django.db.models import (
     QuerySet,
     Value,
 )
+from django.db.models.query import ModelIterable
 from django.utils import timezone
 
 from aftersales.models import AfterSalesCase, CaseTransition, Evidence, State
@@ -39,6 +40,28 @@ def queue_shops() -> list[tuple[str, str]]:
     )
 
 
+class _QueueQuerySet(QuerySet):
+    """The queue's cases, read a page at a time.
+
+    A page is in the page's order with the case id last (a sort by kind or claimer alone left the
+    order among equals to the plan, so a case could show on two pages or none), and a page after
+    the first is `pk IN (the ids of that page)`: the rows skipped over are read from the
+    (state, escalated_at, …) index alone, and only the page's 25 are read from the table and
+    joined. As one query, the 9,975 rows before page 400 were each read and joined with their shop
+    and claimer (bench/pages.py: 36–60 ms, now 2 ms)."""
+
+    def __getitem__(self, k):
+        if not (isinstance(k, slice) and self._iterable_class is ModelIterable and self.query.can_filter()):
+            return super().__getitem__(k)
+        ordering = list(self.query.order_by)
+        rows = self
+        if all(isinstance(o, str) for o in ordering) and not (ordering and ordering[-1].lstrip("-") in ("pk", "id")):
+            rows = self.order_by(*ordering, "pk")
+        if not k.start:
+            return QuerySet.__getitem__(rows, k)
+        return rows.filter(pk__in=rows.values("pk").prefetch_related(None)[k])
+
+
 def intervention_queue(*, now: dt.datetime | None = None) -> QuerySet[AfterSalesCase]:
     """Every case under intervention, oldest escalation first, with `waiting` (now − escalated_at).
 
@@ -48,7 +71,8 @@ def intervention_queue(*, now: dt.datetime | None = None) -> QuerySet[AfterSales
     """
     now = now or timezone.now()
     return (
-        AfterSalesCase.objects.filter(state=State.UNDER_INTERVENTION)
+        _QueueQuerySet(AfterSalesCase)
+        .filter(state=State.UNDER_INTERVENTION)
         .select_related("shop", "claimed_by")
         .only(
             "platform_id",

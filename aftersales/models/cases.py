@@ -135,6 +135,13 @@ class AfterSalesCase(ConcurrentTransitionMixin, models.Model):
                 include=["id", "shop", "kind", "reason", "claimed_by"],
                 name="case_state_escalated_cover",
             ),
+            # The queue sorted by shop (each shop's cases oldest first) and filtered by shop: the
+            # waiting cases alone, in that order (bench/pages.py: page 50 by shop 48 ms → 0.4 ms).
+            models.Index(
+                fields=["shop", "escalated_at", "id"],
+                condition=Q(state="under_intervention"),
+                name="case_queue_shop",
+            ),
             models.Index(fields=["order", "state"], name="case_order_state"),
             models.Index(fields=["shop", "updated_at", "id"], name="case_shop_updated"),
         ]
