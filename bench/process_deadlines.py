@@ -64,6 +64,7 @@ def main() -> None:
         bench.add_finished(history)
         rows[label] = bench.interleaved(due)
     rss = {n: bench.job_alone(n) for n in (due, big)}
+    bench.plan_due = due
     text = report(due, finished, big, rows, rss, started_load, now) + bench.index_plans()
     write_result("process_deadlines.md", text)
     print(f"results → {ROOT / 'bench/results/process_deadlines.md'}")
@@ -210,6 +211,19 @@ class Bench:
         text += plan("A shop's cases", AfterSalesCase.objects.filter(shop_id=-1).values("id")[:20])
         text += plan("A case's log, in its order", CaseTransition.objects.filter(case_id=-1))
         text += plan("A shop's refunds", Refund.objects.filter(shop_id=-1).values("id"))
+        from aftersales.services.deadlines import _move_params, _move_sql
+
+        self.fresh_due(self.plan_due)
+        with self.connection.cursor() as cur:
+            cur.execute("EXPLAIN " + _move_sql(), _move_params(now=self.now, batch_size=2000, after=0))
+            claim = "\n".join(row[0] for row in cur.fetchall())
+        part = claim.split("CTE candidates")[1].split("CTE moved")[0]
+        walks = "walks case_due_walk" if "case_due_walk" in part else "does NOT walk case_due_walk"
+        sorts = "sorts the due rows" if "Sort" in part else "sorts nothing"
+        text += (
+            f"The job's batch statement over {self.plan_due:,} due cases beside the finished ones (read from the "
+            f"plan: the claim {walks} and {sorts}):\n\n```\n{claim}\n```\n\n"
+        )
         text += (
             "PostgreSQL's own foreign-key checks (a deleted order, shop or case: `SELECT 1 … WHERE order_id = $1 "
             "FOR KEY SHARE`) are the same look-ups by the leading column.\n"
