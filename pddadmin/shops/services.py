@@ -13,6 +13,7 @@ from django.utils.translation import pgettext
 
 from pddadmin.timefmt import shown
 
+from .lookups import one_of
 from .models import STARS, Goods, LogisticsFlag, LogisticsFlagKind, Order, OrderRating, Role, Shop, ShopMembership
 from .selectors import is_platform_staff
 from .validators import normalize_phone, validate_hotline
@@ -131,7 +132,8 @@ def orders_place(*, orders: Sequence[NewOrder]) -> list[ValidationError | None]:
     Set-based on purpose: the platform sends orders by the hundred thousand. Refused orders
     write nothing; the others are inserted together.
     """
-    existing = _existing_orders({o.platform_id for o in orders})
+    asked = one_of(Order.objects.all(), "platform_id", {o.platform_id for o in orders})
+    existing = set(asked.values_list("platform_id", flat=True))
     errors: list[ValidationError | None] = []
     accepted: list[dict] = []
     for new in orders:
@@ -157,20 +159,6 @@ def orders_place(*, orders: Sequence[NewOrder]) -> list[ValidationError | None]:
             )
     _insert_orders(accepted)
     return errors
-
-
-def _existing_orders(platform_ids: set[str]) -> set[str]:
-    """Which of these order ids exist. On PostgreSQL one array parameter: an IN list of a
-    thousand placeholders cost more to quote, send and parse than the index look-ups it asked."""
-    if connection.vendor != "postgresql":
-        return set(Order.objects.filter(platform_id__in=platform_ids).values_list("platform_id", flat=True))
-    qn = connection.ops.quote_name
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT platform_id FROM {qn(Order._meta.db_table)} WHERE platform_id = ANY(%s::varchar[])",
-            [list(platform_ids)],
-        )
-        return {row[0] for row in cursor.fetchall()}
 
 
 def _insert_orders(rows: list[dict]) -> None:
@@ -231,7 +219,7 @@ def orders_advance(*, step: str, items: Sequence[OrderStep]) -> list[ValidationE
     with transaction.atomic():
         orders = {
             o.platform_id: o
-            for o in Order.objects.select_for_update().filter(platform_id__in={i.order for i in items}).order_by("pk")
+            for o in one_of(Order.objects.select_for_update(), "platform_id", {i.order for i in items}).order_by("pk")
         }
         errors = [_apply_step(step, field, item, orders.get(item.order)) for item in items]
         changed = {item.order for item, error in zip(items, errors, strict=True) if error is None}
