@@ -1,7 +1,8 @@
 """Bulk generator of realistic metrics data on PostgreSQL (bench only, never the tests).
 
 1,000 shops of very different sizes (a few big ones, a long tail), 20 goods each in 40 categories
-shared across shops, N orders placed over 60 days (97 % of them grouped, within two hours), and
+shared across shops, N orders placed over `days` days (60 by default) ending on LAST_DAY, whatever
+the length, so a longer history only adds older days (97 % of them grouped, within two hours), and
 ~8 % of orders with an after-sales case: two thirds refunded, one in eight escalated to the
 platform, a handful of orders with a second case. Each table is one INSERT … SELECT over
 generate_series, so 1M orders take seconds, not minutes.
@@ -23,7 +24,14 @@ GOODS_PER_SHOP = 20
 CATEGORIES = 40
 DAYS = 60
 START = dt.datetime(2026, 1, 1, tzinfo=dt.timezone(dt.timedelta(hours=8)))
-LAST_DAY = (START + dt.timedelta(days=DAYS - 1)).date()  # the last full day of data
+LAST_DAY = (START + dt.timedelta(days=DAYS - 1)).date()  # the last full day of data, for every length
+END = START + dt.timedelta(days=DAYS)
+
+
+def start_for(days: int) -> dt.datetime:
+    """The first moment of a history of `days` days ending with LAST_DAY."""
+    return END - dt.timedelta(days=days)
+
 
 _TABLES = (
     "metrics_goodsdaysnapshot, metrics_shopdaysnapshot, aftersales_refund, aftersales_casetransition, "
@@ -51,7 +59,8 @@ _ORDERS = """
 WITH x AS MATERIALIZED (  -- materialised: each random() is drawn once per order, not once per use
     SELECT i, 1 + floor(%(shops)s * power(random(), 2))::int AS shop_id,
            floor(%(goods_per_shop)s * power(random(), 1.5))::int AS goods_offset,
-           %(start)s::timestamptz + random() * %(days)s * interval '1 day' AS placed_at,
+           -- placed in id order, as an importer writes them: ids and heap follow time
+           %(start)s::timestamptz + (i - 1 + random()) / %(orders)s * %(days)s * interval '1 day' AS placed_at,
            random() AS r, random() AS r_ship, random() AS r_to
     FROM generate_series(1, %(orders)s) i
 )
@@ -74,6 +83,10 @@ _REASONS = (
     "ARRAY['quality_issue','not_as_described','counterfeit','defective','not_shipped','damaged_in_transit',"
     "'wrong_or_missing','lost_in_transit','changed_mind','changed_mind','other','quality_issue']"
 )
+
+# _IN_TIME_ORDER: cases, refunds, flags and ratings are inserted in the order of their time, as
+# production writes each when it happens (an append-only row at its moment), so a window's rows
+# share heap pages as they do there; orders are placed in id order for the same reason.
 
 # One case for ~8 % of orders, opened 0–10 days after grouping (or placement).
 _CASES = f"""
@@ -108,6 +121,7 @@ SELECT 'C' || lpad(y.order_id::text, 8, '0') || y.n, y.order_id, y.shop_id,
             WHEN y.intervened AND y.state = 'closed' THEN 'buyer' ELSE '' END,
        '', '', '', '', '', '', '', '', y.opened_at
 FROM y
+ORDER BY 8  -- opened_at: rows are written when they happen (_IN_TIME_ORDER above)
 """
 
 # An open case waits for the merchant for 48 hours (the forecast projects it refunded then).
@@ -129,6 +143,7 @@ SELECT k.id, k.shop_id, k.goods_id,
        k.grouped_at + (1 + k.r2 * 9 + n) * interval '1 day'
 FROM k CROSS JOIN LATERAL generate_series(1, CASE WHEN k.pick < 0.002 THEN 2 ELSE 1 END) n
 WHERE k.pick < 0.04
+ORDER BY 5  -- flagged_at
 """
 
 # ~35 % of received orders rated 1–15 days after receipt; 1 logistics star in ~8 % of them.
@@ -143,6 +158,7 @@ SELECT k.id, k.shop_id, k.goods_id,
        CASE WHEN k.r2 < 0.5 THEN 5 END, NULL,
        k.received_at + (1 + k.r2 * 14) * interval '1 day'
 FROM k WHERE k.pick < 0.35
+ORDER BY 7  -- rated_at
 """
 
 
@@ -157,6 +173,7 @@ SELECT c.id, c.order_id, c.shop_id, o.goods_id, c.amount, c.reason,
        COALESCE(c.intervened_at + interval '1 day', c.opened_at + random() * interval '48 hours')
 FROM aftersales_aftersalescase c JOIN shops_order o ON o.id = c.order_id
 WHERE c.state = 'refunded'
+ORDER BY 10  -- refunded_at
 """
 
 
@@ -186,15 +203,16 @@ def _indexes_deferred(cursor, table: str):
         cursor.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
 
 
-def generate(*, orders: int = 1_000_000, progress=print) -> dict[str, int]:
-    """Replace every shop, goods, order, case and refund with a fresh synthetic set."""
+def generate(*, orders: int = 1_000_000, days: int = DAYS, progress=print) -> dict[str, int]:
+    """Replace every shop, goods, order, case and refund with a fresh synthetic set: `orders`
+    orders placed over the `days` days up to LAST_DAY."""
     params = {
-        "start": START,
+        "start": start_for(days),
         "shops": SHOPS,
         "goods_per_shop": GOODS_PER_SHOP,
         "categories": CATEGORIES,
         "orders": orders,
-        "days": DAYS,
+        "days": days,
     }
     counts = {}
     with connection.cursor() as cursor:

@@ -126,7 +126,7 @@ def _any_of_parts(tables: dict) -> dict[str, str]:
 # sort all of them by category first). That order is the snapshot's key order, given here while
 # the rows are narrow, so the insert fills each index page once instead of revisiting it.
 _WITH_CATEGORY = """
-WITH t AS (SELECT * FROM ({inner}) u{order_by}),
+WITH {ctes}t AS (SELECT * FROM ({inner}) u{order_by}),
 k AS (
     SELECT category,
         -- integers, not PostgreSQL's numeric SUM of bigints: the flags multiply them for every goods
@@ -399,6 +399,8 @@ class Inputs:
     source_rows: dict[type[models.Model], str] | None = None
     # The rows in the snapshot's key order (shop, goods), which its insert wants.
     key_order: bool = True
+    # Common table expressions the relations above name ("name AS (…), "), read once.
+    ctes: str = ""
 
 
 # A window's rows of a table indexed only by (shop, time), read shop by shop: one range scan of
@@ -427,22 +429,22 @@ def window_rows(model: type[models.Model], time: str) -> str:
     )
 
 
-# The sources read by their own time index (flags, ratings) as they are; refunds, whose only
-# index of their time leads with the shop (refund_shop_at), shop by shop.
-_BY_SHOP_TIME = {Refund: "refunded_at"}
-
-
 def snapshot_inputs() -> Inputs:
     tables = table_names()
     grouped = grouped_sql()
     rows = {
-        model: window_rows(model, _BY_SHOP_TIME[model])
-        if model in _BY_SHOP_TIME
-        else connection.ops.quote_name(model._meta.db_table)
+        model: connection.ops.quote_name(model._meta.db_table)
         for f in GOODS_FIGURES
         for model in ([f.model] if isinstance(f, Figure) else [s.model for s in f.sources])
     }
-    return Inputs(goods=tables["goods"], grouped=grouped, rows=rows, goods_snapshot=tables["goods_snapshot"])
+    ctes = ""
+    if connection.vendor == "postgresql":
+        # The window's refunds read once for the refund figures and the logistics refunds.
+        rows[Refund] = "refund_window"
+        ctes = f"refund_window AS MATERIALIZED {window_rows(Refund, 'refunded_at')}, "
+    return Inputs(
+        goods=tables["goods"], grouped=grouped, rows=rows, goods_snapshot=tables["goods_snapshot"], ctes=ctes
+    )
 
 
 def goods_rows_sql(inputs: Inputs | None = None) -> str:
@@ -454,7 +456,9 @@ def goods_rows_sql(inputs: Inputs | None = None) -> str:
         **_refund_parts(),
         **_any_of_parts(inputs.rows if inputs.source_rows is None else inputs.source_rows),
     )
-    sql = _WITH_CATEGORY.format(inner=sql, order_by=" ORDER BY shop_id, goods_id" if inputs.key_order else "")
+    sql = _WITH_CATEGORY.format(
+        inner=sql, order_by=" ORDER BY shop_id, goods_id" if inputs.key_order else "", ctes=inputs.ctes
+    )
     sql = _WITH_FLAGS.format(inner=sql)
     sql = _WITH_STREAKS.format(inner=sql, goods_snapshot=inputs.goods_snapshot)
     figure_columns = ",\n    ".join(
