@@ -17,15 +17,18 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.middleware.csrf import get_token
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html_join
+from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
+from pddadmin.moneyfmt import yuan
 from pddadmin.shops.paginator import LargeTablePaginator
 from pddadmin.shops.selectors import EDIT_CASES_ROLES, handles_cases, is_platform_staff, shop_roles, visible_to
 
@@ -141,6 +144,92 @@ def _rows(cases: list[AfterSalesCase], *, user, now: dt.datetime) -> list[dict]:
     return rows
 
 
+def _row_html(row: dict, *, can_act: bool, several_shops: bool, key: str, page: int, csrf: str) -> str:
+    """One row of the desk's list, as the template wrote it (the same bytes, asserted by
+    tests/aftersales/test_desk.py), in Python: 50 rows of template tags were half the page's
+    Python time (bench/pages.py)."""
+    case = row["case"]
+    due = timezone.localtime(case.due_at).isoformat() if case.due_at is not None else ""
+    cells = [
+        format_html(
+            '\n    <tr data-case="{}" data-url="{}" data-due="{}"{}>\n      ',
+            case.pk,
+            row["url"],
+            due,
+            mark_safe(' class="desk-urgent"') if row["urgent"] else "",
+        )
+    ]
+    if can_act:
+        tick = (
+            format_html(
+                '<input type="checkbox" name="case" value="{}" form="desk-bulk" aria-label="{}">',
+                case.pk,
+                case.platform_id,
+            )
+            if row["editable"]
+            else ""
+        )
+        cells.append(format_html('<td class="desk-tick">{}</td>', tick))
+    cells.append(
+        format_html(
+            '\n      <td><a href="{}" class="desk-open">{}</a><div class="desk-state">{}</div></td>\n      ',
+            row["url"],
+            case.platform_id,
+            row["state"],
+        )
+    )
+    if several_shops:
+        cells.append(format_html('<td class="desk-text desk-shop" title="{}">{}</td>', case.shop.name, case.shop.name))
+    goods = case.order.goods.name
+    cells.append(
+        format_html(
+            '\n      <td class="desk-num desk-left">{}</td>'
+            '\n      <td class="desk-text">{}<div class="desk-state" title="{}">{}</div></td>'
+            '\n      <td class="desk-num">{}</td>'
+            '\n      <td class="desk-text" title="{}">{}</td>'
+            '\n      <td class="desk-text desk-statement" title="{}">{}</td>\n      ',
+            row["time_left"],
+            row["kind"],
+            row["reason"],
+            row["reason"],
+            yuan(case.amount),
+            goods,
+            goods,
+            case.buyer_statement,
+            case.buyer_statement or "—",
+        )
+    )
+    if can_act:
+        act_url = reverse("aftersales_desk:act", args=[case.pk]) if any(a.click for a in row["actions"]) else ""
+        buttons = [
+            format_html(
+                '<form method="post" action="{}"><input type="hidden" name="csrfmiddlewaretoken" value="{}">'
+                '<input type="hidden" name="action" value="{}">{}<input type="hidden" name="filter" value="{}">'
+                '<input type="hidden" name="page" value="{}"><button type="submit" class="button" data-action="{}">'
+                "{}</button></form>",
+                act_url,
+                csrf,
+                action.name,
+                row["seen"],
+                key,
+                page,
+                action.name,
+                action.label,
+            )
+            if action.click
+            else format_html(
+                '<a href="{}#case-actions" class="desk-form-link" data-action="{}">{}…</a>',
+                row["url"],
+                action.name,
+                action.label,
+            )
+            for action in row["actions"]
+        ]
+        cells.append(format_html('<td class="desk-actions">{}</td>', mark_safe("".join(buttons))))
+    cells.append(mark_safe("\n    </tr>\n  "))
+    return mark_safe("".join(cells))
+
+
 @login_required
 @require_GET
 def desk(request: HttpRequest) -> HttpResponse:
@@ -157,6 +246,11 @@ def desk(request: HttpRequest) -> HttpResponse:
         {"key": f.key, "label": f.label, "count": counts[f.key], "active": f.key == key} for f in selectors.FILTERS
     ]
     can_act = _can_act(user)
+    several_shops = selectors.several_shops(user=user)
+    rows = _rows(list(page.object_list), user=user, now=now)
+    csrf = get_token(request) if can_act else ""
+    for row in rows:
+        row["html"] = _row_html(row, can_act=can_act, several_shops=several_shops, key=key, page=page.number, csrf=csrf)
     return render(
         request,
         "aftersales/desk.html",
@@ -165,8 +259,8 @@ def desk(request: HttpRequest) -> HttpResponse:
             "counters": counters,
             "filter": key,
             "page": page,
-            "rows": _rows(list(page.object_list), user=user, now=now),
-            "several_shops": selectors.several_shops(user=user),
+            "rows": rows,
+            "several_shops": several_shops,
             "can_act": can_act,
             "bulk_actions": [(name, transition_labels()[name]) for name in BULK_ACTIONS] if can_act else [],
             "report": request.session.pop(REPORT_KEY, None),

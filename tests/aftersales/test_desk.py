@@ -404,3 +404,54 @@ def test_a_rows_page_state_is_written_as_the_seen_form_renders_it(shop):
     case = opened(shop, hours_ago=3)
     form = desk_view.SeenForm.for_case(case)
     assert desk_view._seen_inputs(case) == "".join(str(field) for field in form.hidden_fields())
+
+
+# The row as desk.html wrote it before the desk wrote its rows in Python (aftersales.desk._row_html).
+TEMPLATE_ROW = (
+    "{% load money %}{% with case=row.case %}"
+    "\n"
+    '    <tr data-case="{{ case.pk }}" data-url="{{ row.url }}" data-due="{{ case.due_at|date:\'c\' }}"{% if row.urgent %} class="desk-urgent"{% endif %}>\n'  # noqa: E501
+    '      {% if can_act %}<td class="desk-tick">{% if row.editable %}<input type="checkbox" name="case" value="{{ case.pk }}" form="desk-bulk" aria-label="{{ case.platform_id }}">{% endif %}</td>{% endif %}\n'  # noqa: E501
+    '      <td><a href="{{ row.url }}" class="desk-open">{{ case.platform_id }}</a><div class="desk-state">{{ row.state }}</div></td>\n'  # noqa: E501
+    '      {% if several_shops %}<td class="desk-text desk-shop" title="{{ case.shop.name }}">{{ case.shop.name }}</td>{% endif %}\n'  # noqa: E501
+    '      <td class="desk-num desk-left">{{ row.time_left }}</td>\n'
+    '      <td class="desk-text">{{ row.kind }}<div class="desk-state" title="{{ row.reason }}">{{ row.reason }}</div></td>\n'  # noqa: E501
+    '      <td class="desk-num">{{ case.amount|yuan }}</td>\n'
+    '      <td class="desk-text" title="{{ case.order.goods.name }}">{{ case.order.goods.name }}</td>\n'
+    '      <td class="desk-text desk-statement" title="{{ case.buyer_statement }}">{{ case.buyer_statement|default:"—" }}</td>\n'  # noqa: E501
+    '      {% if can_act %}<td class="desk-actions">{% for action in row.actions %}{% if action.click %}<form method="post" action="{% url \'aftersales_desk:act\' case.pk %}">{% csrf_token %}<input type="hidden" name="action" value="{{ action.name }}">{{ row.seen }}<input type="hidden" name="filter" value="{{ filter }}"><input type="hidden" name="page" value="{{ page.number }}"><button type="submit" class="button" data-action="{{ action.name }}">{{ action.label }}</button></form>{% else %}<a href="{{ row.url }}#case-actions" class="desk-form-link" data-action="{{ action.name }}">{{ action.label }}…</a>{% endif %}{% endfor %}</td>{% endif %}\n'  # noqa: E501
+    "    </tr>\n"
+    "  "
+    "{% endwith %}"
+)
+
+
+@pytest.mark.parametrize("who", ["agent", "viewer", "reviewer"])
+def test_each_row_is_written_as_the_template_wrote_it(world, shop, other_shop, who, request):
+    from django.template import engines
+
+    user = request.getfixturevalue(who)
+    if who == "viewer":
+        ShopMembership.objects.create(shop=other_shop, user=user, role="agent")  # two shops, one read-only
+    template = engines["django"].from_string(TEMPLATE_ROW)
+    cases = [
+        case
+        for key in ("pending", "return_shipped", "intervention", "today")
+        for case in desk_view.selectors.desk_cases(user=user, key=key, now=NOW)
+    ]
+    assert cases
+    can_act, several = desk_view._can_act(user), desk_view.selectors.several_shops(user=user)
+    for row in desk_view._rows(cases, user=user, now=NOW):
+        for key, page in (("pending", 1), ("return_shipped", 3)):
+            expected = template.render(
+                {
+                    "row": row,
+                    "can_act": can_act,
+                    "several_shops": several,
+                    "filter": key,
+                    "page": {"number": page},
+                    "csrf_token": "TOKEN",
+                }
+            )
+            html = desk_view._row_html(row, can_act=can_act, several_shops=several, key=key, page=page, csrf="TOKEN")
+            assert html == expected
