@@ -33,7 +33,6 @@ from django.conf import settings
 from django.db import OperationalError, connection, transaction
 from django.db.models import Count, F, Q, QuerySet
 from django.db.models.functions import Collate
-from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from pddadmin.shops.models import Shop
@@ -46,7 +45,7 @@ log = logging.getLogger(__name__)
 COUPON_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read out over the phone
 COUPON_LENGTH = 16  # 32**16 = 2**80 codes: not guessable
 BATCH = 2000  # automatic charges written per transaction
-SHOPS_PER_CLAIM = 50
+SHOPS_PER_CLAIM = 200  # at most; a claim's shops have at most BATCH rows due between them (`_claims`)
 RETRY_SECONDS = 0.05  # the waiting pass, when a row its shop's batch needs is held
 
 TRANSACTION_KIND = {
@@ -77,9 +76,20 @@ def split(*, amount: Decimal, deposit: Decimal, balance: Decimal) -> tuple[Decim
 
 def shipping_compensation(kind: str, paid: Decimal) -> Decimal:
     """SPEC §7.3: paid × rate, rounded half up to the cent, within [minimum, maximum] (settings)."""
+    return shipping_pricer(kind)(paid)
+
+
+def shipping_pricer(kind: str) -> Callable[[Decimal], Decimal]:
+    """`shipping_compensation` of `kind` as a function of the paid amount, the policy read once
+    (a job prices thousands)."""
     policy = settings.SHIPPING_COMPENSATION[kind]
-    raw = (paid * Decimal(policy["rate"])).quantize(ledger.CENT, rounding=ROUND_HALF_UP)
-    return min(max(raw, Decimal(policy["minimum"])), Decimal(policy["maximum"]))
+    rate, minimum, maximum = (Decimal(policy[key]) for key in ("rate", "minimum", "maximum"))
+
+    def price(paid: Decimal) -> Decimal:
+        raw = (paid * rate).quantize(ledger.CENT, rounding=ROUND_HALF_UP)
+        return min(max(raw, minimum), maximum)
+
+    return price
 
 
 def coupon_expiry_years(issued_at: dt.datetime, years: int) -> dt.datetime:
@@ -105,7 +115,13 @@ _BASE32 = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", COUPON_ALPHABET.e
 
 
 def new_coupon_code() -> str:
-    return base64.b32encode(secrets.token_bytes(COUPON_LENGTH * 5 // 8)).translate(_BASE32).decode()
+    return new_coupon_codes(1)[0]
+
+
+def new_coupon_codes(n: int) -> list[str]:
+    """`n` codes from one draw of the system's random source."""
+    drawn = base64.b32encode(secrets.token_bytes(n * COUPON_LENGTH * 5 // 8)).translate(_BASE32).decode()
+    return [drawn[i : i + COUPON_LENGTH] for i in range(0, len(drawn), COUPON_LENGTH)]
 
 
 # --- one charge -------------------------------------------------------------------------------
@@ -229,6 +245,9 @@ _CHARGE_COLUMNS = (
 )
 
 
+_CODE = [name for name, _kind in _CHARGE_COLUMNS].index("code")
+
+
 def _set_statement() -> str:
     """One statement for a whole batch on PostgreSQL: the ledger transactions, their entries (the
     non-zero moves, in the order deposit, balance, arrears, receiver, as `LedgerBatch` writes them),
@@ -299,7 +318,7 @@ class _SetWriter:
             *(due.message, due.order_id, due.violation_id, due.line_id),
             *(due.amount, from_deposit, from_balance, arrears),
             *(books.deposit.pk, books.balance.pk, books.arrears.pk, receiver.pk),
-            new_coupon_code() if coupon else None,
+            "" if coupon else None,  # a code is drawn for each in `write_ids`
             coupon_expiry(due.kind, due.at) if coupon else None,
         )
         for column, value in zip(self.columns, row, strict=True):
@@ -310,6 +329,9 @@ class _SetWriter:
             return []
         for books in self.shops.values():
             books.shop.deposit, books.shop.balance = books.deposit.balance, books.balance.balance
+        codes = self.columns[_CODE]
+        fresh = iter(new_coupon_codes(sum(1 for code in codes if code is not None)))
+        self.columns[_CODE] = [None if code is None else next(fresh) for code in codes]
         params = {
             **bulk.arrays(_CHARGE_COLUMNS, self.columns),
             "accounts": bulk.array("bigint", self.deltas),
@@ -488,23 +510,23 @@ def _claim(now: dt.datetime) -> dict[int, ledger.Books]:
     return ledger.lock_books_many(shop_ids=ids)
 
 
-def _claims(now: dt.datetime, deferred: set[int]) -> list[list[int]]:
+def _claims(now: dt.datetime, deferred: set[int]) -> list[tuple[list[int], int]]:
     """The shops with something due (but `deferred`), in id order, cut into claims: up to
     SHOPS_PER_CLAIM shops whose due rows fill a batch (BATCH), a shop with more on its own. One
-    read of what is due per source, grouped by shop, whatever the number of claims."""
+    read of what is due per source, grouped by shop, whatever the number of claims. Each claim
+    with the number of rows listed as due."""
     counts: Counter = Counter()
     for source in _SOURCES:
         for row in source.shops_due(now).annotate(due_rows=Count("pk")).order_by():
             shop_id = next(value for name, value in row.items() if name != "due_rows")
             counts[shop_id] += row["due_rows"]
-    claims: list[list[int]] = []
-    rows = BATCH
+    claims: list[tuple[list[int], int]] = []
     for shop_id in sorted(counts.keys() - deferred):
-        if not claims or len(claims[-1]) == SHOPS_PER_CLAIM or rows + counts[shop_id] > BATCH:
-            claims.append([])
-            rows = 0
-        claims[-1].append(shop_id)
-        rows += counts[shop_id]
+        if not claims or len(claims[-1][0]) == SHOPS_PER_CLAIM or claims[-1][1] + counts[shop_id] > BATCH:
+            claims.append(([], 0))
+        shops, rows = claims[-1]
+        shops.append(shop_id)
+        claims[-1] = (shops, rows + counts[shop_id])
     return claims
 
 
@@ -533,9 +555,12 @@ def apply_due(*, now: dt.datetime, on_progress: Callable[[int], None] | None = N
     progressed = True
     while progressed:
         progressed = False
-        for chunk in _claims(now, deferred):
-            more = True
-            while more:
+        for chunk, due_rows in _claims(now, deferred):
+            more, reached = True, 0
+            # Until a batch's reads stop short of their limit, or every row listed as due was read
+            # (a read that ends exactly at its limit cannot tell; what fell due since, the next
+            # pass finds).
+            while more and reached < due_rows:
                 with transaction.atomic():
                     lock_receivers(nowait=False)  # waits holding nothing (see lock_receivers)
                     books = _claim_among(chunk)
@@ -552,6 +577,7 @@ def apply_due(*, now: dt.datetime, on_progress: Callable[[int], None] | None = N
                 report.batches += 1
                 report.applied += made
                 progressed = progressed or read > 0
+                reached += read
                 if on_progress and read:
                     on_progress(read)
     while True:  # what other transactions held: wait for each shop in turn, holding nothing else
@@ -584,19 +610,17 @@ def due_count(now: dt.datetime) -> int:
     return shops_with_due(now).count()
 
 
-_MEMOS: dict[tuple[str, str | None], str] = {}
+def memo_template(kind: str) -> str:
+    """The ledger memo of a charge of `kind` in the active language, with %(…)s for its ids; a job
+    that writes thousands reads it once (`memo_for` reads it for one)."""
+    labels: dict[str, str] = {
+        ChargeKind.WARRANTY: _("warranty compensation: violation %(violation)s, order %(order)s"),
+        ChargeKind.LATE_REPLY: _("late-reply fine: message %(message)s"),
+        ChargeKind.LATE_SHIPMENT: _("late-shipment compensation: order %(order)s"),
+        ChargeKind.OUT_OF_STOCK: _("out-of-stock compensation: order %(order)s"),
+    }
+    return labels[kind]
 
 
 def memo_for(kind: str, **ids: str) -> str:
-    """The ledger memo of a charge; its template read once per kind and language (the job writes
-    one per charge)."""
-    key = (kind, get_language())
-    if key not in _MEMOS:
-        labels: dict[str, str] = {
-            ChargeKind.WARRANTY: _("warranty compensation: violation %(violation)s, order %(order)s"),
-            ChargeKind.LATE_REPLY: _("late-reply fine: message %(message)s"),
-            ChargeKind.LATE_SHIPMENT: _("late-shipment compensation: order %(order)s"),
-            ChargeKind.OUT_OF_STOCK: _("out-of-stock compensation: order %(order)s"),
-        }
-        _MEMOS[key] = labels[kind]
-    return _MEMOS[key] % ids
+    return memo_template(kind) % ids

@@ -63,6 +63,7 @@ class LateShipment:
             )[:limit]
         )
         offer = charges.Offer(charges=[], candidates=[], last_key=None)
+        price, memo = charges.shipping_pricer(self.kind), charges.memo_template(self.kind)
         for pk, shop_id, platform_id, buyer, paid, promised, excused_ in rows:
             key = charges.sort_key(shop_id=shop_id, at=promised, priority=self.priority, key=platform_id)
             offer.candidates.append((key, pk))
@@ -75,9 +76,9 @@ class LateShipment:
                         key=platform_id,
                         cause=shipping_cause(platform_id),
                         buyer=buyer,
-                        amount=charges.shipping_compensation(self.kind, paid),
+                        amount=price(paid),
                         order_id=pk,
-                        memo=charges.memo_for(self.kind, order=platform_id),
+                        memo=memo % {"order": platform_id},
                     )
                 )
         if len(rows) == limit:

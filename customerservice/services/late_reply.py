@@ -62,7 +62,7 @@ class _Read:
 
 
 def _violations(
-    messages: list[_Read], *, starters: set[int], shop_id: int, buyer: str, conversation_id: int
+    messages: list[_Read], *, starters: set[int], shop_id: int, buyer: str, conversation_id: int, memo: str
 ) -> list[LateReplyDue]:
     """The violations of one conversation, from its uncovered buyer messages in time order.
 
@@ -84,7 +84,7 @@ def _violations(
                 key=m.platform_id,
                 cause=late_reply_cause(m.platform_id),
                 buyer=buyer,
-                memo=charges.memo_for(ChargeKind.LATE_REPLY, message=m.platform_id),
+                memo=memo % {"message": m.platform_id},
                 message=m.platform_id,
                 conversation_id=conversation_id,
                 message_id=m.pk,
@@ -119,10 +119,11 @@ class LateReply:
         dues = [row[4] for row in rows]
         by_conversation = self._uncovered(list(conversations), since=min(dues), until=max(dues))
         starters = {row[0] for row in rows}
+        memo = charges.memo_template(self.kind)
         for conversation_id, messages in by_conversation.items():
             shop_id, buyer = conversations[conversation_id]
             offer.charges += _violations(
-                messages, starters=starters, shop_id=shop_id, buyer=buyer, conversation_id=conversation_id
+                messages, starters=starters, shop_id=shop_id, buyer=buyer, conversation_id=conversation_id, memo=memo
             )
         return offer
 
