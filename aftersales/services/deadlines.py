@@ -3,8 +3,10 @@ rule the feed applies before an event touches a case (SPEC §8).
 
 The job is set-based but is not a second state machine: which state leaves by which transition
 to which target, and which fields that transition sets, all come from the @transition
-declarations on AfterSalesCase; the log rows and refunds come from the same
-`record_transitions` that a click in the admin uses.
+declarations on AfterSalesCase. Elsewhere than PostgreSQL the log rows and refunds come from the
+same `record_transitions` that a click in the admin uses; on PostgreSQL one statement a batch
+writes those same columns from the rows its UPDATE returns (tests/aftersales/
+test_deadline_batches.py holds every automatic transition's rows equal to the lazy rule's).
 """
 
 import datetime as dt
@@ -69,7 +71,7 @@ def process_deadlines(
     Batches are claimed with SELECT … FOR UPDATE SKIP LOCKED, so two copies of the job (or the
     job and a merchant clicking) never handle one case twice: rows another transaction holds
     are skipped, and rows it has already moved no longer match. On PostgreSQL a batch is one
-    statement (`_claim_and_move`); elsewhere it is the portable loop below, which writes the same
+    statement (`_move_sql`); elsewhere it is the portable loop below, which writes the same
     rows through `record_transitions`.
     """
     started = time.monotonic()
@@ -201,14 +203,15 @@ def _move_params(*, now: dt.datetime, batch_size: int, after: int) -> dict[str, 
     }
 
 
-def _literal(value: Any) -> str:
+def _literal(value: str | None) -> str:
     """A string constant of the batch statement (the declarations' names, states and reasons:
-    identifiers of our own, never user input); None is NULL."""
+    identifiers of our own, never user input); None is NULL. Anything else (a value a future
+    declaration sets that is not a string) fails here rather than being written as its str()."""
     if value is None:
         return "NULL"
-    text = str(value)
-    assert "'" not in text and "%" not in text, text
-    return f"'{text}'"
+    if not isinstance(value, str) or "'" in value or "%" in value:
+        raise TypeError(f"not a plain string constant: {value!r}")
+    return f"'{value!s}'"  # !s: a choice's value, whatever its enum formats as
 
 
 # --- other databases: the portable loop -----------------------------------------------------------
