@@ -16,6 +16,7 @@ bench/results/metrics.md.
 """
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -414,13 +415,10 @@ _BY_SHOP = """(SELECT w.* FROM {shop} sh CROSS JOIN LATERAL (
 
 
 def window_rows(model: type[models.Model], time: str) -> str:
-    """The rows of `model` whose `time` falls in the window [start, end), as a relation with the
-    table's columns: read shop by shop on PostgreSQL (see _BY_SHOP), the table itself elsewhere
-    (every reader repeats the window's condition)."""
+    """The rows of `model` whose `time` falls in the window [start, end), read shop by shop, as a
+    relation with the table's columns (PostgreSQL; its readers repeat the window's condition)."""
     qn = connection.ops.quote_name
     table = qn(model._meta.db_table)
-    if connection.vendor != "postgresql":
-        return table
     return _BY_SHOP.format(
         shop=table_names()["shop"],
         table=table,
@@ -429,7 +427,31 @@ def window_rows(model: type[models.Model], time: str) -> str:
     )
 
 
-def snapshot_inputs() -> Inputs:
+# Refunds read shop by shop pay a heap fetch for each row of the window; read as the table, an
+# index entry for each refund ever made, about a tenth of that. Shop by shop wins once the window
+# holds less than a tenth of the refunds (a long history); below that (a young database) the
+# table is read whole. Measured both ways in bench/results/metrics.md; both give the same rows.
+BY_SHOP_SHARE = 10
+
+
+def refunds_by_shop(cursor, params: dict) -> bool:
+    """Whether to read the window's refunds shop by shop (see BY_SHOP_SHARE), from the planner's
+    estimates: the window's rows against the table's (a table never analysed reads as the table)."""
+    if connection.vendor != "postgresql":
+        return False
+    qn = connection.ops.quote_name
+    table, time = Refund._meta.db_table, qn(Refund._meta.get_field("refunded_at").column)
+    cursor.execute(
+        f"EXPLAIN (FORMAT JSON) SELECT 1 FROM {qn(table)} WHERE {time} >= %(start)s AND {time} < %(end)s", params
+    )
+    (plan,) = cursor.fetchone()
+    window = (json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]["Plan Rows"]
+    cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [table])
+    (total,) = cursor.fetchone()
+    return window * BY_SHOP_SHARE < total
+
+
+def snapshot_inputs(*, by_shop: bool = False) -> Inputs:
     tables = table_names()
     grouped = grouped_sql()
     rows = {
@@ -438,7 +460,7 @@ def snapshot_inputs() -> Inputs:
         for model in ([f.model] if isinstance(f, Figure) else [s.model for s in f.sources])
     }
     ctes = ""
-    if connection.vendor == "postgresql":
+    if by_shop:
         # The window's refunds read once for the refund figures and the logistics refunds.
         rows[Refund] = "refund_window"
         ctes = f"refund_window AS MATERIALIZED {window_rows(Refund, 'refunded_at')}, "
@@ -492,12 +514,13 @@ def _write_goods_rows(cursor, day: dt.date, params: dict) -> int:
     """Write the goods rows of `day`; return how many the day has."""
     tables = table_names()
     snapshot, goods_day = tables["goods_snapshot"], tables["goods_day"]
+    rows = goods_rows_sql(snapshot_inputs(by_shop=refunds_by_shop(cursor, params)))
     if not GoodsDaySnapshot.objects.filter(date=day).exists():
-        cursor.execute(_INSERT_GOODS.format(goods_snapshot=snapshot, rows=goods_rows_sql()), params)
+        cursor.execute(_INSERT_GOODS.format(goods_snapshot=snapshot, rows=rows), params)
         return cursor.rowcount
     columns = _columns(_GOODS_VALUES)
     cursor.execute(f"DROP TABLE IF EXISTS {goods_day}")
-    cursor.execute(_CREATE_GOODS_DAY.format(goods_day=goods_day, rows=goods_rows_sql()), params)
+    cursor.execute(_CREATE_GOODS_DAY.format(goods_day=goods_day, rows=rows), params)
     cursor.execute(
         _UPDATE_CHANGED_GOODS.format(
             goods_snapshot=snapshot,
