@@ -239,9 +239,12 @@ def desk(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     key = _filter_key(request.GET.get("filter", ""))
     counts = selectors.desk_counts(user=user, now=now)
-    page = LargeTablePaginator(selectors.desk_cases(user=user, key=key, now=now), PER_PAGE).get_page(
-        request.GET.get("page")
-    )
+    paginator = LargeTablePaginator(selectors.desk_cases(user=user, key=key, now=now), PER_PAGE)
+    if counts[key] <= paginator.exact_limit:
+        # The counter counted the list's own condition exactly: the paginator's bounded count of
+        # the same rows would say the same number (a query and a second pass over them).
+        paginator.count = counts[key]
+    page = paginator.get_page(request.GET.get("page"))
     counters = [
         {"key": f.key, "label": f.label, "count": counts[f.key], "active": f.key == key} for f in selectors.FILTERS
     ]

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
+from pddadmin.paging import IdPagedQuerySet
 from pddadmin.shops.selectors import is_platform_staff, shop_roles, visible_to
 
 from .models import Actor, AfterSalesCase, CaseTransition, ReturnAddress, State
@@ -74,7 +75,7 @@ class _AmongIds(Func):
 def _handled_today(now: dt.datetime) -> Q:
     # The cases named by the day's merchant rows (the (actor_kind, at, case) index), not each case
     # asked whether it has one: a shop of 150,000 cases took 150,000 probes (bench/pages.py).
-    return Q(_AmongIds(F("pk"), Subquery(_merchant_rows_today(now).values("case_id"))))
+    return Q(_AmongIds(F("pk"), Subquery(_merchant_rows_today(now).order_by().values("case_id"))))
 
 
 def desk_filters(now: dt.datetime) -> dict[str, Q]:
@@ -99,7 +100,11 @@ def desk_scope(*, user) -> QuerySet[AfterSalesCase]:
     request), which changes no row: with them PostgreSQL knows the shop, so a big shop's list is
     read in the order of the (shop, state, due_at, changed_at, id) index and stops after a page,
     where the subquery alone made it join and sort all the shop's cases of the filter."""
-    scope = visible_to(AfterSalesCase.objects.all(), user=user)
+    return _scoped(AfterSalesCase.objects.all(), user=user)
+
+
+def _scoped(cases: QuerySet[AfterSalesCase], *, user) -> QuerySet[AfterSalesCase]:
+    scope = visible_to(cases, user=user)
     return scope if is_platform_staff(user) else scope.filter(shop_id__in=list(shop_roles(user)))
 
 
@@ -122,10 +127,11 @@ def desk_counts(*, user, now: dt.datetime) -> dict[str, int]:
 def desk_cases(*, user, key: str, now: dt.datetime) -> QuerySet[AfterSalesCase]:
     """The list of filter `key`, the least time left first (cases without a deadline last), with
     what each row shows read in the same query: goods, shop, and whether the shop has a default
-    return address (a return is then agreed with it in one click)."""
+    return address (a return is then agreed with it in one click). A page after the first is read
+    by its ids first (pddadmin.paging)."""
     default_address = ReturnAddress.objects.filter(shop_id=OuterRef("shop_id"), is_default=True)
     return (
-        desk_scope(user=user)
+        _scoped(IdPagedQuerySet(AfterSalesCase), user=user)
         .filter(desk_filters(now)[key])
         .select_related("order__goods", "shop")
         .annotate(has_default_address=Exists(default_address))

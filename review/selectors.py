@@ -13,11 +13,11 @@ from django.db.models import (
     QuerySet,
     Value,
 )
-from django.db.models.query import ModelIterable
 from django.utils import timezone
 
 from aftersales.models import AfterSalesCase, CaseTransition, Evidence, State
 from compensation.models import Violation, ViolationState
+from pddadmin.paging import IdPagedQuerySet
 from pddadmin.shops.models import Order, Shop
 
 # SPEC §4 queue SLA: a case waiting longer than this since escalation is shown as overdue.
@@ -40,38 +40,17 @@ def queue_shops() -> list[tuple[str, str]]:
     )
 
 
-class _QueueQuerySet(QuerySet):
-    """The queue's cases, read a page at a time.
-
-    A page is in the page's order with the case id last (a sort by kind or claimer alone left the
-    order among equals to the plan, so a case could show on two pages or none), and a page after
-    the first is `pk IN (the ids of that page)`: the rows skipped over are read from the
-    (state, escalated_at, …) index alone, and only the page's 25 are read from the table and
-    joined. As one query, the 9,975 rows before page 400 were each read and joined with their shop
-    and claimer (bench/pages.py: 36–60 ms, now 2 ms)."""
-
-    def __getitem__(self, k):
-        if not (isinstance(k, slice) and self._iterable_class is ModelIterable and self.query.can_filter()):
-            return super().__getitem__(k)
-        ordering = list(self.query.order_by)
-        rows = self
-        if all(isinstance(o, str) for o in ordering) and not (ordering and ordering[-1].lstrip("-") in ("pk", "id")):
-            rows = self.order_by(*ordering, "pk")
-        if not k.start:
-            return QuerySet.__getitem__(rows, k)
-        return rows.filter(pk__in=rows.values("pk").prefetch_related(None)[k])
-
-
 def intervention_queue(*, now: dt.datetime | None = None) -> QuerySet[AfterSalesCase]:
     """Every case under intervention, oldest escalation first, with `waiting` (now − escalated_at).
 
     Served by the (state, escalated_at) index; only the columns the queue shows are loaded. The
     order is prefetched (one query for the page's 25) rather than joined: a join would make every
-    sort that is not on the index (shop name, claimer) join and sort all 100,000 orders first.
+    sort that is not on the index (shop name, claimer) join and sort all 100,000 orders first. A
+    page after the first is read by its ids first (pddadmin.paging).
     """
     now = now or timezone.now()
     return (
-        _QueueQuerySet(AfterSalesCase)
+        IdPagedQuerySet(AfterSalesCase)
         .filter(state=State.UNDER_INTERVENTION)
         .select_related("shop", "claimed_by")
         .only(
