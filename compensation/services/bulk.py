@@ -11,7 +11,7 @@ keep the ORM's bulk calls: callers check `set_based()`.
 from collections.abc import Iterable, Sequence
 
 from django.db import connection
-from django.db.models import BooleanField, ExpressionWrapper, Model, Q
+from django.db.models import BigIntegerField, BooleanField, ExpressionWrapper, Model, Q
 from django.db.models.expressions import RawSQL
 
 
@@ -69,3 +69,10 @@ def among(model: type[Model], column: str, ids: Sequence[int]) -> Q | Expression
         return Q(**{f"{column}__in": list(ids)})
     sql = f"{table(model)}.{connection.ops.quote_name(column)} = ANY(%s::bigint[])"
     return ExpressionWrapper(RawSQL(sql, [array("bigint", ids)]), output_field=BooleanField())
+
+
+def micros(model: type[Model], column: str) -> RawSQL:
+    """A timestamp column as microseconds since the epoch (PostgreSQL), exact: an integer the client
+    reads without parsing a datetime, for rows read by the thousand only to be compared."""
+    name = f"{table(model)}.{connection.ops.quote_name(column)}"
+    return RawSQL(f"(EXTRACT(EPOCH FROM {name}) * 1000000)::bigint", [], output_field=BigIntegerField())

@@ -20,6 +20,7 @@ under those locks.
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.db import connection
@@ -46,41 +47,63 @@ class LateReplyDue(charges.DueCharge):
     rank: int = 0
 
 
+# The times of a message as the job compares them: datetimes, or on PostgreSQL microseconds since
+# the epoch (integers: read as such, not parsed one by one into datetimes), `_Moments.when` turning
+# the few that become a violation's due back into datetimes.
+Moment = dt.datetime | int
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def _from_micros(moment: Moment) -> dt.datetime:
+    return _EPOCH + dt.timedelta(microseconds=moment)
+
+
 @dataclass
 class _Read:
     """One buyer message as the job judges it."""
 
     pk: int
     platform_id: str
-    at: dt.datetime
-    due: dt.datetime
-    answered_at: dt.datetime | None
+    at: Moment
+    due: Moment
+    answered_at: Moment | None
 
-    def late_at(self, moment: dt.datetime) -> bool:
+    def late_at(self, moment: Moment) -> bool:
         """Not answered by `moment` (a reply at exactly the moment is in time)."""
         return self.answered_at is None or self.answered_at > moment
 
 
 def _violations(
-    messages: list[_Read], *, starters: set[int], shop_id: int, buyer: str, conversation_id: int, memo: str
+    messages: list[_Read],
+    *,
+    starters: set[int],
+    shop_id: int,
+    buyer: str,
+    conversation_id: int,
+    memo: str,
+    when: Callable[[Moment], dt.datetime],
 ) -> list[LateReplyDue]:
     """The violations of one conversation, from its uncovered buyer messages in time order.
 
     Only a message among `starters` (what the job read in order, up to its limit) may start one:
-    a later one waits for its batch, so the violations come in the engine's order."""
+    a later one waits for its batch, so the violations come in the engine's order. `when`: a
+    message's moment as a datetime."""
     found: list[LateReplyDue] = []
     current: LateReplyDue | None = None
+    current_due: Moment | None = None
     for m in messages:
-        if current is not None and m.at <= current.at:
-            if m.late_at(current.at):
+        if current is not None and m.at <= current_due:
+            if m.late_at(current_due):
                 current.covered.append(m.pk)
             continue  # answered by that due: in time for its own, later, due as well
         current = None
         if m.pk in starters and m.late_at(m.due):
+            due = when(m.due)
+            current_due = m.due
             current = LateReplyDue(
                 kind=ChargeKind.LATE_REPLY,
                 shop_id=shop_id,
-                at=m.due,
+                at=due,
                 key=m.platform_id,
                 cause=late_reply_cause(m.platform_id),
                 buyer=buyer,
@@ -89,7 +112,7 @@ def _violations(
                 conversation_id=conversation_id,
                 message_id=m.pk,
                 covered=[m.pk],
-                year=fine_year(m.due),
+                year=fine_year(due),
             )
             found.append(current)
     return found
@@ -117,13 +140,19 @@ class LateReply:
             offer.last_key = offer.candidates[-1][0]
         conversations = self._lock(sorted({row[1] for row in rows}), nowait=nowait)
         dues = [row[4] for row in rows]
-        by_conversation = self._uncovered(list(conversations), since=min(dues), until=max(dues))
+        by_conversation, when = self._uncovered(list(conversations), since=min(dues), until=max(dues))
         starters = {row[0] for row in rows}
         memo = charges.memo_template(self.kind)
         for conversation_id, messages in by_conversation.items():
             shop_id, buyer = conversations[conversation_id]
             offer.charges += _violations(
-                messages, starters=starters, shop_id=shop_id, buyer=buyer, conversation_id=conversation_id, memo=memo
+                messages,
+                starters=starters,
+                shop_id=shop_id,
+                buyer=buyer,
+                conversation_id=conversation_id,
+                memo=memo,
+                when=when,
             )
         return offer
 
@@ -165,7 +194,9 @@ class LateReply:
         return {pk: (shop_id, buyer) for pk, shop_id, buyer in qs.values_list("pk", "shop_id", "buyer")}
 
     @staticmethod
-    def _uncovered(conversation_ids: list[int], *, since: dt.datetime, until: dt.datetime) -> dict[int, list[_Read]]:
+    def _uncovered(
+        conversation_ids: list[int], *, since: dt.datetime, until: dt.datetime
+    ) -> tuple[dict[int, list[_Read]], Callable[[Moment], dt.datetime]]:
         """The conversations' buyer messages not covered yet, received by `until`, read under the
         locks (a reply committed since the first read counts), in time order.
 
@@ -174,23 +205,24 @@ class LateReply:
         at or after `since` (a later one answered in time was answered after `since`; a late one
         was read, or is due after what was read), so it was received at or after `since` minus
         REPLY_WITHIN (reply due = received + REPLY_WITHIN): the read is that stretch of each
-        thread, not its whole history."""
-        qs = (
-            Message.objects.filter(
-                bulk.among(Message, "conversation_id", conversation_ids),
-                Q(answered_at__isnull=True) | Q(answered_at__gt=since),
-                reply_due_at__gte=since,
-                violation__isnull=True,
-                at__gte=since - REPLY_WITHIN,
-                at__lte=until,
-            )
-            .order_by("conversation_id", "at", charges.plain("platform_id"))
-            .values_list("conversation_id", "pk", "platform_id", "at", "reply_due_at", "answered_at")
-        )
+        thread, not its whole history. With the function that turns the moments read back into
+        datetimes."""
+        qs = Message.objects.filter(
+            bulk.among(Message, "conversation_id", conversation_ids),
+            Q(answered_at__isnull=True) | Q(answered_at__gt=since),
+            reply_due_at__gte=since,
+            violation__isnull=True,
+            at__gte=since - REPLY_WITHIN,
+            at__lte=until,
+        ).order_by("conversation_id", "at", charges.plain("platform_id"))
+        times, when = ("at", "reply_due_at", "answered_at"), (lambda moment: moment)
+        if bulk.set_based():
+            micros = {f"{name}_us": bulk.micros(Message, name) for name in times}
+            qs, times, when = qs.annotate(**micros), tuple(micros), _from_micros
         found: dict[int, list[_Read]] = defaultdict(list)
-        for conversation_id, *fields in qs:
+        for conversation_id, *fields in qs.values_list("conversation_id", "pk", "platform_id", *times):
             found[conversation_id].append(_Read(*fields))
-        return found
+        return found, when
 
     def price(self, offers: list[charges.DueCharge], books: dict[int, ledger.Books]) -> None:
         """Rank each violation after the shop's violations of its year so far, in apply order."""
