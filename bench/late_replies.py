@@ -1,7 +1,7 @@
 """Bench: `process_deadlines` over 100,000 buyer messages falling due at once, on PostgreSQL, against
-a floor of plain INSERT … SELECT (issue 15).
+a floor of plain INSERT … SELECT (issues 15 and 20).
 
-Run: `.venv/bin/python -m bench.late_replies [N] [--runs K]` (default 100,000 messages, 3 runs). Uses its
+Run: `.venv/bin/python -m bench.late_replies [N] [--runs=K]` (default 100,000 messages, 3 runs). Uses its
 own database (pdd_bench_lr).
 Each run generates, with INSERT … SELECT generate_series, N unanswered buyer messages whose reply due
 (received + 48 h) has passed, over SHOPS shops with small deposits and goods balances, so that the
@@ -18,7 +18,8 @@ are set as `message_receive` and `message_reply` set them. It then times
   and the ¥100/¥200/¥300 fine, the covered messages, the conversations, charges, ledger transactions,
   entries, account and shop balances, written by plain INSERT … SELECT / UPDATE in one transaction,
   rolled back;
-- the job, as `process_deadlines` calls it for messages: `compensation.services.charges.apply_due`.
+- the job as an operator runs it: `manage.py process_deadlines --now T`, a whole process (its wall
+  time and peak RSS), whose summary line says how long `charges.apply_due` took inside it.
 After the job every charge must have the floor's amount, split, buyer and memo, every violation the
 floor's due, year, rank and fine, every message the floor's violation, every conversation the
 floor's last violation and every account the floor's balance; `ledger_differences()` must be empty.
@@ -30,11 +31,9 @@ import statistics
 import subprocess
 import sys
 import time
-from collections import Counter
-from contextlib import contextmanager
 from zoneinfo import ZoneInfo
 
-from bench.common import ROOT, fresh_database, machine, write_result
+from bench.common import ROOT, fresh_database, header, load_average, write_result
 
 DB_NAME = "pdd_bench_lr"
 RUNS = 3
@@ -372,129 +371,51 @@ def check(n: int, floor_rows: dict) -> dict:
     }
 
 
-@contextmanager
-def phases():
-    """Wall time, while inside, of the late-reply source's steps, of the charge writer (ledger rows,
-    balances, charges) and of every `bulk_update` by table: where apply_due's time goes in Python."""
-    from django.db.models.query import QuerySet
-
-    from compensation.services import charges
-    from customerservice.services.late_reply import LateReply
-
-    seconds: Counter = Counter()
-
-    def wrap(key, function):
-        def timed_call(*args, **kwargs):
-            started = time.perf_counter()
-            try:
-                return function(*args, **kwargs)
-            finally:
-                seconds[key(args) if callable(key) else key] += time.perf_counter() - started
-
-        return timed_call
-
-    source = next(s for s in charges.sources() if isinstance(s, LateReply))
-    steps = ("due", "price", "settle")
-    for name in steps:  # on the registered instance, for this call
-        setattr(source, name, wrap(f"LateReply.{name}", getattr(source, name)))
-    writer_write, bulk_update = charges._Writer.write, QuerySet.bulk_update
-    charges._Writer.write = wrap("charge writer: ledger rows, balances, charges", writer_write)
-    QuerySet.bulk_update = wrap(lambda args: f"bulk_update {args[0].model._meta.db_table}", bulk_update)
-    try:
-        yield seconds
-    finally:
-        for name in steps:
-            delattr(source, name)
-        charges._Writer.write, QuerySet.bulk_update = writer_write, bulk_update
-
-
-def code_version() -> str:
-    """What was measured: BENCH_CODE if set (e.g. for a snapshot outside git), else the commit."""
-    if os.environ.get("BENCH_CODE"):
-        return os.environ["BENCH_CODE"]
-    git = ["git", "-C", str(ROOT)]
-    head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False)
-    if head.returncode:
-        return "a tree outside git"
-    dirty = subprocess.run([*git, "status", "--porcelain", "-uno"], capture_output=True, text=True, check=False)
-    return f"commit {head.stdout.strip()}" + (" with uncommitted changes" if dirty.stdout.strip() else "")
-
-
 def measure(n: int, n_runs: int) -> None:
     import django
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pddadmin.settings")
     django.setup()
-    from django.utils.translation import override
+    from django.db import connection
 
-    from bench.late_shipments import timed
-    from compensation.services import charges
+    from bench.late_shipments import run_job
 
     now = bench_now()
-    runs, figures, load = [], {}, os.getloadavg()[0]
+    runs, figures, started_load = [], {}, load_average()
     for run in range(1, n_runs + 1):
         started = time.perf_counter()
         generate(n, now)
         print(f"  run {run}: generated in {time.perf_counter() - started:.1f}s", flush=True)
         floor_s, floor_rows = floor(now)
-        with override(None), phases() as steps:  # without translations, as the command (@no_translations)
-            money, money_s, money_cpu, statements = timed(charges.apply_due, now=now)
+        connection.close()  # the job's process has the database to itself
+        job = run_job(now)
         figures = check(n, floor_rows)
-        print(f"  run {run}: {money.summary()} in {money.batches} batches", flush=True)
-        print(f"  run {run}: floor {floor_s:.2f}s, apply_due {money_s:.2f}s ({money_s / floor_s:.1f}×)", flush=True)
-        runs.append(
-            {
-                **{"floor": floor_s, "money": money_s, "cpu": money_cpu, "st": statements, "steps": steps},
-                "batches": money.batches,
-            }
+        print(f"  run {run}: {job['summary']}", flush=True)
+        print(
+            f"  run {run}: floor {floor_s:.2f}s, apply_due {job['money']:.1f}s ({job['money'] / floor_s:.2f}×), "
+            f"whole process {job['process']:.2f}s, peak RSS {job['rss'] / 1024:.0f} MiB",
+            flush=True,
         )
-    write_report(n, now, runs, figures, (load, os.getloadavg()[0]))
+        runs.append({"floor": floor_s, **job})
+    write_report(n, now, runs, figures, started_load)
 
 
-def _breakdown(run: dict) -> str:
-    """The apply_due of one run: its statements by time, then the process's CPU and the rest."""
-    statements = run["st"]
-    top = statements.seconds.most_common(9)
-    lines = [f"| {key} | {statements.count[key]:,} | {seconds:.2f} |" for key, seconds in top]
-    others = [key for key in statements.seconds if key not in dict(top)]
-    rest = sum(statements.seconds[key] for key in others)
-    lines.append(f"| {len(others)} other kinds | {sum(statements.count[key] for key in others):,} | {rest:.2f} |")
-    in_sql = sum(statements.seconds.values())
-    return (
-        "| statement | count | seconds |\n|---|---|---|\n" + "\n".join(lines) + "\n\n"
-        f"Of its {run['money']:.2f}s, {in_sql:.2f}s were spent in the database calls above (a statement's time "
-        "includes psycopg quoting its parameters on the client; COMMIT includes the deferred foreign-key "
-        f"checks), {run['money'] - in_sql:.2f}s outside them (the ORM building rows and statements, the "
-        f"violations found in Python, memos, splits); this process used {run['cpu']:.2f}s of CPU in all, the rest "
-        "of the wall time it waited: for the database and, on a shared machine, for a core.\n\n"
-        "The same call by step (wall time, each including its statements above; `bulk_update` is Django's, "
-        "one `CASE WHEN id = … THEN …` per row, built and compiled in Python, inside `LateReply.settle`):\n\n"
-        "| step | seconds |\n|---|---|\n"
-        + "\n".join(f"| {key} | {seconds:.2f} |" for key, seconds in sorted(run["steps"].items()))
-        + f"\n| the rest (claiming shops, locking books, merging, splits) | "
-        f"{run['money'] - sum(v for k, v in run['steps'].items() if not k.startswith('bulk_update')):.2f} |"
-    )
-
-
-def write_report(n: int, now: dt.datetime, runs: list[dict], figures: dict, load: tuple[float, float]) -> None:
+def write_report(n: int, now: dt.datetime, runs: list[dict], figures: dict, started_load: str) -> None:
     from django.conf import settings
 
     from compensation.services.charges import BATCH, SHOPS_PER_CLAIM
 
-    ratio = statistics.median(r["money"] / r["floor"] for r in runs)
-    floor_med, money_med = (statistics.median(r[k] for r in runs) for k in ("floor", "money"))
-    median_run = sorted(runs, key=lambda r: r["money"])[len(runs) // 2]
+    money = [r["money"] / r["floor"] for r in runs]
+    whole = [r["process"] / r["floor"] for r in runs]
     table = "\n".join(
-        f"| {i} | {r['floor']:.2f} | {r['money']:.2f} | {r['batches']} | {r['money'] / r['floor']:.1f}× |"
+        f"| {i} | {r['floor']:.2f} | {r['money']:.1f} | {r['money'] / r['floor']:.2f}× | {r['process']:.2f} "
+        f"| {r['process'] / r['floor']:.2f}× | {r['rss'] / 1024:.0f} |"
         for i, r in enumerate(runs, 1)
     )
     years = "; ".join(f"{year}: {count:,} (ranks 1–{top})" for year, count, top in figures["years"])
     local = now.astimezone(ZoneInfo(settings.TIME_ZONE))
-    text = (
-        f"# process_deadlines: {n:,} buyer messages falling due at once, on PostgreSQL\n\n"
-        f"Code: {code_version()}. Machine: {machine()} (shared with other work while measured: 1-minute load average "
-        f"{load[0]:.1f} at the start, {load[1]:.1f} at the end). {len(runs)} run{'s' if len(runs) > 1 else ''}.\n\n"
-        f"Data, fresh every run (INSERT … SELECT generate_series): {n:,} unanswered buyer messages whose "
+    data = (
+        f"fresh every run (INSERT … SELECT generate_series): {n:,} unanswered buyer messages whose "
         f"reply due (received + 48 h) passed 2 to ~97 hours before now ({local:%Y-%m-%d %H:%M} Shanghai), in "
         f"{figures['conversations']:,} conversations of one, two or three messages over {SHOPS:,} shops (deposits "
         "300–1,100, goods balances 0–10,800); the second message of a conversation is covered by the first's "
@@ -505,26 +426,37 @@ def write_report(n: int, now: dt.datetime, runs: list[dict], figures: dict, load
         f"Result: {figures['violations']:,} violations ({figures['multi']:,} covering more than one message; "
         f"{figures['second']:,} conversations with a second one), by fine year {years}; "
         f"{figures['entries']:,} ledger entries; {figures['crossing']:,} fines are split across "
-        f"deposit/balance/arrears, and {figures['in_arrears']:,} shops end in arrears.\n\n"
-        "Floor: the violations (a recursive query: each conversation's first late message, then the first "
-        "late one after the last violation's due), their rank per shop and Shanghai year (ROW_NUMBER) and fine, "
-        "each split with a window sum, then the violations, covered messages, conversations, charges, ledger "
-        "transactions, entries, account and shop balances by nine plain INSERT … SELECT / UPDATE statements "
-        "in one transaction (foreign keys checked per statement, as the job's commits check them), rolled "
-        f"back. Job: `charges.apply_due(now=…)` ({SHOPS_PER_CLAIM} shops per claim, {BATCH:,} candidates per "
-        "transaction), what `process_deadlines` runs for messages, without translations as the command. "
-        "After each run every charge (amount, split, buyer, memo), violation (due, year, rank, fine), covered "
-        "message, conversation's last violation and account balance equals the floor's, nothing is left "
-        "in the late-reply watch, and `ledger_differences()` is empty.\n\n"
-        "| run | floor (s) | apply_due (s) | apply_due batches | ratio |\n|---|---|---|---|---|\n"
+        f"deposit/balance/arrears, and {figures['in_arrears']:,} shops end in arrears."
+    )
+    text = header(
+        f"process_deadlines: {n:,} buyer messages falling due at once, on PostgreSQL",
+        command=f"python -m bench.late_replies {n} --runs={len(runs)}",
+        data=data,
+        started_load=started_load,
+    ) + (
+        "Floor (`_floor_statements` in bench/late_replies.py): the violations (a recursive query: each "
+        "conversation's first late message, then the first late one after the last violation's due), their rank "
+        "per shop and Shanghai year (ROW_NUMBER) and fine, each split with a window sum, then the violations, "
+        "covered messages, conversations, charges, ledger transactions, entries, account and shop balances by "
+        "nine plain INSERT … SELECT / UPDATE statements in one transaction (foreign keys checked per statement, "
+        "as the job's commits check them), rolled back; timed in the bench's process, without start-up.\n"
+        "Subject: `manage.py process_deadlines --now T` as a whole process (start-up, the cases' deadlines: none "
+        f"due here, then `charges.apply_due`: {SHOPS_PER_CLAIM} shops per claim at most, {BATCH:,} candidates per "
+        "transaction); apply_due's seconds are those its summary line states (one decimal). After each run every "
+        "charge (amount, split, buyer, memo), violation (due, year, rank, fine), covered message, conversation's "
+        "last violation and account balance equals the floor's, nothing is left in the late-reply watch, and "
+        "`ledger_differences()` is empty.\n\n"
+        "| run | floor (s) | apply_due (s) | ratio | whole process (s) | ratio | peak RSS (MiB) |\n"
+        "|---|---|---|---|---|---|---|\n"
         f"{table}\n\n"
-        f"Median: floor {floor_med:.2f}s, apply_due {money_med:.2f}s, ratio {ratio:.1f}×.\n\n"
-        f"## Where apply_due's time goes (run {runs.index(median_run) + 1}, the median one)\n\n"
-        f"{_breakdown(median_run)}\n\n"
-        "Reproduce: `.venv/bin/python -m bench.late_replies` (uses database pdd_bench_lr).\n"
+        f"apply_due against the floor: median {statistics.median(money):.2f}×, range {min(money):.2f}–"
+        f"{max(money):.2f}× (target 1.3×: {'met' if statistics.median(money) <= 1.3 else 'NOT met'}); the whole "
+        f"process: median {statistics.median(whole):.2f}×, range {min(whole):.2f}–{max(whole):.2f}×. Peak RSS of "
+        f"the job's process: {max(r['rss'] for r in runs) / 1024:.0f} MiB.\n\n"
+        f"Reproduce: `.venv/bin/python -m bench.late_replies` (uses database {DB_NAME}).\n"
     )
     path = write_result("late_replies.md", text)
-    print(f"median ratio {ratio:.1f}× (floor {floor_med:.2f}s, apply_due {money_med:.2f}s) → {path}")
+    print(f"apply_due median {statistics.median(money):.2f}× the floor → {path}")
 
 
 if __name__ == "__main__":
