@@ -27,7 +27,7 @@ import time
 from collections import Counter
 from decimal import Decimal
 
-from bench.common import ROOT, fresh_database, header, load_average, manage_measured, write_result
+from bench.common import ROOT, fresh_database, header, load_average, run_measured, write_result
 
 DB_NAME = "pdd_bench_ls"
 RUNS = 3
@@ -316,15 +316,31 @@ def timed(function, **kwargs):
 
 def run_job(now) -> dict:
     """`manage.py process_deadlines --now T` as an operator runs it: wall seconds of the whole
-    process, its peak RSS, and apply_due's own seconds as its summary line states them."""
-    done, seconds, rss = manage_measured(
-        "process_deadlines", "--now", now.isoformat(), database_url=os.environ["DATABASE_URL"]
+    process, its peak RSS, and apply_due's own seconds as its summary line states them.
+
+    The peak RSS is GNU time's report of the command (`%M`): a child forked from this process would
+    count this process's memory at the fork in its own maximum (wait4's ru_maxrss), so the command
+    is forked from /usr/bin/time, a small process."""
+    done, seconds, _rss = run_measured(
+        [
+            "/usr/bin/time",
+            "-f",
+            "peak-rss-kib %M",
+            sys.executable,
+            str(ROOT / "manage.py"),
+            "process_deadlines",
+            "--now",
+            now.isoformat(),
+        ],
+        env={"DATABASE_URL": os.environ["DATABASE_URL"]},
     )
     assert done.returncode == 0, done.stderr[-2000:]
     summary = done.stdout.strip().splitlines()[-1]
     found = re.search(r"automatic charges .* in ([0-9.]+)s$", summary)
     assert found, summary
-    return {"process": seconds, "money": float(found[1]), "rss": rss, "summary": summary}
+    rss = re.search(r"^peak-rss-kib (\d+)$", done.stderr, re.MULTILINE)
+    assert rss, done.stderr[-500:]
+    return {"process": seconds, "money": float(found[1]), "rss": int(rss[1]), "summary": summary}
 
 
 def vacuum() -> None:
