@@ -65,7 +65,9 @@ def main() -> None:
         rows[label] = bench.interleaved(due)
     rss = {n: bench.job_alone(n) for n in (due, big)}
     bench.plan_due = due
-    text = report(due, finished, big, rows, rss, started_load, now) + bench.index_plans()
+    text = report(due, finished, big, rows, rss, started_load, now)
+    closing = text.index("## Closing note")
+    text = text[:closing] + bench.index_plans() + "\n" + text[closing:]
     write_result("process_deadlines.md", text)
     print(f"results → {ROOT / 'bench/results/process_deadlines.md'}")
 
@@ -137,7 +139,10 @@ class Bench:
         self.sql(f"DELETE FROM {LOG} WHERE case_id IN (SELECT id FROM {CASES} WHERE platform_id LIKE 'CDO%%')")
         self.sql(f"DELETE FROM {CASES} WHERE platform_id LIKE 'CDO%%'")
         self.sql(f"DELETE FROM {ORDERS} WHERE platform_id LIKE 'DO%%'")
-        self.sql("VACUUM")
+        # Rewritten, so that every subject meets the same layout: the due set appended in id order
+        # after the finished cases. (Refilling the holes the last subject's writes left made the
+        # next subject's layout depend on which one ran before.)
+        self.sql(f"VACUUM FULL {CASES}, {LOG}, {REFUNDS}, {ORDERS}")
         bounds, upper = [], 0
         for state, share in MIX:
             upper += share
@@ -280,7 +285,8 @@ def report(due: int, finished: int, big: int, rows: dict, rss: dict, started_loa
         "due cases feeding the INSERTs of their log rows and refunds, one transaction, no batches. Subject: "
         "`manage.py process_deadlines --now T` (whole process: Python and Django start-up, the case batches, "
         "then the automatic charges, which find nothing due here). Each run regenerates the due cases before "
-        "each subject (the last set and all written for it deleted, VACUUM, ANALYZE, CHECKPOINT); the two "
+        "each subject (the last set and all written for it deleted, VACUUM FULL of the cases, log, refunds and "
+        "orders so that both meet the same layout, then ANALYZE, CHECKPOINT); the two "
         "alternate in order; after each, a digest of the due cases, their log rows and refunds must be "
         "equal for the floor and the job (checked: the bench stops otherwise). 'case part' is the job's own "
         "time for its case batches, from its summary line (start-up and charges excluded).\n\n"
