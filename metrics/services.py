@@ -577,9 +577,10 @@ def metrics_compute(*, day: dt.date, consecutive_days: int | None = None) -> Com
             #   collide on insert (SQLite writers are already serialised by the IMMEDIATE transaction);
             # - jit off: the goods grouping's estimate crosses jit_above_cost, and compiling the
             #   plan took longer than the aggregation it was meant to speed up;
-            # - serial plans: the window's orders stream out of order_goods_grouped in goods order
-            #   into a group aggregate. The planner prefers a parallel scan that hashes every goods
-            #   in each worker and merges them: twice as slow on 1M orders;
+            # - serial plans: the window's orders come out of one range of order_grouped_goods into
+            #   one hash by goods. A parallel plan hashes every goods in each worker and merges them,
+            #   and the per-shop refund scans gain nothing from workers (once twice as slow on 1M
+            #   orders; bench/results/metrics.md measures the serial plan against its floor);
             # - no wait for the WAL flush at commit: snapshots are derived and recomputable, and the
             #   job run recorded after this (a synchronous commit) flushes the WAL up to and past
             #   this transaction, so a run reported done is durable.
