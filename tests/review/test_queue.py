@@ -169,3 +169,21 @@ class TestCasePage:
         response = client.get(reverse("review:find") + f"?case={case.platform_id}")
         assert response.status_code == 302 and response["Location"] == reverse("review:case", args=[case.pk])
         assert client.get(reverse("review:find") + "?case=nope")["Location"] == QUEUE
+
+
+def test_pages_of_equal_sort_keys_neither_repeat_nor_skip_a_case(client, login, reviewer, monkeypatch):
+    # A sort on a column with equal values (every case escalated at the same moment, one kind)
+    # still pages through every case once: the case id breaks the tie, in the sort's direction.
+    from review import views
+
+    monkeypatch.setattr(views.QueueView, "table_pagination", {"per_page": 4})
+    cases = escalated_cases(10)
+    first = cases[0]
+    AfterSalesCase.objects.filter(pk__in=[c.pk for c in cases]).update(escalated_at=first.escalated_at, kind=first.kind)
+    login(reviewer)
+    by_id = [c.platform_id for c in sorted(cases, key=lambda c: c.pk)]
+    for sort, ids in (("kind", by_id), ("-escalated_at", by_id[::-1])):
+        seen = []
+        for page in (1, 2, 3):
+            seen += queue_ids(client.get(QUEUE, {"sort": sort, "page": page}))
+        assert seen == ids, sort
