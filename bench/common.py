@@ -80,21 +80,38 @@ def header(title: str, *, command: str, data: str, started_load: str) -> str:
     )
 
 
+# Runs the measured command from a small fresh interpreter and writes that child's peak RSS: a
+# child forked straight from a bench (which may hold gigabytes of generated rows) would count the
+# bench's pages it held before exec in its own maximum.
+_PEAK_RSS_WRAPPER = """
+import os, sys
+pid = os.posix_spawn(sys.argv[2], sys.argv[2:], os.environ)
+_, status, usage = os.wait4(pid, 0)
+open(sys.argv[1], "w").write(str(usage.ru_maxrss))
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
 def run_measured(args: list[str], *, env: dict | None = None, stdin=None) -> tuple[subprocess.CompletedProcess, float, int]:
     """Run a whole process as an operator would; return it, its wall seconds and its peak RSS in KiB
-    (the kernel's maximum resident set size of that child, from wait4)."""
+    (the kernel's maximum resident set size of that process, from wait4)."""
+    import shutil
     import tempfile
 
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+    program = shutil.which(args[0]) or args[0]
+    with tempfile.NamedTemporaryFile("r", suffix=".rss") as peak:
         started = time.perf_counter()
-        child = subprocess.Popen(args, env={**os.environ, **(env or {})}, stdin=stdin, stdout=out, stderr=err, text=True)
-        _, status, usage = os.wait4(child.pid, 0)
+        done = subprocess.run(
+            [sys.executable, "-c", _PEAK_RSS_WRAPPER, peak.name, program, *args[1:]],
+            env={**os.environ, **(env or {})},
+            stdin=stdin,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         seconds = time.perf_counter() - started
-        child.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        done = subprocess.CompletedProcess(args, child.returncode, out.read(), err.read())
-    return done, seconds, usage.ru_maxrss
+        text = peak.read().strip()
+    return done, seconds, int(text) if text.isdigit() else -1
 
 
 def manage_measured(*args: str, database_url: str, stdin=None) -> tuple[subprocess.CompletedProcess, float, int]:
