@@ -295,7 +295,7 @@ class _SetWriter:
     not locked by a shop's lock, only a shop's own accounts are."""
 
     def __init__(self) -> None:
-        self.columns: list[list] = [[] for _ in _CHARGE_COLUMNS]
+        self.rows: list[tuple] = []  # one per charge, in _CHARGE_COLUMNS order
         self.deltas: dict[int, Decimal] = {}
         self.shops: dict[int, ledger.Books] = {}
         self.receivers: dict[str, Account] = {}
@@ -308,32 +308,34 @@ class _SetWriter:
     def add(self, books: ledger.Books, due: DueCharge) -> None:
         receiver = self.receiver(due.kind)
         (from_deposit, from_balance, arrears), moves = _split_moves(books, due, receiver)
+        deltas = self.deltas
         for account, amount in ledger.check_moves(moves):
             account.balance += amount  # the shop's accounts are locked: the value to be stored
-            self.deltas[account.pk] = self.deltas.get(account.pk, ledger.ZERO) + amount
-        self.shops[books.shop.pk] = books
+            deltas[account.id] = deltas.get(account.id, ledger.ZERO) + amount
+        self.shops[books.shop.id] = books
         coupon = RECEIVER[due.kind] == AccountKind.COUPON_LIABILITY
-        row = (
-            *(due.kind, TRANSACTION_KIND[due.kind], due.shop_id, due.at, due.memo[:255], due.cause, due.buyer),
-            *(due.message, due.order_id, due.violation_id, due.line_id),
-            *(due.amount, from_deposit, from_balance, arrears),
-            *(books.deposit.pk, books.balance.pk, books.arrears.pk, receiver.pk),
-            "" if coupon else None,  # a code is drawn for each in `write_ids`
-            coupon_expiry(due.kind, due.at) if coupon else None,
+        self.rows.append(
+            (
+                *(due.kind, TRANSACTION_KIND[due.kind], due.shop_id, due.at, due.memo[:255], due.cause, due.buyer),
+                *(due.message, due.order_id, due.violation_id, due.line_id),
+                *(due.amount, from_deposit, from_balance, arrears),
+                *(books.deposit.id, books.balance.id, books.arrears.id, receiver.id),
+                "" if coupon else None,  # a code is drawn for each in `write_ids`
+                coupon_expiry(due.kind, due.at) if coupon else None,
+            )
         )
-        for column, value in zip(self.columns, row, strict=True):
-            column.append(value)
 
     def write_ids(self) -> list[int]:
-        if not self.columns[0]:
+        if not self.rows:
             return []
         for books in self.shops.values():
             books.shop.deposit, books.shop.balance = books.deposit.balance, books.balance.balance
-        codes = self.columns[_CODE]
+        columns = [list(column) for column in zip(*self.rows, strict=True)]
+        codes = columns[_CODE]
         fresh = iter(new_coupon_codes(sum(1 for code in codes if code is not None)))
-        self.columns[_CODE] = [None if code is None else next(fresh) for code in codes]
+        columns[_CODE] = [None if code is None else next(fresh) for code in codes]
         params = {
-            **bulk.arrays(_CHARGE_COLUMNS, self.columns),
+            **bulk.arrays(_CHARGE_COLUMNS, columns),
             "accounts": bulk.array("bigint", self.deltas),
             "deltas": bulk.array("numeric", self.deltas.values()),
             "shops": bulk.array("bigint", self.shops),

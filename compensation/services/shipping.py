@@ -57,11 +57,14 @@ class LateShipment:
         )
         if nowait and connection.vendor == "postgresql":
             qs = qs.select_for_update(nowait=True, of=("self",))
-        rows = list(
-            qs.annotate(excused=ExpressionWrapper(excused, output_field=BooleanField())).values_list(
-                "pk", "shop_id", "platform_id", "buyer", "amount", "promised_ship_by", "excused"
-            )[:limit]
-        )
+        qs = qs.annotate(excused=ExpressionWrapper(excused, output_field=BooleanField()))
+        if bulk.set_based():  # the time as an integer, turned into a datetime without parsing text
+            qs = qs.annotate(promised_us=bulk.micros(Order, "promised_ship_by"))
+            fields = ("pk", "shop_id", "platform_id", "buyer", "amount", "promised_us", "excused")
+            rows = [(*row[:5], bulk.from_micros(row[5]), row[6]) for row in qs.values_list(*fields)[:limit]]
+        else:
+            fields = ("pk", "shop_id", "platform_id", "buyer", "amount", "promised_ship_by", "excused")
+            rows = list(qs.values_list(*fields)[:limit])
         offer = charges.Offer(charges=[], candidates=[], last_key=None)
         price, memo = charges.shipping_pricer(self.kind), charges.memo_template(self.kind)
         for pk, shop_id, platform_id, buyer, paid, promised, excused_ in rows:

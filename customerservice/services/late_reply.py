@@ -51,11 +51,6 @@ class LateReplyDue(charges.DueCharge):
 # the epoch (integers: read as such, not parsed one by one into datetimes), `_Moments.when` turning
 # the few that become a violation's due back into datetimes.
 Moment = dt.datetime | int
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-
-
-def _from_micros(moment: Moment) -> dt.datetime:
-    return _EPOCH + dt.timedelta(microseconds=moment)
 
 
 @dataclass
@@ -176,7 +171,8 @@ class LateReply:
         condition, condition_params = compiler.compile(query.where)
         message, conversation = bulk.table(Message), bulk.table(Conversation)
         sql = f"""
-            SELECT m.id, m.conversation_id, c.shop_id, m.platform_id, m.reply_due_at
+            SELECT m.id, m.conversation_id, c.shop_id, m.platform_id,
+                   (EXTRACT(EPOCH FROM m.reply_due_at) * 1000000)::bigint
             FROM {conversation} c CROSS JOIN LATERAL (
                 SELECT id, conversation_id, platform_id, reply_due_at FROM {message}
                 WHERE {message}.conversation_id = c.id AND {condition} OFFSET 0) m
@@ -184,7 +180,7 @@ class LateReply:
             ORDER BY c.shop_id, m.reply_due_at, m.platform_id COLLATE "C" LIMIT %s"""
         with connection.cursor() as cur:
             cur.execute(sql, [*condition_params, bulk.array("bigint", shop_ids), limit])
-            return cur.fetchall()
+            return [(*row[:4], bulk.from_micros(row[4])) for row in cur.fetchall()]
 
     @staticmethod
     def _lock(conversation_ids: list[int], *, nowait: bool) -> dict[int, tuple[int, str]]:
@@ -218,7 +214,7 @@ class LateReply:
         times, when = ("at", "reply_due_at", "answered_at"), (lambda moment: moment)
         if bulk.set_based():
             micros = {f"{name}_us": bulk.micros(Message, name) for name in times}
-            qs, times, when = qs.annotate(**micros), tuple(micros), _from_micros
+            qs, times, when = qs.annotate(**micros), tuple(micros), bulk.from_micros
         found: dict[int, list[_Read]] = defaultdict(list)
         for conversation_id, *fields in qs.values_list("conversation_id", "pk", "platform_id", *times):
             found[conversation_id].append(_Read(*fields))
