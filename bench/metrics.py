@@ -2,14 +2,15 @@
 days and over 2 years (730 days) of history, each against a hand-written floor computing the same
 shop and goods figures; then the merchant dashboard and the do-nothing forecast (60 days).
 
-Run: `.venv/bin/python -m bench.metrics [--per-day N] [--runs N] [--reuse]` (PostgreSQL, databases
-pdd_c_m60 and pdd_c_m730). Each size runs in a worker process of its own, started once (Django's
-start-up is not in the in-process figures; the whole `manage.py compute_metrics --date D` process
-is timed separately, start-up included). Day by day the two sizes and, inside each, the floor (two
-access paths, see bench/metrics_floor.sql) and `metrics_compute` take turns, so all see the same
-machine load. Targets: compute(2 y) / compute(60 d) ≤ 1.2; compute / floor ≤ 1.5, the floor on
-the serial plan as compute_metrics runs. Every day measured is checked afterwards: its goods and
-shop rows equal the floor's, column by column.
+Run: `.venv/bin/python -m bench.metrics [--per-day N] [--runs N] [--reuse] [--database-prefix P]`
+(PostgreSQL, databases pdd_c_m60 and pdd_c_m730 by default). Each size runs in a worker process of
+its own, started once (Django's start-up is not in the in-process figures; the whole
+`manage.py compute_metrics --date D` process is timed separately, start-up included). Day by day
+the two sizes and, inside each, the floor (two access paths, see bench/metrics_floor.sql) and
+`metrics_compute` take turns, so all see the same machine load. Targets: compute(2 y) /
+compute(60 d) ≤ 1.2; compute / floor ≤ 1.5, the floor on the serial plan as compute_metrics runs.
+Every day measured is checked afterwards: its goods and shop rows equal the floor's, column by
+column.
 """
 
 import argparse
@@ -71,8 +72,11 @@ SHOP_FIELDS = (
 SERIAL = "SET LOCAL jit = off; SET LOCAL max_parallel_workers_per_gather = 0"
 
 
+DATABASE_PREFIX = "pdd_c_m"
+
+
 def database(days: int) -> str:
-    return f"pdd_c_m{days}"
+    return f"{DATABASE_PREFIX}{days}"
 
 
 def setup_django(url: str) -> None:
@@ -282,14 +286,17 @@ def spread(values: list[float], scale: float = 1, unit: str = " s", digits: int 
 
 
 def main() -> None:
+    global DATABASE_PREFIX
     parser = argparse.ArgumentParser()
     parser.add_argument("--per-day", type=int, default=PER_DAY, help="orders a day, the same for both histories")
     parser.add_argument("--runs", type=int, default=RUNS)
     parser.add_argument("--reuse", action="store_true", help="keep generated data of the right size")
+    parser.add_argument("--database-prefix", default=DATABASE_PREFIX, help="databases <prefix>60 and <prefix>730")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         return worker(args.worker)
+    DATABASE_PREFIX = args.database_prefix
 
     from bench.metrics_data import LAST_DAY
 
