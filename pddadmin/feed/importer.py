@@ -11,6 +11,7 @@ wrote the same ids meanwhile) it is rolled back and replayed line by line, so th
 depends on batching.
 """
 
+import contextlib
 import itertools
 import logging
 from collections.abc import Callable, Iterable, Iterator
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, IntegrityError, connection, connections, transaction
 from django.utils import timezone
 
 from .events import UNSTORABLE, Event, Rejected
@@ -125,12 +126,14 @@ def _apply_chunk(events: list[Event], report: ImportReport, reject: Callable) ->
         reject(event.line, exc)
         refused.append((event.id, reason_of(exc)[:500]))
 
-    for registration, run in _runs(fresh, reject_event):
-        if registration.apply_batch is not None and len(run) > 1:
-            _apply_run(registration, run, report, reject_event)
-        else:
-            for event in run:
-                _apply_one(registration, event, report, reject_event)
+    runs = list(_runs(fresh, reject_event))
+    if not _apply_at_once(runs, report, reject_event):
+        for registration, run in runs:
+            if registration.apply_batch is not None and len(run) > 1:
+                _apply_run(registration, run, report, reject_event)
+            else:
+                for event in run:
+                    _apply_one(registration, event, report, reject_event)
     # After the lines, outside their rolled-back savepoints: the claims of rejected lines become
     # the records of their rejections.
     _record_rejections(refused)
@@ -203,6 +206,67 @@ def _record_rejections(refused: list[tuple[str, str]]) -> None:
             )
         else:
             cursor.executemany(f"UPDATE {table} SET rejection = %s WHERE event_id = %s", [(r, i) for i, r in refused])
+
+
+class _Replay(Exception):
+    """The chunk's pass without savepoints met a failure: it is rolled back and replayed."""
+
+
+# What makes a line fail (the same as _apply_one's and _apply_run's), or the pass.
+_FAILURES = (_Replay, Rejected, ValidationError, DatabaseError, ArithmeticError, ValueError, RecursionError)
+
+
+def _apply_at_once(runs: list[tuple[Registration, list[Event]]], report: ImportReport, reject: Callable) -> bool:
+    """Apply the chunk's lines in one savepoint instead of one (or more) per line; False, with
+    nothing written, when a line fails, and the caller replays the chunk line by line.
+
+    Nearly every line of a real feed is applied, and a line's savepoint and its service's own
+    cost more round trips than many a line's work. The outcome is the replay's whenever a line
+    fails, and the same rows when none does: a line that succeeds on its own succeeds here too,
+    in the same order, over the same rows. Inside the pass the services' atomic blocks take no
+    savepoint of their own (as `atomic(savepoint=False)`): an error inside one then marks the
+    transaction for rollback or aborts it, which fails the pass; it is never silently kept.
+    A batch handler's rejections (returned, nothing written for them) are kept as they are.
+    """
+    if all(registration.apply_batch is not None and len(run) > 1 for registration, run in runs):
+        return False  # only batches: the per-line path costs no per-line savepoint either
+    applied = 0
+    refused: list[tuple[Event, Exception]] = []
+    try:
+        with transaction.atomic(), _no_inner_savepoints():
+            for registration, run in runs:
+                if registration.apply_batch is not None and len(run) > 1:
+                    errors = registration.apply_batch(run)
+                    for event, error in zip(run, errors, strict=True):
+                        if error is None:
+                            applied += 1
+                        else:
+                            refused.append((event, error))
+                else:
+                    for event in run:
+                        registration.apply(event)
+                        applied += 1
+            if connection.needs_rollback:
+                raise _Replay()  # an inner block failed and its error was caught: not kept
+    except _FAILURES as exc:
+        log.debug("chunk replayed line by line: %s", exc.__class__.__name__)
+        return False
+    report.applied += applied
+    for event, error in refused:
+        reject(event, error)
+    return True
+
+
+@contextlib.contextmanager
+def _no_inner_savepoints() -> Iterator[None]:
+    """Atomic blocks opened meanwhile get no savepoint (Django's reading of a `savepoint()` of
+    None, as when savepoints are not available): their failure fails the enclosing block."""
+    wrapper = connections[DEFAULT_DB_ALIAS]
+    wrapper.savepoint = lambda: None
+    try:
+        yield
+    finally:
+        del wrapper.savepoint
 
 
 def _apply_one(registration: Registration, event: Event, report: ImportReport, reject: Callable) -> None:
