@@ -6,7 +6,8 @@ services take transitions after `refusal` found nothing against them, and the pa
 transitions `allowed` returns. Neither re-decides what the declarations say.
 """
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from django_fsm import Transition
@@ -20,7 +21,26 @@ class Rule:
         self.__name__ = getattr(test, "__name__", "rule")
 
     def __call__(self, instance: Any) -> bool:
+        if self in instance.__dict__.get(_MET, ()):
+            return True  # found met a moment ago by `conditions_met`, the instance unchanged since
         return bool(self.test(instance))
+
+
+# The instance attribute naming the rules a service has just checked (see `conditions_met`).
+_MET = "_fsm_rules_met"
+
+
+@contextlib.contextmanager
+def conditions_met(instance: Any, spec: Transition) -> Iterator[None]:
+    """Take the transition `spec` with its conditions already found met on `instance` (the
+    service's own check, which explains a refusal): django-fsm's check of the same conditions,
+    inside the transition method and before its body, takes that answer instead of asking the
+    database a second time. Only for the call inside the block, where nothing changed between."""
+    instance.__dict__[_MET] = frozenset(c for c in spec.conditions if isinstance(c, Rule))
+    try:
+        yield
+    finally:
+        instance.__dict__.pop(_MET, None)
 
 
 def declared(instance: Any, name: str, *, field: str = "state") -> Transition | None:

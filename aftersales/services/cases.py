@@ -16,6 +16,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from pddadmin import fsm
 from pddadmin.shops.models import Order
 from pddadmin.timefmt import shown
 
@@ -165,7 +166,8 @@ def _take(
     if check is not None:
         check(case)
     source = case.state
-    getattr(case, name)(**kwargs)
+    with fsm.conditions_met(case, spec):
+        getattr(case, name)(**kwargs)
     case.save()
     record_transitions(
         case_ids=[case.pk],
