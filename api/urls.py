@@ -3,6 +3,9 @@
 from django.urls import path, re_path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+# drf-spectacular reads the authentication scheme's description from the extension in .schema;
+# imported with the paths (web server, schema command), not at every start-up: commands never need it.
+from . import schema  # noqa: F401
 from .converters import PlatformIdConverter
 from .views import addresses, cases, conversations, money, orders
 from .views.base import NoSuchPath
