@@ -45,7 +45,7 @@ def _case(event: Event) -> AfterSalesCase:
 
 @handles("case.opened")
 def case_opened(event: Event) -> None:
-    order = event.ref(Order, "order", lock=True)
+    order = event.ref(Order, "order", queryset=cases.ORDERS_LOCKED)
     event.check_not_older(order, f"order {order.platform_id}")
     # The order's existing cases are touched too (SPEC §8): a new case may not be dated before
     # their last change, or the order would have had two open cases at once.
@@ -60,6 +60,7 @@ def case_opened(event: Event) -> None:
         amount=event.money("amount"),
         statement=event.text("statement", "", max_length=2000),
         at=event.at,
+        order_locked=True,
     )
 
 

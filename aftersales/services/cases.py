@@ -251,6 +251,16 @@ def _check_current(
 # --- buyer (platform feed) ------------------------------------------------------------------
 
 
+def order_lock(order: Order) -> Order:
+    """Lock the order's row for the caller's transaction and read it with its goods and shop."""
+    return ORDERS_LOCKED.get(pk=order.pk)
+
+
+# An order read under its row lock with what the opening of a case reads of it; `of` locks the
+# order alone, not its shop and goods.
+ORDERS_LOCKED = Order.objects.select_for_update(of=("self",)).select_related("goods", "shop")
+
+
 def case_open(
     *,
     platform_id: str,
@@ -260,14 +270,18 @@ def case_open(
     amount: Decimal,
     at: dt.datetime,
     statement: str = "",
+    order_locked: bool = False,
 ) -> AfterSalesCase:
+    """`order_locked`: the caller already holds the order's row lock in this transaction and
+    read the order under it with its goods and shop (the feed), so it is not read again."""
     if kind not in Kind.values:
         raise CaseRuleError(_("unknown case kind %(kind)s") % {"kind": kind})
     if reason not in Reason.values:
         raise CaseRuleError(_("unknown reason %(reason)s") % {"reason": reason})
     with transaction.atomic():
         # The order lock serialises openings on one order; the partial unique index backs it up.
-        order = Order.objects.select_for_update(of=("self",)).select_related("goods", "shop").get(pk=order.pk)
+        if not order_locked:
+            order = order_lock(order)
         if AfterSalesCase.objects.filter(platform_id=platform_id).exists():
             raise CaseRuleError(_("case %(case)s already exists") % {"case": platform_id})
         # Lazy deadline rule for the order's open cases: one whose buyer deadline passed is
