@@ -39,7 +39,8 @@ def main() -> None:
         print(f"== bench.{name}", flush=True)
         started = time.perf_counter()
         code = subprocess.run([sys.executable, "-m", f"bench.{name}"], cwd=HERE.parent, check=False).returncode
-        print(f"== bench.{name}: {'ok' if code == 0 else f'FAILED (exit {code})'} in {time.perf_counter() - started:.0f} s")
+        outcome = "ok" if code == 0 else f"FAILED (exit {code})"
+        print(f"== bench.{name}: {outcome} in {time.perf_counter() - started:.0f} s")
         if code:
             failed.append(name)
     print(f"{len(names) - len(failed)} of {len(names)} benches ran; results in bench/results/")

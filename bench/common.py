@@ -65,7 +65,9 @@ def load_average() -> str:
 def git_commit() -> str:
     """The commit measured, with a mark when the tree holds uncommitted changes."""
     head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-    dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True)
+    dirty = subprocess.run(
+        ["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True
+    )
     return head.stdout.strip() + (" (with uncommitted changes)" if dirty.stdout.strip() else "")
 
 
@@ -92,7 +94,9 @@ sys.exit(os.waitstatus_to_exitcode(status))
 """
 
 
-def run_measured(args: list[str], *, env: dict | None = None, stdin=None) -> tuple[subprocess.CompletedProcess, float, int]:
+def run_measured(
+    args: list[str], *, env: dict | None = None, stdin=None
+) -> tuple[subprocess.CompletedProcess, float, int]:
     """Run a whole process as an operator would; return it, its wall seconds and its peak RSS in KiB
     (the kernel's maximum resident set size of that process, from wait4)."""
     import shutil
@@ -116,4 +120,6 @@ def run_measured(args: list[str], *, env: dict | None = None, stdin=None) -> tup
 
 def manage_measured(*args: str, database_url: str, stdin=None) -> tuple[subprocess.CompletedProcess, float, int]:
     """`manage.py <args>` as a whole process: (result, wall seconds, peak RSS KiB)."""
-    return run_measured([sys.executable, str(ROOT / "manage.py"), *args], env={"DATABASE_URL": database_url}, stdin=stdin)
+    return run_measured(
+        [sys.executable, str(ROOT / "manage.py"), *args], env={"DATABASE_URL": database_url}, stdin=stdin
+    )

@@ -12,12 +12,11 @@ Target: median under 2 ms a reply; adversarial strings well under 50 ms.
 """
 
 import os
-import platform
 import random
+import re
 import statistics
 import sys
 import time
-import re
 import unicodedata
 
 TARGET_MS = 2.0
@@ -158,7 +157,7 @@ def main() -> None:
         ),
         f"| floor: NFKC of the reply and one compiled pattern reading it once | {statistics.median(floor_wall):.3f} "
         f"| {p95(floor_wall):.3f} | {max(floor_wall):.3f} | {floor_cpu_median:.3f} | {p95(floor_cpu):.3f} |\n",
-        f"\nRatio to the floor (CPU medians): "
+        "\nRatio to the floor (CPU medians): "
         + ", ".join(f"{label.split(' (')[0]} {row[3] / floor_cpu_median:.1f}×" for label, *row in rows)
         + " (eight rules, each reading the reply, against one read).\n",
         "\nThe wall p95 and max follow the machine's load (the replies slower than 2 ms are not the same ones from "
