@@ -135,7 +135,7 @@ class TestListing:
         login(reviewer)
         # session, user, reviewer group, bounded count, one page of cases (shop and claimer joined), its
         # orders, the shop box's suggestions. PostgreSQL adds one EXPLAIN (row estimate) past 10,000
-        # cases (bench/review_queue.py).
+        # cases (bench/pages.py).
         with django_assert_max_num_queries(7):
             response = client.get(QUEUE + "?sort=shop")
         assert response.status_code == 200 and len(queue_ids(response)) == 25
