@@ -162,7 +162,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(port: int) -> subprocess.Popen:
+def start_server(port: int, *worker_options: str) -> subprocess.Popen:
+    """gunicorn with one worker (options such as its class added), keep-alive 30 s; returns once
+    it accepts connections."""
     server = subprocess.Popen(
         [
             sys.executable,
@@ -173,6 +175,7 @@ def start_server(port: int) -> subprocess.Popen:
             f"127.0.0.1:{port}",
             "--workers",
             "1",
+            *worker_options,
             "--keep-alive",
             "30",
             "--log-level",

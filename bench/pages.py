@@ -32,13 +32,13 @@ import datetime as dt
 import http.client
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import time
 
 from bench.api import bench_env, free_port, percentile
+from bench.api import start_server as api_server
 from bench.common import PG_SERVER, ROOT, fresh_database, header, load_average, write_result
 
 DB_NAME = "pdd_bench_pages"
@@ -230,38 +230,9 @@ def generate(n: int, now: dt.datetime) -> None:
 
 
 def start_server(port: int) -> subprocess.Popen:
-    """gunicorn with one worker of one thread: gthread, because the sync worker closes every
-    connection after its answer (each call would pay a new TCP connection); keep-alive 30 s."""
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "pddadmin.wsgi",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "1",
-            "--worker-class",
-            "gthread",
-            "--threads",
-            "1",
-            "--keep-alive",
-            "30",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=os.environ,
-    )
-    for _ in range(200):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return server
-        except OSError:
-            time.sleep(0.1)
-    server.kill()
-    raise SystemExit("gunicorn did not start")
+    """One worker of one thread: gthread, because the sync worker closes every connection after its
+    answer (each call would pay a new TCP connection)."""
+    return api_server(port, "--worker-class", "gthread", "--threads", "1")
 
 
 def session_cookie(user) -> str:
