@@ -25,7 +25,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from pddadmin.shops.lookups import one_of
+from pddadmin import setsql
 from pddadmin.shops.models import Order
 from pddadmin.shops.services import OrderStep, orders_advance
 from pddadmin.timefmt import shown
@@ -81,11 +81,17 @@ def orders_ship(*, items: Sequence[OrderStep]) -> list[ValidationError | None]:
         # a circle. The order lock also keeps a new case from opening between judging and shipping.
         orders = {
             o.platform_id: o
-            for o in one_of(Order.objects.select_for_update(), "platform_id", {i.order for i in items}).order_by("pk")
+            for o in Order.objects.select_for_update()
+            .filter(setsql.among(Order, "platform_id", {i.order for i in items}))
+            .order_by("pk")
         }
         unshipped = [o.pk for o in orders.values() if o.shipped_at is None]
         cases: dict[int, list[AfterSalesCase]] = defaultdict(list)
-        for case in one_of(AfterSalesCase.objects.select_for_update(of=("self",)), "order", unshipped).order_by("pk"):
+        for case in (
+            AfterSalesCase.objects.select_for_update(of=("self",))
+            .filter(setsql.among(AfterSalesCase, "order", unshipped))
+            .order_by("pk")
+        ):
             cases[case.order_id].append(case)
 
         refusals = []

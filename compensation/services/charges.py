@@ -35,10 +35,11 @@ from django.db.models import Count, F, Q, QuerySet
 from django.db.models.functions import Collate
 from django.utils.translation import gettext as _
 
+from pddadmin import setsql
 from pddadmin.shops.models import Shop
 
 from ..models import Account, AccountKind, Charge, ChargeKind, Coupon, Entry, LedgerTransaction, TransactionKind
-from . import bulk, ledger
+from . import ledger
 
 log = logging.getLogger(__name__)
 
@@ -252,16 +253,16 @@ def _set_statement() -> str:
     """One statement for a whole batch on PostgreSQL: the ledger transactions, their entries (the
     non-zero moves, in the order deposit, balance, arrears, receiver, as `LedgerBatch` writes them),
     the coupons, the charges, and the cached balances; the charges' ids come back in order."""
-    txn, entry, coupon = bulk.table(LedgerTransaction), bulk.table(Entry), bulk.table(Coupon)
-    charge, account, shop = bulk.table(Charge), bulk.table(Account), bulk.table(Shop)
+    txn, entry, coupon = setsql.table(LedgerTransaction), setsql.table(Entry), setsql.table(Coupon)
+    charge, account, shop = setsql.table(Charge), setsql.table(Account), setsql.table(Shop)
     scope = Coupon._meta.get_field("scope").get_default()
     status = Coupon._meta.get_field("status").get_default()
     return f"""
         WITH src AS MATERIALIZED (
-            SELECT u.*, {bulk.next_id(LedgerTransaction)} AS txn_id,
-                   CASE WHEN u.code IS NULL THEN NULL ELSE {bulk.next_id(Coupon)} END AS coupon_id,
-                   {bulk.next_id(Charge)} AS charge_id
-            FROM {bulk.unnest("u", _CHARGE_COLUMNS)} ORDER BY u.ord
+            SELECT u.*, {setsql.next_id(LedgerTransaction)} AS txn_id,
+                   CASE WHEN u.code IS NULL THEN NULL ELSE {setsql.next_id(Coupon)} END AS coupon_id,
+                   {setsql.next_id(Charge)} AS charge_id
+            FROM {setsql.unnest("u", _CHARGE_COLUMNS)} ORDER BY u.ord
         ),
         t AS (INSERT INTO {txn} (id, kind, shop_id, at, memo, recorded_at)
               SELECT txn_id, txn_kind, shop_id, at, memo, now() FROM src ORDER BY ord),
@@ -335,12 +336,12 @@ class _SetWriter:
         fresh = iter(new_coupon_codes(sum(1 for code in codes if code is not None)))
         columns[_CODE] = [None if code is None else next(fresh) for code in codes]
         params = {
-            **bulk.arrays(_CHARGE_COLUMNS, columns),
-            "accounts": bulk.array("bigint", self.deltas),
-            "deltas": bulk.array("numeric", self.deltas.values()),
-            "shops": bulk.array("bigint", self.shops),
-            "deposits": bulk.array("numeric", (books.deposit.balance for books in self.shops.values())),
-            "balances": bulk.array("numeric", (books.balance.balance for books in self.shops.values())),
+            **setsql.arrays(_CHARGE_COLUMNS, columns),
+            "accounts": setsql.array("bigint", self.deltas),
+            "deltas": setsql.array("numeric", self.deltas.values()),
+            "shops": setsql.array("bigint", self.shops),
+            "deposits": setsql.array("numeric", (books.deposit.balance for books in self.shops.values())),
+            "balances": setsql.array("numeric", (books.balance.balance for books in self.shops.values())),
         }
         with connection.cursor() as cur:
             cur.execute(_set_statement(), params)
@@ -440,7 +441,7 @@ def _apply_batch(books: dict[int, ledger.Books], now: dt.datetime, *, nowait: bo
     chosen = [(source, due) for key, source, due in merged if cutoff is None or key <= cutoff]
     for source, _offer in offers:
         source.price([due for s, due in chosen if s is source], books)
-    writer = _SetWriter() if bulk.set_based() else _Writer()
+    writer = _SetWriter() if setsql.set_based() else _Writer()
     made: Counter = Counter()
     for _source, due in chosen:
         writer.add(books[due.shop_id], due)
@@ -534,7 +535,7 @@ def _claims(now: dt.datetime, deferred: set[int]) -> list[tuple[list[int], int]]
 
 def _claim_among(shop_ids: list[int]) -> dict[int, ledger.Books]:
     """Those of these shops nobody holds (SKIP LOCKED), locked with their books."""
-    qs = Shop.objects.filter(bulk.among(Shop, "id", shop_ids)).order_by("pk").select_for_update(skip_locked=True)
+    qs = Shop.objects.filter(setsql.among(Shop, "id", shop_ids)).order_by("pk").select_for_update(skip_locked=True)
     return ledger.lock_books_many(shop_ids=list(qs.values_list("pk", flat=True)))
 
 

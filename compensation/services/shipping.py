@@ -16,13 +16,14 @@ from django.utils.translation import gettext as _
 from aftersales.models import AfterSalesCase
 from aftersales.selectors import refunded_by
 from aftersales.services.deadlines import apply_due_deadlines
+from pddadmin import setsql
 from pddadmin.shops.models import Order
 from pddadmin.shops.selectors import handles_cases
 from pddadmin.timefmt import shown
 
 from ..models import SHIPPING_CHARGE_KINDS, Charge, ChargeKind
 from ..selectors import out_of_stock_refusal
-from . import bulk, charges, ledger
+from . import charges, ledger
 
 
 def shipping_cause(order_platform_id: str) -> str:
@@ -58,10 +59,10 @@ class LateShipment:
         if nowait and connection.vendor == "postgresql":
             qs = qs.select_for_update(nowait=True, of=("self",))
         qs = qs.annotate(excused=ExpressionWrapper(excused, output_field=BooleanField()))
-        if bulk.set_based():  # the time as an integer, turned into a datetime without parsing text
-            qs = qs.annotate(promised_us=bulk.micros(Order, "promised_ship_by"))
+        if setsql.set_based():  # the time as an integer, turned into a datetime without parsing text
+            qs = qs.annotate(promised_us=setsql.micros(Order, "promised_ship_by"))
             fields = ("pk", "shop_id", "platform_id", "buyer", "amount", "promised_us", "excused")
-            rows = [(*row[:5], bulk.from_micros(row[5]), row[6]) for row in qs.values_list(*fields)[:limit]]
+            rows = [(*row[:5], setsql.from_micros(row[5]), row[6]) for row in qs.values_list(*fields)[:limit]]
         else:
             fields = ("pk", "shop_id", "platform_id", "buyer", "amount", "promised_ship_by", "excused")
             rows = list(qs.values_list(*fields)[:limit])
@@ -94,11 +95,11 @@ class LateShipment:
     def settle(self, *, candidates: list[int], charged: list) -> None:
         if not candidates:
             return
-        if bulk.set_based():  # one array parameter, not an IN list of the batch's ids
+        if setsql.set_based():  # one array parameter, not an IN list of the batch's ids
             with connection.cursor() as cur:
                 cur.execute(
-                    f"UPDATE {bulk.table(Order)} SET late_shipment_due_at = NULL WHERE id = ANY(%s::bigint[])",
-                    [bulk.array("bigint", candidates)],
+                    f"UPDATE {setsql.table(Order)} SET late_shipment_due_at = NULL WHERE id = ANY(%s::bigint[])",
+                    [setsql.array("bigint", candidates)],
                 )
         else:
             Order.objects.filter(pk__in=candidates).update(late_shipment_due_at=None)

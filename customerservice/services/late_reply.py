@@ -27,7 +27,8 @@ from django.db import connection
 from django.db.models import Max, Q, QuerySet
 
 from compensation.models import ChargeKind
-from compensation.services import bulk, charges, ledger
+from compensation.services import charges, ledger
+from pddadmin import setsql
 
 from ..models import LATE_REPLY_WATCH, REPLY_WITHIN, Conversation, LateReplyViolation, Message, fine_for, fine_year
 
@@ -156,7 +157,7 @@ class LateReply:
         """(message, conversation, shop, platform id, reply due) of the watch of these shops due by
         `now`, in (shop, due, platform id) order, the first `limit`."""
         watch = Message.objects.filter(LATE_REPLY_WATCH, reply_due_at__lte=now)
-        if not bulk.set_based():
+        if not setsql.set_based():
             return list(
                 watch.filter(conversation__shop_id__in=shop_ids)
                 .order_by("conversation__shop_id", "reply_due_at", charges.plain("platform_id"))
@@ -169,7 +170,7 @@ class LateReply:
         query = watch.query
         compiler = query.get_compiler(connection=connection)
         condition, condition_params = compiler.compile(query.where)
-        message, conversation = bulk.table(Message), bulk.table(Conversation)
+        message, conversation = setsql.table(Message), setsql.table(Conversation)
         sql = f"""
             SELECT m.id, m.conversation_id, c.shop_id, m.platform_id,
                    (EXTRACT(EPOCH FROM m.reply_due_at) * 1000000)::bigint
@@ -179,13 +180,13 @@ class LateReply:
             WHERE c.shop_id = ANY(%s::bigint[])
             ORDER BY c.shop_id, m.reply_due_at, m.platform_id COLLATE "C" LIMIT %s"""
         with connection.cursor() as cur:
-            cur.execute(sql, [*condition_params, bulk.array("bigint", shop_ids), limit])
-            return [(*row[:4], bulk.from_micros(row[4])) for row in cur.fetchall()]
+            cur.execute(sql, [*condition_params, setsql.array("bigint", shop_ids), limit])
+            return [(*row[:4], setsql.from_micros(row[4])) for row in cur.fetchall()]
 
     @staticmethod
     def _lock(conversation_ids: list[int], *, nowait: bool) -> dict[int, tuple[int, str]]:
         """Lock the conversations (the lock of their messages); {id: (shop id, buyer)}."""
-        qs = Conversation.objects.filter(bulk.among(Conversation, "id", conversation_ids)).order_by("pk")
+        qs = Conversation.objects.filter(setsql.among(Conversation, "id", conversation_ids)).order_by("pk")
         qs = qs.select_for_update(nowait=nowait and connection.vendor == "postgresql")
         return {pk: (shop_id, buyer) for pk, shop_id, buyer in qs.values_list("pk", "shop_id", "buyer")}
 
@@ -204,7 +205,7 @@ class LateReply:
         thread, not its whole history. With the function that turns the moments read back into
         datetimes."""
         qs = Message.objects.filter(
-            bulk.among(Message, "conversation_id", conversation_ids),
+            setsql.among(Message, "conversation_id", conversation_ids),
             Q(answered_at__isnull=True) | Q(answered_at__gt=since),
             reply_due_at__gte=since,
             violation__isnull=True,
@@ -212,9 +213,9 @@ class LateReply:
             at__lte=until,
         ).order_by("conversation_id", "at", charges.plain("platform_id"))
         times, when = ("at", "reply_due_at", "answered_at"), (lambda moment: moment)
-        if bulk.set_based():
-            micros = {f"{name}_us": bulk.micros(Message, name) for name in times}
-            qs, times, when = qs.annotate(**micros), tuple(micros), bulk.from_micros
+        if setsql.set_based():
+            micros = {f"{name}_us": setsql.micros(Message, name) for name in times}
+            qs, times, when = qs.annotate(**micros), tuple(micros), setsql.from_micros
         found: dict[int, list[_Read]] = defaultdict(list)
         for conversation_id, *fields in qs.values_list("conversation_id", "pk", "platform_id", *times):
             found[conversation_id].append(_Read(*fields))
@@ -248,7 +249,7 @@ class LateReply:
         for due, _charge in charged:  # in apply order: a conversation's last is its latest
             assert isinstance(due, LateReplyDue)
             last[due.conversation_id] = due.at
-        if bulk.set_based():
+        if setsql.set_based():
             self._settle_set_based(charged, last)
             return
         violations = LateReplyViolation.objects.bulk_create(
@@ -284,7 +285,7 @@ class LateReply:
         """The same rows in one statement: the violations (ids taken in apply order), each covered
         message pointed at its violation (by the violation's position in the batch) and the
         conversations' last violation."""
-        violation, message, conversation = (bulk.table(m) for m in (LateReplyViolation, Message, Conversation))
+        violation, message, conversation = (setsql.table(m) for m in (LateReplyViolation, Message, Conversation))
         columns = [
             ("conversation_id", "bigint"),
             ("shop_id", "bigint"),
@@ -302,7 +303,7 @@ class LateReply:
         covered = [(pk, position) for position, (due, _c) in enumerate(charged, 1) for pk in due.covered]
         sql = f"""
             WITH v AS MATERIALIZED (
-                SELECT u.*, {bulk.next_id(LateReplyViolation)} AS id FROM {bulk.unnest("u", columns)} ORDER BY u.ord
+                SELECT u.*, {setsql.next_id(LateReplyViolation)} AS id FROM {setsql.unnest("u", columns)} ORDER BY u.ord
             ),
             ins AS (INSERT INTO {violation} (id, conversation_id, shop_id, message_id, due_at, year, rank, fine,
                                              charge_id, recorded_at)
@@ -319,11 +320,11 @@ class LateReply:
         # `= ANY` beside the join: the rows are found by their primary key, not by a scan of the
         # table to hash (which the planner picks for a small table, and which grows with it).
         params = {
-            **bulk.arrays(columns, list(zip(*rows, strict=True))),
-            "covered": bulk.array("bigint", (pk for pk, _p in covered)),
-            "positions": bulk.array("bigint", (position for _pk, position in covered)),
-            "conversations": bulk.array("bigint", last),
-            "last": bulk.array("timestamptz", last.values()),
+            **setsql.arrays(columns, list(zip(*rows, strict=True))),
+            "covered": setsql.array("bigint", (pk for pk, _p in covered)),
+            "positions": setsql.array("bigint", (position for _pk, position in covered)),
+            "conversations": setsql.array("bigint", last),
+            "last": setsql.array("timestamptz", last.values()),
         }
         with connection.cursor() as cur:
             cur.execute(sql, params)

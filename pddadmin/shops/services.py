@@ -11,9 +11,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
+from pddadmin import setsql
 from pddadmin.timefmt import shown
 
-from .lookups import one_of
 from .models import STARS, Goods, LogisticsFlag, LogisticsFlagKind, Order, OrderRating, Role, Shop, ShopMembership
 from .selectors import is_platform_staff
 from .validators import normalize_phone, validate_hotline
@@ -132,7 +132,7 @@ def orders_place(*, orders: Sequence[NewOrder]) -> list[ValidationError | None]:
     Set-based on purpose: the platform sends orders by the hundred thousand. Refused orders
     write nothing; the others are inserted together.
     """
-    asked = one_of(Order.objects.all(), "platform_id", {o.platform_id for o in orders})
+    asked = Order.objects.filter(setsql.among(Order, "platform_id", {o.platform_id for o in orders}))
     existing = set(asked.values_list("platform_id", flat=True))
     errors: list[ValidationError | None] = []
     accepted: list[dict] = []
@@ -219,7 +219,9 @@ def orders_advance(*, step: str, items: Sequence[OrderStep]) -> list[ValidationE
     with transaction.atomic():
         orders = {
             o.platform_id: o
-            for o in one_of(Order.objects.select_for_update(), "platform_id", {i.order for i in items}).order_by("pk")
+            for o in Order.objects.select_for_update()
+            .filter(setsql.among(Order, "platform_id", {i.order for i in items}))
+            .order_by("pk")
         }
         errors = [_apply_step(step, field, item, orders.get(item.order)) for item in items]
         changed = {item.order for item, error in zip(items, errors, strict=True) if error is None}

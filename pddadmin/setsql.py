@@ -5,14 +5,15 @@ a few arrays, whatever their number: no statement text that grows with the rows 
 no `CASE WHEN id = … THEN …` per row as Django's bulk_update builds), and no model instance per row.
 Ids are taken with `nextval` in the statement, so rows that point at each other (a charge at its
 ledger transaction) are written in one round trip. The other databases (SQLite, for the tests)
-keep the ORM's bulk calls: callers check `set_based()`.
+keep the ORM's bulk calls: callers check `set_based()`. Shared by every app that writes or
+narrows by the batch (the feed, the deadline and charge jobs).
 """
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
 
 from django.db import connection
-from django.db.models import BigIntegerField, BooleanField, ExpressionWrapper, Model, Q
+from django.db.models import BigIntegerField, BooleanField, ExpressionWrapper, IntegerField, Model, Q
 from django.db.models.expressions import RawSQL
 
 
@@ -63,13 +64,19 @@ def unnest(alias: str, columns: Sequence[tuple[str, str]]) -> str:
     return f"unnest({arrays}) WITH ORDINALITY AS {alias}({names}, ord)"
 
 
-def among(model: type[Model], column: str, ids: Sequence[int]) -> Q | ExpressionWrapper:
-    """A filter: `model`'s `column` is one of `ids`; on PostgreSQL `= ANY(one array)`, not an
-    `IN (…)` list of one parameter per id."""
+def among(model: type[Model], field: str, values: Iterable) -> Q | ExpressionWrapper:
+    """A filter: `model`'s `field` (its name or column) is one of `values`.
+
+    On PostgreSQL one array parameter (`= ANY(%s)`): an `IN (…)` list of a placeholder per value
+    costs more to quote, send and parse than the index look-ups it asks for. Elsewhere `IN (…)`."""
+    values = list(values)
     if not set_based():
-        return Q(**{f"{column}__in": list(ids)})
-    sql = f"{table(model)}.{connection.ops.quote_name(column)} = ANY(%s::bigint[])"
-    return ExpressionWrapper(RawSQL(sql, [array("bigint", ids)]), output_field=BooleanField())
+        return Q(**{f"{field}__in": values})
+    model_field = model._meta.get_field(field)
+    target = model_field.target_field if model_field.is_relation else model_field
+    kind = "bigint" if isinstance(target, IntegerField) else "text"
+    sql = f"{table(model)}.{connection.ops.quote_name(model_field.column)} = ANY(%s::{kind}[])"
+    return ExpressionWrapper(RawSQL(sql, [array(kind, values)]), output_field=BooleanField())
 
 
 def micros(model: type[Model], column: str) -> RawSQL:
