@@ -27,7 +27,7 @@ from django.utils.translation import gettext as _
 
 from pddadmin import setsql
 from pddadmin.shops.models import Order
-from pddadmin.shops.services import OrderStep, orders_advance
+from pddadmin.shops.services import OrderStep, orders_advance, orders_locked
 from pddadmin.timefmt import shown
 
 from ..models import TERMINAL_STATES, AfterSalesCase, automatic_transitions
@@ -79,12 +79,7 @@ def orders_ship(*, items: Sequence[OrderStep]) -> list[ValidationError | None]:
         # Orders first, then their cases: the lock order of case_open and of the out-of-stock
         # declaration, so an importer shipping and one opening a case never wait on each other in
         # a circle. The order lock also keeps a new case from opening between judging and shipping.
-        orders = {
-            o.platform_id: o
-            for o in Order.objects.select_for_update()
-            .filter(setsql.among(Order, "platform_id", {i.order for i in items}))
-            .order_by("pk")
-        }
+        orders = orders_locked(items)
         unshipped = [o.pk for o in orders.values() if o.shipped_at is None]
         cases: dict[int, list[AfterSalesCase]] = defaultdict(list)
         for case in (
@@ -100,7 +95,7 @@ def orders_ship(*, items: Sequence[OrderStep]) -> list[ValidationError | None]:
             pk = order.pk if order is not None else None
             refusals.append(_refusal(item, order, cases.get(pk, [])))
         passed = [item for item, refusal in zip(items, refusals, strict=True) if refusal is None]
-        outcomes = iter(orders_advance(step="ship", items=passed))
+        outcomes = iter(orders_advance(step="ship", items=passed, locked=orders))
         errors: list[ValidationError | None] = []
         for item, refusal in zip(items, refusals, strict=True):
             error = ValidationError(refusal) if refusal is not None else next(outcomes)

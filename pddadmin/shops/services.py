@@ -209,20 +209,25 @@ ORDER_STEP_FIELDS = {"group": "grouped_at", "ship": "shipped_at", "receive": "re
 STEP_ALSO_WRITES = {"group": ("late_shipment_due_at",), "ship": ("tracking", "late_shipment_due_at")}
 
 
-def orders_advance(*, step: str, items: Sequence[OrderStep]) -> list[ValidationError | None]:
+def orders_locked(items: Sequence[OrderStep]) -> dict[str, Order]:
+    """The items' orders by platform id, locked for the caller's transaction in one read (in id
+    order, the lock order every writer of orders keeps)."""
+    asked = setsql.among(Order, "platform_id", {i.order for i in items})
+    return {o.platform_id: o for o in Order.objects.select_for_update().filter(asked).order_by("pk")}
+
+
+def orders_advance(
+    *, step: str, items: Sequence[OrderStep], locked: dict[str, Order] | None = None
+) -> list[ValidationError | None]:
     """Apply one fulfilment step to many orders, in order; per item the error that refused it.
 
     Set-based for the feed's bulk: one locking read and one bulk update whatever the count.
     Refused items change nothing. A step may not be older than the order's last change.
+    `locked`: the items' orders as `orders_locked` read them in the caller's transaction.
     """
     field = ORDER_STEP_FIELDS[step]
     with transaction.atomic():
-        orders = {
-            o.platform_id: o
-            for o in Order.objects.select_for_update()
-            .filter(setsql.among(Order, "platform_id", {i.order for i in items}))
-            .order_by("pk")
-        }
+        orders = locked if locked is not None else orders_locked(items)
         errors = [_apply_step(step, field, item, orders.get(item.order)) for item in items]
         changed = {item.order for item, error in zip(items, errors, strict=True) if error is None}
         if changed:
