@@ -46,7 +46,7 @@ TARGET_KEPT = 0.9
 # "stays flat": ten times the lines, at most this much more peak memory.
 TARGET_RSS_GROWTH = 1.2
 # The types with a batch handler (pddadmin/shops/feed_handlers.py, aftersales/feed_handlers.py).
-BATCHED = ["order.placed", "order.grouped", "order.shipped", "order.received"]
+BATCHED = ["order.placed", "order.grouped", "order.shipped", "order.received", "order.rated", "order.logistics_flagged"]
 
 
 def arguments() -> argparse.Namespace:

@@ -79,7 +79,7 @@ def orders_ship(*, items: Sequence[OrderStep]) -> list[ValidationError | None]:
         # Orders first, then their cases: the lock order of case_open and of the out-of-stock
         # declaration, so an importer shipping and one opening a case never wait on each other in
         # a circle. The order lock also keeps a new case from opening between judging and shipping.
-        orders = orders_locked(items)
+        orders = orders_locked(i.order for i in items)
         unshipped = [o.pk for o in orders.values() if o.shipped_at is None]
         cases: dict[int, list[AfterSalesCase]] = defaultdict(list)
         for case in (

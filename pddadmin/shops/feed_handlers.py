@@ -1,6 +1,9 @@
 """Feed events for shops, goods and orders (SPEC §8); each one calls a service in services.py."""
 
+import contextlib
+from collections.abc import Callable
 from decimal import Decimal
+from typing import Any
 
 from pddadmin.feed.events import Event, Rejected, quote
 from pddadmin.feed.registry import handles, handles_batch
@@ -115,11 +118,44 @@ def orders_received(events: list[Event]) -> list[Exception | None]:
     return _order_steps("receive", events)
 
 
-@handles("order.logistics_flagged")
-def order_logistics_flagged(event: Event) -> None:
-    services.order_flag_logistics(
-        order=event.ref(Order, "order"), kind=event.choice("kind", LogisticsFlagKind.values), at=event.at
-    )
+# Facts about orders (SPEC §5.1): batch handlers like the fulfilment steps, since a real feed
+# holds one rating for every few orders. A line is read in the order a lone handler would read
+# it: an unknown order is named before a bad field.
+
+
+def _order_facts(events: list[Event], read: Callable[[Event], Any]) -> tuple[list[Any], dict[str, Order]]:
+    """Each event's fact (or the Rejected that refused it) and the known orders, locked."""
+    ids = []
+    for event in events:
+        with contextlib.suppress(Rejected):  # read again below, where its rejection is kept
+            ids.append(event.platform_id("order"))
+    orders = services.orders_locked(ids)
+    items: list[Any] = []
+    for event in events:
+        try:
+            order_id = event.platform_id("order")
+            if order_id not in orders:
+                raise Rejected(f"unknown order {order_id!r}")
+            items.append(read(event))
+        except Rejected as exc:
+            items.append(exc)
+    return items, orders
+
+
+def _outcomes(items: list[Any], errors: list[Exception | None]) -> list[Exception | None]:
+    applied = iter(errors)
+    return [i if isinstance(i, Rejected) else next(applied) for i in items]
+
+
+@handles_batch("order.logistics_flagged")
+def orders_logistics_flagged(events: list[Event]) -> list[Exception | None]:
+    def read(event: Event) -> services.LogisticsFact:
+        order = event.platform_id("order")
+        return services.LogisticsFact(order, event.at, event.choice("kind", LogisticsFlagKind.values))
+
+    items, orders = _order_facts(events, read)
+    valid = [i for i in items if isinstance(i, services.LogisticsFact)]
+    return _outcomes(items, services.orders_flag_logistics(items=valid, locked=orders))
 
 
 def _stars(event: Event, name: str, *, required: bool) -> int | None:
@@ -134,12 +170,17 @@ def _stars(event: Event, name: str, *, required: bool) -> int | None:
     return value
 
 
-@handles("order.rated")
-def order_rated(event: Event) -> None:
-    services.order_rate(
-        order=event.ref(Order, "order"),
-        logistics=_stars(event, "logistics", required=True),
-        description=_stars(event, "description", required=False),
-        service=_stars(event, "service", required=False),
-        at=event.at,
-    )
+@handles_batch("order.rated")
+def orders_rated(events: list[Event]) -> list[Exception | None]:
+    def read(event: Event) -> services.Rating:
+        return services.Rating(
+            order=event.platform_id("order"),
+            at=event.at,
+            logistics=_stars(event, "logistics", required=True),
+            description=_stars(event, "description", required=False),
+            service=_stars(event, "service", required=False),
+        )
+
+    items, orders = _order_facts(events, read)
+    valid = [i for i in items if isinstance(i, services.Rating)]
+    return _outcomes(items, services.orders_rate(items=valid, locked=orders))

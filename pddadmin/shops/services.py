@@ -1,7 +1,7 @@
 """Writes for shops, goods and orders. The feed handlers and the admin both call these."""
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -209,10 +209,10 @@ ORDER_STEP_FIELDS = {"group": "grouped_at", "ship": "shipped_at", "receive": "re
 STEP_ALSO_WRITES = {"group": ("late_shipment_due_at",), "ship": ("tracking", "late_shipment_due_at")}
 
 
-def orders_locked(items: Sequence[OrderStep]) -> dict[str, Order]:
-    """The items' orders by platform id, locked for the caller's transaction in one read (in id
-    order, the lock order every writer of orders keeps)."""
-    asked = setsql.among(Order, "platform_id", {i.order for i in items})
+def orders_locked(platform_ids: Iterable[str]) -> dict[str, Order]:
+    """These orders by platform id (the unknown ones left out), locked for the caller's
+    transaction in one read (in id order, the lock order every writer of orders keeps)."""
+    asked = setsql.among(Order, "platform_id", set(platform_ids))
     return {o.platform_id: o for o in Order.objects.select_for_update().filter(asked).order_by("pk")}
 
 
@@ -227,7 +227,7 @@ def orders_advance(
     """
     field = ORDER_STEP_FIELDS[step]
     with transaction.atomic():
-        orders = locked if locked is not None else orders_locked(items)
+        orders = locked if locked is not None else orders_locked(i.order for i in items)
         errors = [_apply_step(step, field, item, orders.get(item.order)) for item in items]
         changed = {item.order for item, error in zip(items, errors, strict=True) if error is None}
         if changed:
@@ -301,47 +301,88 @@ def _apply_step(step: str, field: str, item: OrderStep, order: Order | None) -> 
 # --- What the platform and the buyer say about an order's logistics (SPEC §5.1, §8) ----------
 
 
-def _order_for_fact(order: Order, at: dt.datetime, what: str) -> Order:
-    """The order locked (a fulfilment step of it waits, or is waited for), refusing a fact older
-    than the order's last change: it is about the order as it is, like any line that touches it.
-    The fact itself does not change the order (SPEC §8), so it leaves `changed_at` alone."""
-    order = Order.objects.select_for_update().get(pk=order.pk)
-    if at < order.changed_at:
-        raise ValidationError(
+@dataclass(frozen=True)
+class LogisticsFact:
+    """A platform flag on an order's logistics (`order.logistics_flagged`)."""
+
+    order: str  # platform id
+    at: dt.datetime
+    kind: str
+
+
+@dataclass(frozen=True)
+class Rating:
+    """A buyer's stars for a received order (`order.rated`): logistics, optionally the
+    description and the service."""
+
+    order: str  # platform id
+    at: dt.datetime
+    logistics: int
+    description: int | None = None
+    service: int | None = None
+
+
+def _fact_error(order: Order | None, item: LogisticsFact | Rating, what: str) -> ValidationError | None:
+    """Why a fact about `order` is refused before its own rules: an unknown order, or a fact
+    older than the order's last change (it is about the order as it is, like any line that
+    touches it). The fact itself does not change the order (SPEC §8): `changed_at` stays."""
+    if order is None:
+        return ValidationError(_("unknown order %(id)s") % {"id": item.order})
+    if item.at < order.changed_at:
+        return ValidationError(
             _("%(what)s at %(at)s is older than the last change of order %(id)s (%(last)s)")
             % {
                 "what": what,
-                "at": shown(at, seconds=True),
+                "at": shown(item.at, seconds=True),
                 "id": order.platform_id,
                 "last": shown(order.changed_at, seconds=True),
             }
         )
-    return order
+    return None
 
 
-@transaction.atomic
-def order_flag_logistics(*, order: Order, kind: str, at: dt.datetime) -> LogisticsFlag:
-    """The platform found a fake shipment, a delivery-time anomaly or an upheld logistics
-    complaint (`order.logistics_flagged`). Each needs a grouped order, a fake shipment a shipped
-    one; an order may be flagged any number of times."""
-    if kind not in LogisticsFlagKind.values:
-        raise ValidationError(
+def orders_flag_logistics(
+    *, items: Sequence[LogisticsFact], locked: dict[str, Order] | None = None
+) -> list[ValidationError | None]:
+    """The platform found fake shipments, delivery-time anomalies or upheld logistics
+    complaints, in order; per item the error that refused it. Each needs a grouped order, a fake
+    shipment a shipped one; an order may be flagged any number of times. One locking read of
+    the orders (a fulfilment step of one waits, or is waited for) and one insert for the batch.
+    `locked`: the items' orders as `orders_locked` read them in the caller's transaction."""
+    with transaction.atomic():
+        orders = locked if locked is not None else orders_locked(i.order for i in items)
+        errors = [_flag_error(item, orders.get(item.order)) for item in items]
+        flags = []
+        for item, error in zip(items, errors, strict=True):
+            if error is None:
+                order = orders[item.order]
+                flags.append(
+                    LogisticsFlag(
+                        order=order, shop_id=order.shop_id, goods_id=order.goods_id, kind=item.kind, flagged_at=item.at
+                    )
+                )
+        LogisticsFlag.objects.bulk_create(flags)
+    return errors
+
+
+def _flag_error(item: LogisticsFact, order: Order | None) -> ValidationError | None:
+    if item.kind not in LogisticsFlagKind.values:
+        return ValidationError(
             _("unknown logistics flag %(kind)s: use %(kinds)s")
-            % {"kind": kind, "kinds": ", ".join(LogisticsFlagKind.values)}
+            % {"kind": item.kind, "kinds": ", ".join(LogisticsFlagKind.values)}
         )
-    order = _order_for_fact(order, at, _("logistics flag"))
+    if error := _fact_error(order, item, _("logistics flag")):
+        return error
     if order.grouped_at is None:
-        raise ValidationError(
+        return ValidationError(
             _("order %(id)s is not grouped: only a grouped order can be flagged for its logistics")
             % {"id": order.platform_id}
         )
-    if kind == LogisticsFlagKind.FAKE_SHIPMENT and order.shipped_at is None:
-        raise ValidationError(
+    if item.kind == LogisticsFlagKind.FAKE_SHIPMENT and order.shipped_at is None:
+        return ValidationError(
             _("order %(id)s is not shipped: a fake shipment needs a shipped order") % {"id": order.platform_id}
         )
-    return LogisticsFlag.objects.create(
-        order=order, shop_id=order.shop_id, goods_id=order.goods_id, kind=kind, flagged_at=at
-    )
+    return None
 
 
 def stars_error(stars: object, label: str) -> str | None:
@@ -357,42 +398,56 @@ def stars_error(stars: object, label: str) -> str | None:
     return None
 
 
-@transaction.atomic
-def order_rate(
-    *,
-    order: Order,
-    logistics: int,
-    at: dt.datetime,
-    description: int | None = None,
-    service: int | None = None,
-) -> OrderRating:
-    """The buyer rates a received order (`order.rated`): 1–5 stars for its logistics, optionally
-    for the description and the service. Once per order."""
+def orders_rate(*, items: Sequence[Rating], locked: dict[str, Order] | None = None) -> list[ValidationError | None]:
+    """Buyers rate received orders, in order; per item the error that refused it. Once per
+    order: an order rated before, or earlier in the batch, refuses the item. One locking read of
+    the orders, one of their ratings, one insert for the batch. `locked`: as for
+    `orders_flag_logistics`."""
+    with transaction.atomic():
+        orders = locked if locked is not None else orders_locked(i.order for i in items)
+        asked = setsql.among(OrderRating, "order_id", {o.pk for o in orders.values()})
+        rated = set(OrderRating.objects.filter(asked).values_list("order_id", flat=True))
+        errors, ratings = [], []
+        for item in items:
+            order = orders.get(item.order)
+            error = _rating_error(item, order, rated)
+            errors.append(error)
+            if error is None:
+                rated.add(order.pk)
+                ratings.append(
+                    OrderRating(
+                        order=order,
+                        shop_id=order.shop_id,
+                        goods_id=order.goods_id,
+                        logistics=item.logistics,
+                        description=item.description,
+                        service=item.service,
+                        rated_at=item.at,
+                    )
+                )
+        OrderRating.objects.bulk_create(ratings)
+    return errors
+
+
+def _rating_error(item: Rating, order: Order | None, rated: set[int]) -> ValidationError | None:
     stars = [
-        (pgettext("stars for", "logistics"), logistics, True),
-        (pgettext("stars for", "description"), description, False),
-        (pgettext("stars for", "service"), service, False),
+        (pgettext("stars for", "logistics"), item.logistics, True),
+        (pgettext("stars for", "description"), item.description, False),
+        (pgettext("stars for", "service"), item.service, False),
     ]
     for label, given, required in stars:
         error = stars_error(given, label) if given is not None or required else None
         if error:
-            raise ValidationError(error)
-    order = _order_for_fact(order, at, _("rating"))
+            return ValidationError(error)
+    if error := _fact_error(order, item, _("rating")):
+        return error
     if order.received_at is None:
-        raise ValidationError(
+        return ValidationError(
             _("order %(id)s is not received: only a received order can be rated") % {"id": order.platform_id}
         )
-    if OrderRating.objects.filter(order=order).exists():
-        raise ValidationError(_("order %(id)s is already rated: an order is rated once") % {"id": order.platform_id})
-    return OrderRating.objects.create(
-        order=order,
-        shop_id=order.shop_id,
-        goods_id=order.goods_id,
-        logistics=logistics,
-        description=description,
-        service=service,
-        rated_at=at,
-    )
+    if order.pk in rated:
+        return ValidationError(_("order %(id)s is already rated: an order is rated once") % {"id": order.platform_id})
+    return None
 
 
 # --- Shop staff ---------------------------------------------------------------------------

@@ -164,8 +164,7 @@ def test_every_invalid_flag_is_refused_with_its_reason(world, tmp_path):
         7: f"field 'kind' must be one of {kinds}; got [\"complaint\"]",
         8: "field 'order' is required",
         9: reasons[9],
-        10: "logistics flag at 2026-03-05 09:59:00 is older than the last change of order O1 "
-        "(2026-03-05 10:00:00)",
+        10: "logistics flag at 2026-03-05 09:59:00 is older than the last change of order O1 (2026-03-05 10:00:00)",
     }
     assert reasons[9].startswith("field 'order' must be an id of 1–64 ASCII letters")
     assert not LogisticsFlag.objects.exists()
@@ -255,3 +254,40 @@ def test_reimporting_flags_and_ratings_applies_them_once(world, tmp_path):
     assert imported(tmp_path, *lines) == {}
     assert imported(tmp_path, *lines) == {}
     assert (LogisticsFlag.objects.count(), OrderRating.objects.count()) == (1, 1)
+
+
+def test_ratings_in_one_run_are_judged_in_file_order(world, tmp_path):
+    # One run of order.rated lines, applied as a batch: the second rating of O1 is refused by the
+    # first, valid and invalid lines mix, and each rejected line writes nothing.
+    lines = [
+        rating("a1", "2026-03-06 10:00", order="O1", logistics=2),
+        rating("a2", "2026-03-06 11:00", order="O2", logistics=4),  # shipped, not received
+        rating("a3", "2026-03-06 12:00", order="O1", logistics=5),
+        rating("a4", "2026-03-06 12:00", order="O404", logistics=9),  # the order is named first
+    ]
+    assert imported(tmp_path, *lines) == {
+        2: "order O2 is not received: only a received order can be rated",
+        3: "order O1 is already rated: an order is rated once",
+        4: "unknown order 'O404'",
+    }
+    assert list(OrderRating.objects.values_list("order__platform_id", "logistics")) == [("O1", 2)]
+
+
+def test_a_run_of_flags_costs_the_same_statements_whatever_its_length(world, tmp_path):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from pddadmin.feed.importer import import_events
+
+    def statements(prefix: str, n: int) -> int:
+        lines = [
+            flag(f"{prefix}{k}", "2026-03-06 10:00", order=f"O{1 + k % 3}", kind="slow_delivery") for k in range(n)
+        ]
+        lines.append(flag(f"{prefix}bad", "2026-03-06 10:00", order="O4", kind="slow_delivery"))
+        with CaptureQueriesContext(connection) as queries:
+            report = import_events(lines=lines)
+        assert (report.applied, report.rejected) == (n, 1)
+        return len(queries)
+
+    assert statements("a", 10) == statements("b", 90)
+    assert LogisticsFlag.objects.count() == 100
