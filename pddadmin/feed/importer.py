@@ -126,8 +126,9 @@ def _apply_chunk(events: list[Event], report: ImportReport, reject: Callable) ->
         reject(event.line, exc)
         refused.append((event.id, reason_of(exc)[:500]))
 
-    runs = list(_runs(fresh, reject_event))
-    if not _apply_at_once(runs, report, reject_event):
+    known = _known(fresh, reject_event)
+    runs = list(_runs(known))
+    if not _apply_at_once(list(_runs(_facts_deferred(known))), report, reject_event):
         for registration, run in runs:
             if registration.apply_batch is not None and len(run) > 1:
                 _apply_run(registration, run, report, reject_event)
@@ -139,8 +140,8 @@ def _apply_chunk(events: list[Event], report: ImportReport, reject: Callable) ->
     _record_rejections(refused)
 
 
-def _runs(events: list[Event], reject: Callable) -> Iterator[tuple[Registration, list[Event]]]:
-    """Consecutive events of one registered type; unknown types are rejected on the way."""
+def _known(events: list[Event], reject: Callable) -> list[tuple[Registration, Event]]:
+    """The events of a registered type, with their registration; the others are rejected."""
     known = []
     for event in events:
         registration = lookup(event.type)
@@ -148,8 +149,49 @@ def _runs(events: list[Event], reject: Callable) -> Iterator[tuple[Registration,
             reject(event, Rejected(f"unknown event type {event.type!r}"))
         else:
             known.append((registration, event))
+    return known
+
+
+def _runs(known: list[tuple[Registration, Event]]) -> Iterator[tuple[Registration, list[Event]]]:
+    """Consecutive events of one registered type."""
     for registration, group in itertools.groupby(known, key=lambda pair: pair[0]):
         yield registration, [event for _, event in group]
+
+
+def _facts_deferred(known: list[tuple[Registration, Event]]) -> list[tuple[Registration, Event]]:
+    """The events in an order that gives facts (`Registration.fact_of`) long runs: each fact
+    waits, with the facts of its type before it, until a later line that is not such a fact
+    names its entity (in any of its fields, as a value or in a list: a line that may change what
+    the fact reads), or the chunk ends. Nothing else reads what a fact writes, so every line's
+    outcome is the one of file order; the facts of a type keep their order among themselves."""
+    ordered: list[tuple[Registration, Event]] = []
+    waiting: dict[Registration, list[tuple[Registration, Event]]] = {}
+    about: set[str] = set()
+    for pair in known:
+        registration, event = pair
+        if registration.fact_of is not None:
+            waiting.setdefault(registration, []).append(pair)
+            subject = event.data.get(registration.fact_of)
+            if isinstance(subject, str):
+                about.add(subject)
+            continue
+        if about and not about.isdisjoint(_named(event)):
+            for facts in waiting.values():
+                ordered.extend(facts)
+            waiting.clear()
+            about.clear()
+        ordered.append(pair)
+    for facts in waiting.values():
+        ordered.extend(facts)
+    return ordered
+
+
+def _named(event: Event) -> Iterator[str]:
+    for value in event.data.values():
+        if isinstance(value, str):
+            yield value
+        elif isinstance(value, list):
+            yield from (v for v in value if isinstance(v, str))
 
 
 def _claim(events: list[Event]) -> set[str]:

@@ -14,6 +14,11 @@ class Registration:
     # in one go; it returns, per event, the exception that rejected it or None. It must write
     # nothing for a rejected event.
     apply_batch: BatchHandler | None = None
+    # A fact about the entity whose platform id is in this field: it reads that entity only, and
+    # writes only rows no other line of a feed reads. The importer's one-pass path may then apply
+    # it after later lines, up to the next line that names the same id, to batch the facts a
+    # real feed scatters between other lines (one rating every few orders).
+    fact_of: str | None = None
 
 
 _registry: dict[str, Registration] = {}
@@ -27,14 +32,14 @@ def handles(event_type: str) -> Callable[[Handler], Handler]:
     return register
 
 
-def handles_batch(event_type: str) -> Callable[[BatchHandler], BatchHandler]:
+def handles_batch(event_type: str, *, fact_of: str | None = None) -> Callable[[BatchHandler], BatchHandler]:
     def register(fn: BatchHandler) -> BatchHandler:
         def apply_one(event: Event) -> None:
             (error,) = fn([event])
             if error is not None:
                 raise error
 
-        _add(Registration(event_type, apply_one, fn))
+        _add(Registration(event_type, apply_one, fn, fact_of))
         return fn
 
     return register

@@ -119,8 +119,10 @@ def orders_received(events: list[Event]) -> list[Exception | None]:
 
 
 # Facts about orders (SPEC §5.1): batch handlers like the fulfilment steps, since a real feed
-# holds one rating for every few orders. A line is read in the order a lone handler would read
-# it: an unknown order is named before a bad field.
+# holds one rating for every few orders; registered as facts of their order (they read it and
+# write rows only the metrics read), so the importer gathers them from between other lines. A
+# line is read in the order a lone handler would read it: an unknown order is named before a
+# bad field.
 
 
 def _order_facts(events: list[Event], read: Callable[[Event], Any]) -> tuple[list[Any], dict[str, Order]]:
@@ -147,7 +149,7 @@ def _outcomes(items: list[Any], errors: list[Exception | None]) -> list[Exceptio
     return [i if isinstance(i, Rejected) else next(applied) for i in items]
 
 
-@handles_batch("order.logistics_flagged")
+@handles_batch("order.logistics_flagged", fact_of="order")
 def orders_logistics_flagged(events: list[Event]) -> list[Exception | None]:
     def read(event: Event) -> services.LogisticsFact:
         order = event.platform_id("order")
@@ -170,7 +172,7 @@ def _stars(event: Event, name: str, *, required: bool) -> int | None:
     return value
 
 
-@handles_batch("order.rated")
+@handles_batch("order.rated", fact_of="order")
 def orders_rated(events: list[Event]) -> list[Exception | None]:
     def read(event: Event) -> services.Rating:
         return services.Rating(
