@@ -2,8 +2,9 @@
 against a set-based floor doing the same work, with and without 1,000,000 finished cases beside
 them (issue #20 point 2 for cases, point 5 for the due rows' memory).
 
-Run: `.venv/bin/python -m bench.process_deadlines [DUE [FINISHED [BIG]]]` (defaults 100,000,
-1,000,000 and 1,000,000). Uses its own database (pdd_b1_bench).
+Run: `.venv/bin/python -m bench.process_deadlines [DUE [FINISHED [BIG]]] [--database NAME]` (defaults
+100,000, 1,000,000 and 1,000,000). Uses its own database (pdd_b1_bench unless named), dropped and
+created again.
 
 The floor is bench/process_deadlines_floor.sql, run by `psql -f` (a whole process too): one
 UPDATE … RETURNING of the due cases feeding the INSERTs of their log rows and refunds, written by
@@ -13,15 +14,23 @@ written for them deleted and vacuumed away) before each of the two, which run in
 order; after each, a digest of the due cases, their log rows and their refunds (by platform ids,
 so the row ids do not matter) must be the same for the floor and the job, or the bench fails.
 Then the job alone over 1,000,000 due cases and over 100,000 gives its peak RSS (flat or not).
+
+The job starts with Python's bytecode cache, as `manage.py` does by default and an installed
+deployment has it: this environment sets PYTHONDONTWRITEBYTECODE=1, under which every start
+compiled the project's ~90 modules from source again (~0.2 s of the whole process). The cache is
+the bench's own (PYTHONPYCACHEPREFIX in a temporary directory, not the shared checkout), warmed by
+one run with nothing due; a start-up section times the job with nothing due both ways.
 """
 
 import os
+import shutil
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-from bench.common import ROOT, fresh_database, header, load_average, manage_measured, run_measured, write_result
+from bench.common import ROOT, fresh_database, header, load_average, run_measured, write_result
 
 DB_NAME = "pdd_b1_bench"
 RUNS = 3
@@ -37,6 +46,12 @@ MIX = [
 REASONS = ["quality_issue", "not_as_described", "damaged_in_transit", "lost_in_transit", "changed_mind", "other"]
 CASES, LOG, REFUNDS = "aftersales_aftersalescase", "aftersales_casetransition", "aftersales_refund"
 ORDERS, GOODS, SHOPS = "shops_order", "shops_goods", "shops_shop"
+NOTHING_DUE = "2000-01-01T00:00:00+00:00"  # before every deadline: the job's start-up and its empty look-ups
+
+
+def database() -> str:
+    args = sys.argv[1:]
+    return args[args.index("--database") + 1] if "--database" in args else DB_NAME
 
 
 def sizes() -> tuple[int, int, int]:
@@ -48,7 +63,7 @@ def sizes() -> tuple[int, int, int]:
 def main() -> None:
     due, finished, big = sizes()
     started_load = load_average()
-    url = fresh_database(DB_NAME)
+    url = fresh_database(database())
     os.environ["DATABASE_URL"] = url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pddadmin.settings")
     import django
@@ -58,14 +73,25 @@ def main() -> None:
 
     now = timezone.now().replace(microsecond=0)
     bench = Bench(url, now)
+    try:
+        measure(bench, due, finished, big, started_load)
+    finally:
+        shutil.rmtree(bench.pycache, ignore_errors=True)
+
+
+def measure(bench: "Bench", due: int, finished: int, big: int, started_load: str) -> None:
+    now = bench.now
     bench.base()
+    bench.job(NOTHING_DUE)  # writes the bytecode cache the measured runs start with
     rows = {}
     for label, history in (("without finished cases", 0), (f"with {finished:,} finished cases", finished)):
         bench.add_finished(history)
         rows[label] = bench.interleaved(due)
     rss = {n: bench.job_alone(n) for n in (due, big)}
+    startup = bench.startup()
     bench.plan_due = due
     text = report(due, finished, big, rows, rss, started_load, now)
+    text = text.replace("## Closing note", startup + "## Closing note", 1)
     closing = text.index("## Closing note")
     text = text[:closing] + bench.index_plans() + "\n" + text[closing:]
     write_result("process_deadlines.md", text)
@@ -77,6 +103,7 @@ class Bench:
         from django.db import connection
 
         self.url, self.now, self.connection = url, now, connection
+        self.pycache = tempfile.mkdtemp(prefix="pdd-bench-pycache-")
 
     def sql(self, statement: str, params=()) -> list[tuple]:
         with self.connection.cursor() as cur:
@@ -186,11 +213,35 @@ class Bench:
             sys.exit(f"floor failed: {done.stderr}")
         return seconds, rss
 
-    def job(self) -> tuple[float, int, str]:
-        done, seconds, rss = manage_measured("process_deadlines", "--now", self.now.isoformat(), database_url=self.url)
+    def job(self, now: str | None = None, *, bytecode_cache: bool = True) -> tuple[float, int, str]:
+        env = {"DATABASE_URL": self.url}
+        if bytecode_cache:
+            env |= {"PYTHONDONTWRITEBYTECODE": "", "PYTHONPYCACHEPREFIX": self.pycache}
+        command = [sys.executable, str(ROOT / "manage.py"), "process_deadlines", "--now", now or self.now.isoformat()]
+        done, seconds, rss = run_measured(command, env=env)
         if done.returncode:
             sys.exit(f"process_deadlines failed: {done.stderr}")
         return seconds, rss, done.stdout.strip()
+
+    def startup(self) -> str:
+        """The job with nothing due (--now before every deadline), with the bench's bytecode cache
+        and with the environment as given, alternating, RUNS times each: its start-up, its empty
+        look-ups of due cases and charges, its exit."""
+        times: dict[bool, list[float]] = {True: [], False: []}
+        for _ in range(RUNS):
+            for cached in (True, False):
+                times[cached].append(self.job(NOTHING_DUE, bytecode_cache=cached)[0])
+        given = os.environ.get("PYTHONDONTWRITEBYTECODE")
+        label = f"PYTHONDONTWRITEBYTECODE={given}" if given else "PYTHONDONTWRITEBYTECODE not set"
+        text = (
+            f"## Start-up: the job with nothing due (--now {NOTHING_DUE})\n\n"
+            "| bytecode | runs (s) | median (s) |\n|---|---|---|\n"
+        )
+        names = {True: "the bench's cache (as measured above)", False: f"environment as given ({label})"}
+        for cached, name in names.items():
+            runs = ", ".join(f"{t:.2f}" for t in times[cached])
+            text += f"| {name} | {runs} | {statistics.median(times[cached]):.2f} |\n"
+        return text + "\n"
 
     def index_plans(self) -> str:
         """EXPLAIN of the look-ups by each column whose own index migration 0013 dropped, on the
@@ -272,7 +323,7 @@ def report(due: int, finished: int, big: int, rows: dict, rss: dict, started_loa
     mix = ", ".join(f"{share}% {s}" for s, share in MIX)
     text = header(
         "process_deadlines: due cases beside a history of finished ones, against a set-based floor",
-        command="python -m bench.process_deadlines" + (f" {due} {finished} {big}" if sys.argv[1:] else ""),
+        command="python -m bench.process_deadlines" + (" " + " ".join(sys.argv[1:]) if sys.argv[1:] else ""),
         data=(
             f"one shop; {due:,} due cases ({mix}; six reasons, three kinds; deadlines spread over the "
             f"1,000 minutes before --now {now.isoformat()}), each on its own shipped order; then the same beside "
@@ -284,7 +335,8 @@ def report(due: int, finished: int, big: int, rows: dict, rss: dict, started_loa
         "Floor: `bench/process_deadlines_floor.sql` by `psql -f` (whole process): one UPDATE … RETURNING of the "
         "due cases feeding the INSERTs of their log rows and refunds, one transaction, no batches. Subject: "
         "`manage.py process_deadlines --now T` (whole process: Python and Django start-up, the case batches, "
-        "then the automatic charges, which find nothing due here). Each run regenerates the due cases before "
+        "then the automatic charges, which find nothing due here), started with Python's bytecode cache (the "
+        "bench's own, warmed by one run; see the start-up section). Each run regenerates the due cases before "
         "each subject (the last set and all written for it deleted, VACUUM FULL of the cases, log, refunds and "
         "orders so that both meet the same layout, then ANALYZE, CHECKPOINT); the two "
         "alternate in order; after each, a digest of the due cases, their log rows and refunds must be "
@@ -334,7 +386,7 @@ def report(due: int, finished: int, big: int, rows: dict, rss: dict, started_loa
         f"- Memory: peak RSS {min(peaks) / 1024:.0f}–{max(peaks) / 1024:.0f} MiB from {min(rss):,} to "
         f"{max(rss):,} due cases.\n\n"
         f"Load average at the end: {load_average()}. Reproduce: `flock /tmp/bench.lock .venv/bin/python -m "
-        "bench.process_deadlines` (database pdd_b1_bench).\n"
+        f"bench.process_deadlines{' ' + ' '.join(sys.argv[1:]) if sys.argv[1:] else ''}` (database {database()}).\n"
     )
     return text
 
