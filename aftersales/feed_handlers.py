@@ -38,7 +38,9 @@ def address_added(event: Event) -> None:
 
 
 def _case(event: Event) -> AfterSalesCase:
-    case = event.ref(AfterSalesCase, "case", lock=True)
+    """The line's case, locked and read as the case services read it (they are told so with
+    `locked=True` and do not read it again)."""
+    case = event.ref(AfterSalesCase, "case", queryset=cases.CASES_LOCKED)
     event.check_not_older(case, f"case {case.platform_id}")
     return case
 
@@ -72,23 +74,24 @@ def case_resubmitted(event: Event) -> None:
         amount=event.money("amount", None),
         reason=event.choice("reason", Reason.values, None),
         at=event.at,
+        locked=True,
     )
 
 
 @handles("case.cancelled")
 def case_cancelled(event: Event) -> None:
-    cases.case_cancel(case=_case(event), at=event.at)
+    cases.case_cancel(case=_case(event), at=event.at, locked=True)
 
 
 @handles("case.escalated")
 def case_escalated(event: Event) -> None:
-    cases.case_escalate(case=_case(event), at=event.at)
+    cases.case_escalate(case=_case(event), at=event.at, locked=True)
 
 
 @handles("case.return_shipped")
 def case_return_shipped(event: Event) -> None:
     case = _case(event)
-    cases.case_ship_return(case=case, tracking=event.text("tracking", max_length=64), at=event.at)
+    cases.case_ship_return(case=case, tracking=event.text("tracking", max_length=64), at=event.at, locked=True)
 
 
 @handles("case.merchant_agreed")
@@ -97,30 +100,30 @@ def case_merchant_agreed(event: Event) -> None:
     address = None
     if event.data.get("address") is not None:
         address = event.ref(ReturnAddress, "address", label="return address")
-    cases.case_merchant_agree(case=case, address=address, at=event.at)
+    cases.case_merchant_agree(case=case, address=address, at=event.at, locked=True)
 
 
 @handles("case.merchant_refused")
 def case_merchant_refused(event: Event) -> None:
     case = _case(event)
-    cases.case_merchant_refuse(case=case, reason=event.text("reason", max_length=2000), at=event.at)
+    cases.case_merchant_refuse(case=case, reason=event.text("reason", max_length=2000), at=event.at, locked=True)
 
 
 @handles("case.merchant_return_refused")
 def case_merchant_return_refused(event: Event) -> None:
     case = _case(event)
-    cases.case_refuse_return(case=case, reason=event.text("reason", max_length=2000), at=event.at)
+    cases.case_refuse_return(case=case, reason=event.text("reason", max_length=2000), at=event.at, locked=True)
 
 
 @handles("case.merchant_refunded")
 def case_merchant_refunded(event: Event) -> None:
-    cases.case_confirm_refund(case=_case(event), at=event.at)
+    cases.case_confirm_refund(case=_case(event), at=event.at, locked=True)
 
 
 @handles("case.merchant_reshipped")
 def case_merchant_reshipped(event: Event) -> None:
     case = _case(event)
-    cases.case_reship(case=case, tracking=event.text("tracking", max_length=64), at=event.at)
+    cases.case_reship(case=case, tracking=event.text("tracking", max_length=64), at=event.at, locked=True)
 
 
 @handles("case.ruled")
@@ -131,6 +134,7 @@ def case_ruled(event: Event) -> None:
         liable=event.choice("liable", Liable.values),
         note=event.text("note", max_length=2000),
         at=event.at,
+        locked=True,
     )
 
 

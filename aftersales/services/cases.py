@@ -181,13 +181,13 @@ def _take(
     return case
 
 
+# A case read under its row lock with what the rules read; `of` locks the case alone.
+CASES_LOCKED = AfterSalesCase.objects.select_for_update(of=("self",)).select_related("order", "order__goods", "shop")
+
+
 def case_lock(case: AfterSalesCase) -> AfterSalesCase:
     """Lock the case's row for the caller's transaction and read it with what the rules read."""
-    return (
-        AfterSalesCase.objects.select_for_update(of=("self",))
-        .select_related("order", "order__goods", "shop")
-        .get(pk=case.pk)
-    )
+    return CASES_LOCKED.get(pk=case.pk)
 
 
 def apply_due_locked(case: AfterSalesCase, now: dt.datetime) -> bool:
@@ -210,11 +210,15 @@ def _act(
     expected_changed_at: dt.datetime | None = None,
     log_note: str = "",
     check: Check | None = None,
+    locked: bool = False,
     **kwargs: Any,
 ) -> AfterSalesCase:
+    """`locked`: the caller read the case from CASES_LOCKED in this transaction (the feed, which
+    judges the line's time under the lock first), so it is not read again."""
     at = at or timezone.now()
     with transaction.atomic():
-        case = case_lock(case)
+        if not locked:
+            case = case_lock(case)
         if not apply_due_locked(case, at):
             _check_current(case, at=at, expected_state=expected_state, expected_changed_at=expected_changed_at)
             return _take(case, name, actor=actor, log_note=log_note, check=check, at=at, **kwargs)
@@ -305,21 +309,26 @@ def case_open(
 
 
 def case_resubmit(
-    *, case: AfterSalesCase, at: dt.datetime, amount: Decimal | None = None, reason: str | None = None
+    *,
+    case: AfterSalesCase,
+    at: dt.datetime,
+    amount: Decimal | None = None,
+    reason: str | None = None,
+    locked: bool = False,
 ) -> AfterSalesCase:
-    return _act(case, "resubmit", at=at, amount=amount, reason=reason)
+    return _act(case, "resubmit", at=at, amount=amount, reason=reason, locked=locked)
 
 
-def case_cancel(*, case: AfterSalesCase, at: dt.datetime) -> AfterSalesCase:
-    return _act(case, "cancel", at=at)
+def case_cancel(*, case: AfterSalesCase, at: dt.datetime, locked: bool = False) -> AfterSalesCase:
+    return _act(case, "cancel", at=at, locked=locked)
 
 
-def case_escalate(*, case: AfterSalesCase, at: dt.datetime) -> AfterSalesCase:
-    return _act(case, "escalate", at=at)
+def case_escalate(*, case: AfterSalesCase, at: dt.datetime, locked: bool = False) -> AfterSalesCase:
+    return _act(case, "escalate", at=at, locked=locked)
 
 
-def case_ship_return(*, case: AfterSalesCase, at: dt.datetime, tracking: str) -> AfterSalesCase:
-    return _act(case, "ship_return", at=at, tracking=tracking, log_note=(tracking or "").strip())
+def case_ship_return(*, case: AfterSalesCase, at: dt.datetime, tracking: str, locked: bool = False) -> AfterSalesCase:
+    return _act(case, "ship_return", at=at, tracking=tracking, log_note=(tracking or "").strip(), locked=locked)
 
 
 # --- merchant (workbench, ERP feed) ---------------------------------------------------------
@@ -332,29 +341,63 @@ def case_merchant_agree(
     at: dt.datetime | None = None,
     address: ReturnAddress | None = None,
     expected_state: str | None = None,
+    locked: bool = False,
 ) -> AfterSalesCase:
-    return _act(case, "merchant_agree", at=at, actor=actor, expected_state=expected_state, address=address)
+    return _act(
+        case, "merchant_agree", at=at, actor=actor, expected_state=expected_state, address=address, locked=locked
+    )
 
 
 def case_merchant_refuse(
-    *, case: AfterSalesCase, reason: str, actor=None, at: dt.datetime | None = None, expected_state: str | None = None
+    *,
+    case: AfterSalesCase,
+    reason: str,
+    actor=None,
+    at: dt.datetime | None = None,
+    expected_state: str | None = None,
+    locked: bool = False,
 ) -> AfterSalesCase:
     return _act(
-        case, "merchant_refuse", at=at, actor=actor, expected_state=expected_state, reason=reason, log_note=reason or ""
+        case,
+        "merchant_refuse",
+        at=at,
+        actor=actor,
+        expected_state=expected_state,
+        reason=reason,
+        log_note=reason or "",
+        locked=locked,
     )
 
 
 def case_confirm_refund(
-    *, case: AfterSalesCase, actor=None, at: dt.datetime | None = None, expected_state: str | None = None
+    *,
+    case: AfterSalesCase,
+    actor=None,
+    at: dt.datetime | None = None,
+    expected_state: str | None = None,
+    locked: bool = False,
 ) -> AfterSalesCase:
-    return _act(case, "confirm_refund", at=at, actor=actor, expected_state=expected_state)
+    return _act(case, "confirm_refund", at=at, actor=actor, expected_state=expected_state, locked=locked)
 
 
 def case_refuse_return(
-    *, case: AfterSalesCase, reason: str, actor=None, at: dt.datetime | None = None, expected_state: str | None = None
+    *,
+    case: AfterSalesCase,
+    reason: str,
+    actor=None,
+    at: dt.datetime | None = None,
+    expected_state: str | None = None,
+    locked: bool = False,
 ) -> AfterSalesCase:
     return _act(
-        case, "refuse_return", at=at, actor=actor, expected_state=expected_state, reason=reason, log_note=reason or ""
+        case,
+        "refuse_return",
+        at=at,
+        actor=actor,
+        expected_state=expected_state,
+        reason=reason,
+        log_note=reason or "",
+        locked=locked,
     )
 
 
@@ -365,6 +408,7 @@ def case_reship(
     actor=None,
     at: dt.datetime | None = None,
     expected_state: str | None = None,
+    locked: bool = False,
 ) -> AfterSalesCase:
     """SPEC §2.3 `reship`: the merchant sends an exchange's replacement; the case ends exchanged,
     with no refund. The tracking number is kept on the case and in the log row's note."""
@@ -376,6 +420,7 @@ def case_reship(
         expected_state=expected_state,
         tracking=tracking,
         log_note=(tracking or "").strip(),
+        locked=locked,
     )
 
 
@@ -390,6 +435,7 @@ def case_rule(
     actor=None,
     at: dt.datetime | None = None,
     expected_state: str | None = None,
+    locked: bool = False,
 ) -> AfterSalesCase:
     """SPEC §2.3 `rule`, from the admin's case page, the review queue and the feed alike.
 
@@ -414,6 +460,7 @@ def case_rule(
         note=note,
         log_note=note or "",
         check=claimant_only,
+        locked=locked,
     )
 
 
