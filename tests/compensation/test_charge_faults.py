@@ -150,7 +150,10 @@ def other_sessions() -> int:
 
 
 def test_a_job_killed_half_way_then_rerun_charges_the_rest_once(tmp_path, postgres_only):
-    shops, orders = 50, 120  # one claim of 50 shops: 4,800 late orders in batches of BATCH (2,000)
+    # Late orders (four in five) for more than two batches of BATCH, so one is committed and the
+    # next is open when the job is killed.
+    shops = 50
+    orders = 2 * BATCH // shops * 5 // 4 + 5
     late_world(tmp_path, shops=shops, orders=orders)
     total = late_orders()  # the orders shipped in time are not watched
     assert total == shops * (orders - orders // 5) > 2 * BATCH
