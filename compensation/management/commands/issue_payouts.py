@@ -1,15 +1,15 @@
 import sys
 import time
 
-from django.core.management.base import BaseCommand, no_translations
+from django.core.management.base import no_translations
 from django.utils import timezone
 from tqdm import tqdm
 
 from compensation.services.payouts import payouts_issue, pending_lines
-from pddadmin.cli import parse_moment_option
+from pddadmin.cli import JobCommand, parse_moment_option
 
 
-class Command(BaseCommand):
+class Command(JobCommand):
     help = "Pay ¥100 per order of every upheld warranty violation as a platform coupon (SPEC §6)."
 
     def add_arguments(self, parser):

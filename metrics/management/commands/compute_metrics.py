@@ -3,10 +3,11 @@
 import datetime as dt
 import time
 
-from django.core.management.base import BaseCommand, CommandError, no_translations
+from django.core.management.base import CommandError, no_translations
 
 from metrics.services import metrics_compute
 from metrics.windows import yesterday
+from pddadmin.cli import JobCommand
 
 
 def parse_date(value: str) -> dt.date:
@@ -16,7 +17,7 @@ def parse_date(value: str) -> dt.date:
         raise CommandError(f"invalid date {value!r}: expected YYYY-MM-DD") from exc
 
 
-class Command(BaseCommand):
+class Command(JobCommand):
     help = "Compute the service-quality snapshot of every shop and goods for one day (default: yesterday)."
 
     def add_arguments(self, parser):

@@ -2,13 +2,14 @@ import sys
 import time
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError, no_translations
+from django.core.management.base import CommandError, no_translations
 from tqdm import tqdm
 
+from pddadmin.cli import JobCommand
 from pddadmin.feed.importer import import_events
 
 
-class Command(BaseCommand):
+class Command(JobCommand):
     # Bytes, not text: a line with broken UTF-8 is rejected alone instead of ending the import.
     help = "Apply a JSON Lines platform feed (SPEC §8). PATH '-' reads standard input."
 
