@@ -6,7 +6,7 @@ import io
 from contextlib import redirect_stdout
 
 import pytest
-from django.core.management import ManagementUtility
+from django.core.management import ManagementUtility, call_command
 
 pytestmark = pytest.mark.django_db
 
@@ -14,6 +14,7 @@ RUNS = {
     "import_events": ["-"],
     "compute_metrics": ["--date", "2026-01-04"],
     "issue_payouts": ["--now", "2026-01-05T00:00:00+08:00"],
+    "process_deadlines": ["--now", "2026-01-05T00:00:00+08:00"],
 }
 
 
@@ -35,3 +36,9 @@ def test_a_job_command_by_hand_runs_no_system_checks(checks_fail, monkeypatch, n
     with redirect_stdout(out):
         ManagementUtility(["manage.py", name, *RUNS[name], *extra]).execute()
     assert out.getvalue().startswith(f"{name}: ")
+
+
+def test_call_command_may_still_ask_for_the_checks_to_be_skipped_or_not(checks_fail):
+    out = io.StringIO()
+    call_command("process_deadlines", now="2026-01-05T00:00:00+08:00", skip_checks=False, stdout=out)
+    assert out.getvalue().startswith("process_deadlines: 0 cases")
