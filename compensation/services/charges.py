@@ -342,7 +342,7 @@ class _SetWriter:
         # A column with no value in the batch (a fine has no order, line, coupon; a late shipment no
         # violation) goes as an empty array: unnest pads a shorter array with NULLs, and the batch's
         # rows are not spelled out as NULL by the thousand.
-        columns = [[] if column.count(None) == len(column) else column for column in columns]
+        columns = [column if any(v is not None for v in column) else [] for column in columns]
         params = {
             **setsql.arrays(_CHARGE_COLUMNS, columns),
             "accounts": setsql.array("bigint", self.deltas),
