@@ -15,18 +15,13 @@ order; after each, a digest of the due cases, their log rows and their refunds (
 so the row ids do not matter) must be the same for the floor and the job, or the bench fails.
 Then the job alone over 1,000,000 due cases and over 100,000 gives its peak RSS (flat or not).
 
-The job starts with Python's bytecode cache, as `manage.py` does by default and an installed
-deployment has it: this environment sets PYTHONDONTWRITEBYTECODE=1, under which every start
-compiled the project's ~90 modules from source again (~0.2 s of the whole process). The cache is
-the bench's own (PYTHONPYCACHEPREFIX in a temporary directory, not the shared checkout), warmed by
-one run with nothing due; a start-up section times the job with nothing due both ways.
+The job starts with the bench's bytecode cache (`bench.common.bytecode_cache`), warmed by one run
+with nothing due; a start-up section times the job with nothing due with it and without it.
 """
 
 import os
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -72,11 +67,7 @@ def main() -> None:
     from django.utils import timezone
 
     now = timezone.now().replace(microsecond=0)
-    bench = Bench(url, now)
-    try:
-        measure(bench, due, finished, big, started_load)
-    finally:
-        shutil.rmtree(bench.pycache, ignore_errors=True)
+    measure(Bench(url, now), due, finished, big, started_load)
 
 
 def measure(bench: "Bench", due: int, finished: int, big: int, started_load: str) -> None:
@@ -103,7 +94,6 @@ class Bench:
         from django.db import connection
 
         self.url, self.now, self.connection = url, now, connection
-        self.pycache = tempfile.mkdtemp(prefix="pdd-bench-pycache-")
 
     def sql(self, statement: str, params=()) -> list[tuple]:
         with self.connection.cursor() as cur:
@@ -216,7 +206,7 @@ class Bench:
     def job(self, now: str | None = None, *, bytecode_cache: bool = True) -> tuple[float, int, str]:
         env = {"DATABASE_URL": self.url}
         if bytecode_cache:
-            env |= {"PYTHONDONTWRITEBYTECODE": "", "PYTHONPYCACHEPREFIX": self.pycache}
+            env |= bytecode_cache()
         command = [sys.executable, str(ROOT / "manage.py"), "process_deadlines", "--now", now or self.now.isoformat()]
         done, seconds, rss = run_measured(command, env=env)
         if done.returncode:
