@@ -25,7 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench.common import ROOT, fresh_database, header, load_average, run_measured, write_result
+from bench.common import ROOT, bytecode_cache, fresh_database, header, load_average, run_measured, write_result
 
 DB_NAME = "pdd_b1_bench"
 RUNS = 3
@@ -203,9 +203,9 @@ class Bench:
             sys.exit(f"floor failed: {done.stderr}")
         return seconds, rss
 
-    def job(self, now: str | None = None, *, bytecode_cache: bool = True) -> tuple[float, int, str]:
+    def job(self, now: str | None = None, *, cached: bool = True) -> tuple[float, int, str]:
         env = {"DATABASE_URL": self.url}
-        if bytecode_cache:
+        if cached:
             env |= bytecode_cache()
         command = [sys.executable, str(ROOT / "manage.py"), "process_deadlines", "--now", now or self.now.isoformat()]
         done, seconds, rss = run_measured(command, env=env)
@@ -220,7 +220,7 @@ class Bench:
         times: dict[bool, list[float]] = {True: [], False: []}
         for _ in range(RUNS):
             for cached in (True, False):
-                times[cached].append(self.job(NOTHING_DUE, bytecode_cache=cached)[0])
+                times[cached].append(self.job(NOTHING_DUE, cached=cached)[0])
         given = os.environ.get("PYTHONDONTWRITEBYTECODE")
         label = f"PYTHONDONTWRITEBYTECODE={given}" if given else "PYTHONDONTWRITEBYTECODE not set"
         text = (
