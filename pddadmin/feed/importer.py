@@ -22,6 +22,8 @@ from django.core.exceptions import ValidationError
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, IntegrityError, connection, connections, transaction
 from django.utils import timezone
 
+from pddadmin import setsql
+
 from .events import UNSTORABLE, Event, Rejected
 from .models import ImportedEvent
 from .registry import Registration, lookup
@@ -204,13 +206,18 @@ def _claim(events: list[Event]) -> set[str]:
     table = connection.ops.quote_name(ImportedEvent._meta.db_table)
     if connection.vendor == "postgresql":
         # Three arrays instead of 4 × N placeholders: the driver's query parsing was a
-        # visible part of large imports.
+        # visible part of large imports; and each array one literal (setsql.array), not a list
+        # the driver adapts value by value.
         sql = (
             f"INSERT INTO {table} (event_id, type, at, imported_at) "
             "SELECT *, now() FROM unnest(%s::varchar[], %s::varchar[], %s::timestamptz[]) "
             "ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
         )
-        params = [[e.id for e in events], [e.type for e in events], [e.at for e in events]]
+        params = [
+            setsql.array("text", [e.id for e in events]),
+            setsql.array("text", [e.type for e in events]),
+            setsql.array("timestamptz", [e.at for e in events]),
+        ]
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             return {row[0] for row in cursor.fetchall()}
