@@ -13,7 +13,18 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 
 from django.db import connection
-from django.db.models import BigIntegerField, BooleanField, ExpressionWrapper, IntegerField, Model, Q
+from django.db.models import (
+    BigIntegerField,
+    BooleanField,
+    CharField,
+    DateTimeField,
+    DecimalField,
+    ExpressionWrapper,
+    IntegerField,
+    Model,
+    Q,
+    TextField,
+)
 from django.db.models.expressions import RawSQL
 
 
@@ -60,6 +71,20 @@ def array(kind: str, values: Iterable) -> str:
     else:
         raise ValueError(f"no array literal for {kind}")
     return "{" + body + "}"
+
+
+def kind_of(field) -> str:
+    """The `array` kind of a model field's values."""
+    if isinstance(field, DateTimeField):
+        return "timestamptz"
+    if isinstance(field, CharField | TextField):
+        return "text"
+    if isinstance(field, DecimalField):
+        return "numeric"
+    target = field.target_field if field.is_relation else field
+    if isinstance(target, IntegerField):
+        return "bigint"
+    raise ValueError(f"no array literal for {field!r}")
 
 
 def arrays(columns: Sequence[tuple[str, str]], lists: Sequence[Iterable]) -> dict[str, str]:

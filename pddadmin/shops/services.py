@@ -252,7 +252,10 @@ def _write_steps(orders: list[Order], fields: list[str]) -> None:
                 f"UPDATE {qn(meta.db_table)} AS o SET "
                 + ", ".join(f"{qn(c.column)} = v.v{i}" for i, c in enumerate(columns))
                 + f" FROM unnest(%s::bigint[], {values}) AS v(pk, {names}) WHERE o.{qn(meta.pk.column)} = v.pk",
-                [[o.pk for o in orders], *([getattr(o, c.attname) for o in orders] for c in columns)],
+                [
+                    setsql.array("bigint", [o.pk for o in orders]),
+                    *(setsql.array(setsql.kind_of(c), [getattr(o, c.attname) for o in orders]) for c in columns),
+                ],
             )
             return
         assignments = ", ".join(f"{qn(c.column)} = %s" for c in columns)

@@ -65,3 +65,20 @@ def test_time_arrays_read_back_as_the_same_instants(postgres_only):
 @given(st.lists(st.none() | st.text(alphabet=st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00"))))
 def test_any_text_reads_back(postgres_only, values):
     assert read_back("text", values) == values
+
+
+@pytest.mark.parametrize(
+    "field, kind",
+    [("grouped_at", "timestamptz"), ("tracking", "text"), ("amount", "numeric"), ("shop", "bigint"), ("id", "bigint")],
+)
+def test_a_fields_values_go_as_the_array_of_its_kind(field, kind):
+    from pddadmin.shops.models import Order
+
+    assert setsql.kind_of(Order._meta.get_field(field)) == kind
+
+
+def test_a_field_of_another_kind_is_refused():
+    from pddadmin.shops.models import Goods
+
+    with pytest.raises(ValueError, match="no array literal"):
+        setsql.kind_of(Goods._meta.get_field("warranty"))
