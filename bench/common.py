@@ -161,3 +161,17 @@ def use_database(name: str) -> None:
 
     connection.close()
     connection.settings_dict["NAME"] = name
+
+
+def psql_file_seconds(url: str, path: Path, variables: dict[str, str]) -> float:
+    """`psql -f path` on database `url` with these `-v` variables, a whole process (a floor): its
+    wall seconds; the bench exits when it fails."""
+    command = ["psql", url, "-X", "-q", "-v", "ON_ERROR_STOP=1"]
+    for name, value in variables.items():
+        command += ["-v", f"{name}={value}"]
+    started = time.perf_counter()
+    done = subprocess.run([*command, "-f", str(path)], capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - started
+    if done.returncode:
+        sys.exit(f"{path.name} failed: {done.stderr}")
+    return seconds

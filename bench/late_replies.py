@@ -40,7 +40,17 @@ import time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from bench.common import PG_SERVER, ROOT, clone, fresh_database, header, load_average, use_database, write_result
+from bench.common import (
+    PG_SERVER,
+    ROOT,
+    clone,
+    fresh_database,
+    header,
+    load_average,
+    psql_file_seconds,
+    use_database,
+    write_result,
+)
 
 DB_NAME = os.environ.get("BENCH_LR_DB", "pdd_bench_lr")  # generated here, then copied for each subject
 FLOOR_DB, JOB_DB = f"{DB_NAME}_floor", f"{DB_NAME}_job"
@@ -204,15 +214,7 @@ def floor(now: dt.datetime, url: str) -> float:
     connection.close()  # the floor's process has the server to itself
     variables = {"now": now.isoformat(), "zone": settings.TIME_ZONE, "fines": str(fines)}
     variables |= {"memo_before": memo_before, "memo_after": memo_after}
-    command = ["psql", url, "-X", "-q", "-v", "ON_ERROR_STOP=1"]
-    for name, value in variables.items():
-        command += ["-v", f"{name}={value}"]
-    started = time.perf_counter()
-    done = subprocess.run([*command, "-f", str(FLOOR_SQL)], capture_output=True, text=True, check=False)
-    seconds = time.perf_counter() - started
-    if done.returncode:
-        sys.exit(f"floor failed: {done.stderr}")
-    return seconds
+    return psql_file_seconds(url, FLOOR_SQL, variables)
 
 
 def check(n: int, floor_rows: dict) -> dict:

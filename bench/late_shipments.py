@@ -25,7 +25,6 @@ import re
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from bench.common import (
@@ -36,6 +35,7 @@ from bench.common import (
     fresh_database,
     header,
     load_average,
+    psql_file_seconds,
     run_measured,
     use_database,
     write_result,
@@ -135,15 +135,7 @@ def floor(now, url: str) -> float:
         "memo_after": memo_after,
     }
     connection.close()  # the floor's process has the server to itself
-    command = ["psql", url, "-X", "-q", "-v", "ON_ERROR_STOP=1"]
-    for name, value in variables.items():
-        command += ["-v", f"{name}={value}"]
-    started = time.perf_counter()
-    done = subprocess.run([*command, "-f", str(FLOOR_SQL)], capture_output=True, text=True, check=False)
-    seconds = time.perf_counter() - started
-    if done.returncode:
-        sys.exit(f"floor failed: {done.stderr}")
-    return seconds
+    return psql_file_seconds(url, FLOOR_SQL, variables)
 
 
 def written() -> tuple[dict, dict]:
