@@ -41,7 +41,6 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from bench.common import (
-    PG_SERVER,
     ROOT,
     clone,
     fresh_database,
@@ -263,7 +262,7 @@ def measure(n: int, n_runs: int) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pddadmin.settings")
     django.setup()
 
-    from bench.late_shipments import run_job, warm_job
+    from bench.late_shipments import floor_and_job, run_figures, warm_job
 
     now = bench_now()
     runs, figures, started_load = [], {}, load_average()
@@ -276,15 +275,7 @@ def measure(n: int, n_runs: int) -> None:
         # The floor and the job each on their own copy of the same vacuumed data.
         clone(DB_NAME, FLOOR_DB, JOB_DB)
         print(f"  run {run}: generated and copied in {time.perf_counter() - started:.1f}s", flush=True)
-        # Alternating which goes first, so neither always meets the machine in the same state.
-        order = ("floor", "job") if run % 2 else ("job", "floor")
-        for subject in order:
-            if subject == "floor":
-                use_database(FLOOR_DB)
-                floor_s = floor(now, f"{PG_SERVER}/{FLOOR_DB}")
-            else:
-                os.environ["DATABASE_URL"] = f"{PG_SERVER}/{JOB_DB}"
-                job = run_job(now)
+        floor_s, job, order = floor_and_job(run, now, floor, floor_db=FLOOR_DB, job_db=JOB_DB)
         use_database(FLOOR_DB)
         floor_rows = result()
         print(
@@ -295,14 +286,7 @@ def measure(n: int, n_runs: int) -> None:
         use_database(JOB_DB)
         figures = check(n, floor_rows)
         use_database(DB_NAME)
-        print(f"  run {run} ({', '.join(order)}): {job['summary']}", flush=True)
-        print(
-            f"  run {run}: floor {floor_s:.2f}s, apply_due {job['money']:.1f}s ({job['money'] / floor_s:.2f}×), "
-            f"whole process {job['process']:.2f}s ({job['process'] / floor_s:.2f}×), "
-            f"peak RSS {job['rss'] / 1024:.0f} MiB",
-            flush=True,
-        )
-        runs.append({"floor": floor_s, "order": order[0], **job})
+        runs.append(run_figures(run, order, floor_s, job))
     write_report(n, now, runs, figures, started_load)
 
 

@@ -213,6 +213,34 @@ def warm_job() -> None:
     run_job(NOTHING_DUE)
 
 
+def floor_and_job(run: int, now, floor, *, floor_db: str, job_db: str) -> tuple[float, dict, tuple[str, str]]:
+    """The floor (`floor(now, url)`) on database `floor_db` and the job (`run_job`) on `job_db`, each
+    on its own copy of the same data; which goes first alternates from run to run, so neither always
+    meets the machine in the same state. (floor seconds, the job's figures, the order they ran in.)"""
+    order = ("floor", "job") if run % 2 else ("job", "floor")
+    for subject in order:
+        if subject == "floor":
+            use_database(floor_db)
+            floor_s = floor(now, f"{PG_SERVER}/{floor_db}")
+        else:
+            use_database(job_db)
+            os.environ["DATABASE_URL"] = f"{PG_SERVER}/{job_db}"
+            job = run_job(now)
+    return floor_s, job, order
+
+
+def run_figures(run: int, order: tuple[str, str], floor_s: float, job: dict) -> dict:
+    """One run's row of the report, printed as it ends."""
+    print(f"  run {run} ({', '.join(order)}): {job['summary']}", flush=True)
+    print(
+        f"  run {run}: floor {floor_s:.2f}s, apply_due {job['money']:.1f}s ({job['money'] / floor_s:.2f}×), "
+        f"whole process {job['process']:.2f}s ({job['process'] / floor_s:.2f}×), "
+        f"peak RSS {job['rss'] / 1024:.0f} MiB",
+        flush=True,
+    )
+    return {"floor": floor_s, "order": order[0], **job}
+
+
 def vacuum() -> None:
     from django.db import connection
 
@@ -237,29 +265,13 @@ def measure(n: int, n_runs: int) -> None:
         use_database(DB_NAME)  # a template has no one connected to it
         # The floor and the job each on their own copy of the same vacuumed data.
         clone(DB_NAME, FLOOR_DB, JOB_DB)
-        # Alternating which goes first, so neither always meets the machine in the same state.
-        order = ("floor", "job") if run % 2 else ("job", "floor")
-        for subject in order:
-            if subject == "floor":
-                use_database(FLOOR_DB)
-                floor_s = floor(now, f"{PG_SERVER}/{FLOOR_DB}")
-            else:
-                use_database(JOB_DB)
-                os.environ["DATABASE_URL"] = f"{PG_SERVER}/{JOB_DB}"
-                job = run_job(now)
+        floor_s, job, order = floor_and_job(run, now, floor, floor_db=FLOOR_DB, job_db=JOB_DB)
         use_database(FLOOR_DB)
         floor_charges, floor_balances = written()
         use_database(JOB_DB)
         figures = check(n, floor_charges, floor_balances)
         use_database(DB_NAME)
-        print(f"  run {run} ({', '.join(order)}): {job['summary']}", flush=True)
-        print(
-            f"  run {run}: floor {floor_s:.2f}s, apply_due {job['money']:.1f}s ({job['money'] / floor_s:.2f}×), "
-            f"whole process {job['process']:.2f}s ({job['process'] / floor_s:.2f}×), "
-            f"peak RSS {job['rss'] / 1024:.0f} MiB",
-            flush=True,
-        )
-        runs.append({"floor": floor_s, "order": order[0], **job})
+        runs.append(run_figures(run, order, floor_s, job))
     write_report(n, now, runs, figures, started_load)
 
 
