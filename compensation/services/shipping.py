@@ -57,7 +57,11 @@ class LateShipment:
             "shop_id", "late_shipment_due_at", charges.plain("platform_id")
         )
         if nowait and connection.vendor == "postgresql":
-            qs = qs.select_for_update(nowait=True, of=("self",))
+            # FOR NO KEY UPDATE, the lock the settling UPDATE takes anyway: it keeps out every
+            # writer of the order (they lock it FOR UPDATE), not a row inserted beside it whose
+            # foreign-key check takes KEY SHARE; and on 100,000 rows it is cheaper than FOR UPDATE
+            # (bench.late_shipments: about 0.4 s of 15).
+            qs = qs.select_for_update(nowait=True, of=("self",), no_key=True)
         qs = qs.annotate(excused=ExpressionWrapper(excused, output_field=BooleanField()))
         if setsql.set_based():  # the time as an integer, turned into a datetime without parsing text
             qs = qs.annotate(promised_us=setsql.micros(Order, "promised_ship_by"))

@@ -174,9 +174,11 @@ class LateReply:
 
     @staticmethod
     def _lock(conversation_ids: list[int], *, nowait: bool) -> dict[int, tuple[int, str]]:
-        """Lock the conversations (the lock of their messages); {id: (shop id, buyer)}."""
+        """Lock the conversations (the lock of their messages); {id: (shop id, buyer)}. FOR NO KEY
+        UPDATE, as the late shipments' orders: the writers of messages lock their conversation FOR
+        UPDATE first, which it keeps out, and the job changes no key."""
         qs = Conversation.objects.filter(setsql.among(Conversation, "id", conversation_ids)).order_by("pk")
-        qs = qs.select_for_update(nowait=nowait and connection.vendor == "postgresql")
+        qs = qs.select_for_update(nowait=nowait and connection.vendor == "postgresql", no_key=True)
         return {pk: (shop_id, buyer) for pk, shop_id, buyer in qs.values_list("pk", "shop_id", "buyer")}
 
     @staticmethod
