@@ -66,7 +66,8 @@ class LateShipment:
         if setsql.set_based():  # the time as an integer, turned into a datetime without parsing text
             qs = qs.annotate(promised_us=setsql.micros(Order, "promised_ship_by"))
             fields = ("pk", "shop_id", "platform_id", "buyer", "amount", "promised_us", "excused")
-            rows = [(*row[:5], setsql.from_micros(row[5]), row[6]) for row in qs.values_list(*fields)[:limit]]
+            from_micros = setsql.from_micros
+            rows = [(*row[:5], from_micros(row[5]), row[6]) for row in setsql.fetch(qs.values_list(*fields)[:limit])]
         else:
             fields = ("pk", "shop_id", "platform_id", "buyer", "amount", "promised_ship_by", "excused")
             rows = list(qs.values_list(*fields)[:limit])

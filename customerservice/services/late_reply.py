@@ -207,12 +207,7 @@ class LateReply:
         if setsql.set_based():
             micros = {f"{name}_us": setsql.micros(Message, name) for name in times}
             qs, times, when = qs.annotate(**micros), tuple(micros), setsql.from_micros
-            # The ORM's SQL, its rows read by the cursor as they come: a message's five values need
-            # none of the ORM's per-row conversions (tens of thousands of rows a batch).
-            sql, params = qs.values_list("conversation_id", "pk", "platform_id", *times).query.sql_with_params()
-            with connection.cursor() as cur:
-                cur.execute(sql, params)
-                rows = cur.fetchall()
+            rows = setsql.fetch(qs.values_list("conversation_id", "pk", "platform_id", *times))
         else:
             rows = qs.values_list("conversation_id", "pk", "platform_id", *times)
         found: dict[int, list[Read]] = defaultdict(list)
