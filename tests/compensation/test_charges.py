@@ -3,11 +3,13 @@ deposit to goods balance to arrears at every boundary, rounding and limits, the 
 and the order a shop's charges apply in."""
 
 import datetime as dt
+from collections import Counter
 from decimal import Decimal
 
 import pytest
 
 from compensation.models import Account, AccountKind, Charge, Coupon
+from compensation.services.charges import COUPON_ALPHABET, COUPON_LENGTH, new_coupon_codes
 from tests.conftest import at
 from tests.feed.helpers import Feed, exported_accounts, ledger_clean, masked_charges, run_command, run_import
 
@@ -332,3 +334,14 @@ def test_issue_payouts_applies_the_automatic_charges_due_by_its_time_first(tmp_p
         ("warranty", "O1", "90.00", "0.00", "10.00"),
     ]
     ledger_clean()
+
+
+def test_coupon_codes_are_16_symbols_of_the_alphabet_each_symbol_equally_likely():
+    codes = new_coupon_codes(20_000)
+    assert len(codes) == len(set(codes)) == 20_000 and {len(code) for code in codes} == {COUPON_LENGTH}
+    symbols = Counter("".join(codes))
+    assert set(symbols) == set(COUPON_ALPHABET)
+    # 320,000 symbols: 10,000 of each expected, a standard deviation of about 98; a mapping that
+    # favoured some symbols (a byte % 30, say) would put them 700 or more off.
+    expected = 20_000 * COUPON_LENGTH / len(COUPON_ALPHABET)
+    assert all(abs(n - expected) < 600 for n in symbols.values()), symbols
