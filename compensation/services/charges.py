@@ -114,10 +114,11 @@ def coupon_expiry(kind: str, issued_at: dt.datetime) -> dt.datetime:
     return issued_at + dt.timedelta(days=settings.SHIPPING_COUPON_DAYS)  # days of 24 h (SPEC intro)
 
 
-# Each random byte gives one symbol: 256 is a multiple of 32, so byte % 32 picks each symbol of the
-# alphabet equally often, 16 symbols are 80 random bits, and bytes.translate maps a whole batch's
+# Each random byte gives one symbol: 256 is a multiple of the alphabet's 32, so byte % 32 picks each
+# symbol equally often, 16 symbols are 80 random bits, and bytes.translate maps a whole batch's
 # bytes at once (base64.b32encode is pure Python on 3.11: a job draws 100,000 codes).
-_SYMBOL = bytes(COUPON_ALPHABET.encode()[b % 32] for b in range(256))
+assert 256 % len(COUPON_ALPHABET) == 0, "each symbol must be as likely as the others"
+_SYMBOL = bytes(COUPON_ALPHABET.encode()[b % len(COUPON_ALPHABET)] for b in range(256))
 
 
 def new_coupon_code() -> str:

@@ -53,7 +53,7 @@ class LateShipment:
             | refunded_by(OuterRef("pk"), OuterRef("promised_ship_by"))
             | Q(_has_shipping_charge())
         )
-        qs = Order.objects.filter(shop_id__in=shop_ids, late_shipment_due_at__lte=now).order_by(
+        qs = Order.objects.filter(setsql.among(Order, "shop_id", shop_ids), late_shipment_due_at__lte=now).order_by(
             "shop_id", "late_shipment_due_at", charges.plain("platform_id")
         )
         if nowait and connection.vendor == "postgresql":
