@@ -23,6 +23,18 @@ CENT = Decimal("0.01")
 SOME_TEXT = RegexValidator(r"^[^\x00]*[^\s\x00\x1c-\x1f\x85\ufeff][^\x00]*$", _("This field may not be blank."))
 
 
+class TextField(serializers.CharField):
+    """Text the client sends: a JSON string, nothing else. DRF's CharField turns a number into its
+    digits (a `district` of -2.5e-50 was stored); the schema says string, so a number is refused."""
+
+    default_error_messages = {"not_text": _("Expected text, got %(kind)s.")}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("not_text", kind=type(data).__name__)
+        return super().to_internal_value(data)
+
+
 class ReturnAddressCopySerializer(serializers.Serializer):
     receiver = serializers.CharField()
     phone = serializers.CharField()
@@ -170,11 +182,11 @@ class AgreeSerializer(ExpectedStateMixin):
 
 
 class ReasonSerializer(ExpectedStateMixin):
-    reason = serializers.CharField(max_length=2000, validators=[SOME_TEXT])
+    reason = TextField(max_length=2000, validators=[SOME_TEXT])
 
 
 class TrackingSerializer(ExpectedStateMixin):
-    tracking = serializers.CharField(max_length=64, validators=[SOME_TEXT])
+    tracking = TextField(max_length=64, validators=[SOME_TEXT])
 
 
 class ConfirmSerializer(ExpectedStateMixin):

@@ -15,7 +15,7 @@ from customerservice.models import TEXT_LIMIT, Direction
 from metrics.forecast import FORECAST_DAYS, LEVELS
 from pddadmin.shops.validators import validate_phone
 
-from .cases import SOME_TEXT
+from .cases import SOME_TEXT, TextField
 from .query import QuerySerializer, cursor_field
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
@@ -81,9 +81,9 @@ class WaitingQuerySerializer(QuerySerializer):
 
 
 class ReplySerializer(serializers.Serializer):
-    text = serializers.CharField(max_length=TEXT_LIMIT, validators=[SOME_TEXT])
+    text = TextField(max_length=TEXT_LIMIT, validators=[SOME_TEXT])
     images = serializers.ListField(
-        child=serializers.CharField(
+        child=TextField(
             allow_blank=True, trim_whitespace=False, validators=[BASE64], help_text="An image file, base64."
         ),
         required=False,
@@ -125,12 +125,12 @@ class ReturnAddressListSerializer(serializers.Serializer):
 
 
 class AddressFieldsSerializer(serializers.Serializer):
-    receiver = serializers.CharField(max_length=100, validators=[SOME_TEXT])
-    phone = serializers.CharField(max_length=32, trim_whitespace=False, validators=[PHONE, validate_phone])
-    province = serializers.CharField(max_length=50, validators=[SOME_TEXT])
-    city = serializers.CharField(max_length=50, validators=[SOME_TEXT])
-    district = serializers.CharField(max_length=50, validators=[SOME_TEXT])
-    detail = serializers.CharField(max_length=255, validators=[SOME_TEXT])
+    receiver = TextField(max_length=100, validators=[SOME_TEXT])
+    phone = TextField(max_length=32, trim_whitespace=False, validators=[PHONE, validate_phone])
+    province = TextField(max_length=50, validators=[SOME_TEXT])
+    city = TextField(max_length=50, validators=[SOME_TEXT])
+    district = TextField(max_length=50, validators=[SOME_TEXT])
+    detail = TextField(max_length=255, validators=[SOME_TEXT])
 
 
 class AddressCreateSerializer(AddressFieldsSerializer):
