@@ -25,13 +25,16 @@ SOME_TEXT = RegexValidator(r"^[^\x00]*[^\s\x00\x1c-\x1f\x85\ufeff][^\x00]*$", _(
 
 class TextField(serializers.CharField):
     """Text the client sends: a JSON string, nothing else. DRF's CharField turns a number into its
-    digits (a `district` of -2.5e-50 was stored); the schema says string, so a number is refused."""
+    digits (a `district` of -2.5e-50 was stored); the schema says string, so a number is refused. Its
+    maxLength holds for the text as sent: DRF measured it after trimming the white space."""
 
     default_error_messages = {"not_text": _("Expected text, got %(kind)s.")}
 
     def to_internal_value(self, data):
         if not isinstance(data, str):
             self.fail("not_text", kind=type(data).__name__)
+        if self.max_length is not None and len(data) > self.max_length:  # as sent, before trimming
+            self.fail("max_length", max_length=self.max_length)
         return super().to_internal_value(data)
 
 
