@@ -293,6 +293,18 @@ def test_return_addresses_are_never_deleted_and_bad_fields_are_validation_proble
     assert state_of(shop) == before
 
 
+
+def test_a_text_fields_length_limit_holds_for_the_text_as_sent(shop, agent_api):
+    # The schema's maxLength is what a client checks before sending: 256 characters with a leading
+    # space are one too many even though the stored text, trimmed, would fit (schemathesis found it).
+    before = state_of(shop)
+    too_long = agent_api.post("/api/v1/return_addresses/", address_body(detail=" " + "路" * 255))
+    assert (too_long.status_code, set(too_long.json()["errors"])) == (400, {"detail"})
+    assert state_of(shop) == before
+    fits = agent_api.post("/api/v1/return_addresses/", address_body(detail=" " + "路" * 254))
+    assert fits.status_code == 201
+    assert ReturnAddress.objects.get(pk=fits.json()["id"]).detail == "路" * 254
+
 def test_an_edit_never_reaches_a_case_agreed_before(shop, agent_api):
     from aftersales.models import Kind, State
     from tests.aftersales.clicks import live_case_in
