@@ -355,7 +355,7 @@ def main() -> None:
         f"| events/s | {spread(pf['pre_rates'])} |\n"
         f"| rate against (2)'s, run by run | {spread(pf['kept'], '.2f')} |\n"
         f"| target | ≥ {TARGET_KEPT}× (the rate does not drop): {verdict(kept >= TARGET_KEPT)} |\n\n"
-        "The chunk's claim, one statement per chunk of 1,000 lines with one array parameter per column "
+        "The chunk's claim, one statement per chunk (`FEED_BATCH_SIZE` lines) with one array parameter per column "
         "(the look-up of the ids seen before is the same statement's ON CONFLICT on the unique index):\n\n"
         f"```\n{pf['plan']}\n```\n\n"
         "## 4. Peak RSS of the import process\n\n"

@@ -182,7 +182,9 @@ if os.environ.get("REDIS_URL"):
 
 # After-sales rules that the platform may tune (SPEC §5: "decided here; configurable").
 GOODS_RESTRICTION_CONSECUTIVE_DAYS = envint("GOODS_RESTRICTION_CONSECUTIVE_DAYS", 3)
-FEED_BATCH_SIZE = envint("FEED_BATCH_SIZE", 1000)
+# Lines per importer transaction: 5,000 took a mixed feed 15% and an order feed 20% less time than
+# 1,000 (fewer statements and commits; bench/import_events), for a few MB more held at once.
+FEED_BATCH_SIZE = envint("FEED_BATCH_SIZE", 5000)
 # Hours a merchant has to explain a national-warranty report before reviewers rule (decided here).
 WARRANTY_EXPLANATION_HOURS = envint("WARRANTY_EXPLANATION_HOURS", 48)
 # SPEC §6.2: a warranty compensation reaches the buyer as a coupon valid 50 years.

@@ -8,7 +8,7 @@ import datetime as dt
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -16,6 +16,7 @@ from django.db import models
 
 M = TypeVar("M", bound=models.Model)
 REQUIRED: Any = object()
+UNREAD: Any = object()
 
 # SPEC §8: a platform id is 1–64 characters, an ASCII letter or digit and then letters, digits,
 # `_`, `.`, `:` or `-`, so that it can stand in a URL as it is.
@@ -137,13 +138,17 @@ def _check_storable(data: dict[str, Any], plain: bool) -> None:
             raise Rejected(f"field '{path}' holds a NUL character or an unpaired surrogate")
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Event:
     line: int
     id: str
     type: str
     at: dt.datetime
     data: dict[str, Any]
+    # What its type's reader (`Registration.read`) made of the fields, or the exception it raised;
+    # `read_fields` sets it once. Not frozen: a frozen dataclass's __init__ costs twice as much,
+    # and an import makes one Event per line.
+    _fields: Any = field(default=UNREAD, repr=False, compare=False)
 
     @classmethod
     def parse(cls, raw: str | bytes, line: int) -> "Event":
@@ -160,6 +165,23 @@ class Event:
         if "at" not in data or data["at"] is None:
             raise Rejected("field 'at' is missing")
         return cls(line=line, id=event_id, type=event_type, at=parse_moment(data["at"], "at"), data=data)
+
+    def read_fields(self, read: Callable[["Event"], Any]) -> Any:
+        """What `read` (a type's reading of its fields, pure) makes of this event, read once and
+        kept (`read_ahead`); what it raised is raised again, so the line fails as it would have."""
+        self.read_ahead(read)
+        if isinstance(self._fields, Exception):
+            raise self._fields
+        return self._fields
+
+    def read_ahead(self, read: Callable[["Event"], Any]) -> None:
+        """Read the fields now (the importer's reader thread, ahead of the line's turn), keeping
+        an exception for the line's handler to meet."""
+        if self._fields is UNREAD:
+            try:
+                self._fields = read(self)
+            except Exception as exc:  # raised at the line's turn, where its handler decides
+                self._fields = exc
 
     # --- field readers -------------------------------------------------------------------
     def _get(self, name: str, default: Any) -> Any:

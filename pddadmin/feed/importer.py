@@ -15,6 +15,7 @@ import contextlib
 import itertools
 import logging
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -71,32 +72,70 @@ def import_events(
         report.rejections.append((line, reason_of(exc)))
 
     numbered = enumerate(lines, start=1)
-    while chunk := list(itertools.islice(numbered, batch_size)):
-        report.lines += len(chunk)
-        reported = len(report.rejections)
-        events: list[Event] = []
-        for number, raw in chunk:
-            if not raw.strip():
-                continue  # a blank line carries no event
-            try:
-                events.append(Event.parse(raw, number))
-            except Rejected as exc:
-                reject(number, exc)
-            except (ValueError, RecursionError, MemoryError) as exc:  # a line no reader foresaw
-                reject(number, Rejected(f"unreadable line: {exc.__class__.__name__}"))
-        # One transaction per chunk: each line is a savepoint inside it, so a line costs no
-        # commit of its own, and a crash loses at most the chunk, which a re-import redoes.
-        with transaction.atomic():
-            _apply_chunk(events, report, reject)
-        # Within a chunk, parse errors are found before rule errors: report in line order.
-        report.rejections[reported:] = sorted(report.rejections[reported:])
-        if on_reject:
-            for line, reason in report.rejections[reported:]:
-                on_reject(line, reason)
-        if on_progress:
-            on_progress(len(chunk))
-        _forget_queries()
+    set_based = setsql.set_based()
+    # The next chunk is read in a thread while this one is applied (`_read_chunk`: nothing there
+    # touches the database): the database's work on a chunk (its writes, the foreign-key checks
+    # at commit) is time the importer otherwise spends waiting. Only that thread touches `lines`,
+    # one chunk at a time.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="feed-reader") as reader:
+        upcoming = reader.submit(_read_chunk, numbered, batch_size, set_based)
+        while (chunk := upcoming.result()).size:
+            upcoming = reader.submit(_read_chunk, numbered, batch_size, set_based)
+            report.lines += chunk.size
+            reported = len(report.rejections)
+            report.rejections.extend(chunk.unreadable)
+            # One transaction per chunk: each line is a savepoint inside it, so a line costs no
+            # commit of its own, and a crash loses at most the chunk, which a re-import redoes.
+            with transaction.atomic():
+                _apply_chunk(chunk, report, reject)
+            # Within a chunk, parse errors are found before rule errors: report in line order.
+            report.rejections[reported:] = sorted(report.rejections[reported:])
+            if on_reject:
+                for line, reason in report.rejections[reported:]:
+                    on_reject(line, reason)
+            if on_progress:
+                on_progress(chunk.size)
+            _forget_queries()
     return report
+
+
+@dataclass
+class _Chunk:
+    size: int = 0  # lines read, blank ones included; 0 at the end of the feed
+    events: list[Event] = field(default_factory=list)  # the first line of each id, in file order
+    repeated: int = 0  # later lines of an id already in the chunk: skipped
+    unreadable: list[tuple[int, str]] = field(default_factory=list)  # (line, reason): no event
+    claim: list[str] | None = None  # `_claim`'s parameters, on PostgreSQL
+
+
+def _read_chunk(numbered: Iterator[tuple[int, str | bytes]], batch_size: int, set_based: bool) -> _Chunk:
+    """The next chunk's lines as events, with what can be made of them without the database: each
+    type's reading of its fields (`Registration.read`) and the parameters of the chunk's claim."""
+    chunk = _Chunk()
+    ids: set[str] = set()
+    for number, raw in itertools.islice(numbered, batch_size):
+        chunk.size += 1
+        if not raw.strip():
+            continue  # a blank line carries no event
+        try:
+            event = Event.parse(raw, number)
+        except Rejected as exc:
+            chunk.unreadable.append((number, reason_of(exc)))
+            continue
+        except (ValueError, RecursionError, MemoryError) as exc:  # a line no reader foresaw
+            chunk.unreadable.append((number, reason_of(Rejected(f"unreadable line: {exc.__class__.__name__}"))))
+            continue
+        if event.id in ids:
+            chunk.repeated += 1
+            continue
+        ids.add(event.id)
+        chunk.events.append(event)
+        registration = lookup(event.type)
+        if registration is not None and registration.read is not None:
+            event.read_ahead(registration.read)
+    if set_based and chunk.events:
+        chunk.claim = _claim_parameters(chunk.events)
+    return chunk
 
 
 def _forget_queries() -> None:
@@ -107,19 +146,13 @@ def _forget_queries() -> None:
         connection.queries_log.clear()
 
 
-def _apply_chunk(events: list[Event], report: ImportReport, reject: Callable) -> None:
+def _apply_chunk(chunk: _Chunk, report: ImportReport, reject: Callable) -> None:
     # The chunk's ids are claimed at once, in one statement with one array parameter per column:
     # an id seen before (applied or rejected, by this importer or another) is not returned and
     # its line is skipped; so is a second line of the same id within the chunk.
-    unique: list[Event] = []
-    ids: set[str] = set()
-    for event in events:
-        if event.id in ids:
-            report.skipped += 1
-        else:
-            ids.add(event.id)
-            unique.append(event)
-    claimed = _claim(unique) if unique else set()
+    unique = chunk.events
+    report.skipped += chunk.repeated
+    claimed = _claim(unique, chunk.claim) if unique else set()
     fresh = [event for event in unique if event.id in claimed]
     report.skipped += len(unique) - len(fresh)
     refused: list[tuple[str, str]] = []
@@ -196,7 +229,18 @@ def _named(event: Event) -> Iterator[str]:
             yield from (v for v in value if isinstance(v, str))
 
 
-def _claim(events: list[Event]) -> set[str]:
+def _claim_parameters(events: list[Event]) -> list[str]:
+    # Three arrays instead of 4 × N placeholders: the driver's query parsing was a visible part of
+    # large imports; and each array one literal (setsql.array), not a list the driver adapts
+    # value by value.
+    return [
+        setsql.array("text", [e.id for e in events]),
+        setsql.array("text", [e.type for e in events]),
+        setsql.array("timestamptz", [e.at for e in events]),
+    ]
+
+
+def _claim(events: list[Event], parameters: list[str] | None) -> set[str]:
     """Record events as imported and return the ids this importer won.
 
     An id another importer already recorded (or is recording: the insert waits for its
@@ -205,21 +249,13 @@ def _claim(events: list[Event]) -> set[str]:
     """
     table = connection.ops.quote_name(ImportedEvent._meta.db_table)
     if connection.vendor == "postgresql":
-        # Three arrays instead of 4 × N placeholders: the driver's query parsing was a
-        # visible part of large imports; and each array one literal (setsql.array), not a list
-        # the driver adapts value by value.
         sql = (
             f"INSERT INTO {table} (event_id, type, at, imported_at) "
             "SELECT *, now() FROM unnest(%s::varchar[], %s::varchar[], %s::timestamptz[]) "
             "ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
         )
-        params = [
-            setsql.array("text", [e.id for e in events]),
-            setsql.array("text", [e.type for e in events]),
-            setsql.array("timestamptz", [e.at for e in events]),
-        ]
         with connection.cursor() as cursor:
-            cursor.execute(sql, params)
+            cursor.execute(sql, parameters)
             return {row[0] for row in cursor.fetchall()}
     adapt = connection.ops.adapt_datetimefield_value
     now = adapt(timezone.now())

@@ -2,6 +2,7 @@
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from .events import BatchHandler, Event, Handler
 
@@ -19,6 +20,10 @@ class Registration:
     # it after later lines, up to the next line that names the same id, to batch the facts a
     # real feed scatters between other lines (one rating every few orders).
     fact_of: str | None = None
+    # The batch handler's reading of a line's own fields, with no database: the importer's reader
+    # thread calls it (`Event.read_ahead`) while the chunk before is being applied, and
+    # the handler takes the result with `event.read_fields(read)`, reading it then if nobody has.
+    read: Callable[[Event], Any] | None = None
 
 
 _registry: dict[str, Registration] = {}
@@ -32,14 +37,16 @@ def handles(event_type: str) -> Callable[[Handler], Handler]:
     return register
 
 
-def handles_batch(event_type: str, *, fact_of: str | None = None) -> Callable[[BatchHandler], BatchHandler]:
+def handles_batch(
+    event_type: str, *, fact_of: str | None = None, read: Callable[[Event], Any] | None = None
+) -> Callable[[BatchHandler], BatchHandler]:
     def register(fn: BatchHandler) -> BatchHandler:
         def apply_one(event: Event) -> None:
             (error,) = fn([event])
             if error is not None:
                 raise error
 
-        _add(Registration(event_type, apply_one, fn, fact_of))
+        _add(Registration(event_type, apply_one, fn, fact_of, read))
         return fn
 
     return register

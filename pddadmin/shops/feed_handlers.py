@@ -1,7 +1,9 @@
 """Feed events for shops, goods and orders (SPEC §8); each one calls a service in services.py."""
 
 import contextlib
+import datetime as dt
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -48,7 +50,33 @@ def goods_warranty_changed(event: Event) -> None:
     services.goods_set_warranty(goods=goods, warranty=event.flag("warranty"), at=event.at)
 
 
-@handles_batch("order.placed")
+@dataclass(frozen=True, slots=True)
+class _OrderFields:
+    order: str
+    shop: str
+    goods: str
+    buyer: str
+    amount: Decimal
+    promised_ship_by: dt.datetime
+    aftersales_until: dt.datetime | None
+    ship_to: str | None
+
+
+def _order_fields(event: Event) -> _OrderFields:
+    """An order.placed line's fields, read without the database (the importer reads them ahead)."""
+    return _OrderFields(
+        order=event.platform_id("order"),
+        shop=event.platform_id("shop"),
+        goods=event.platform_id("goods"),
+        buyer=event.text("buyer", max_length=64),
+        amount=event.money("amount"),
+        promised_ship_by=event.moment("promised_ship_by"),
+        aftersales_until=event.moment("aftersales_until", None),
+        ship_to=event.text("ship_to", None, max_length=100),
+    )
+
+
+@handles_batch("order.placed", read=_order_fields)
 def orders_placed(events: list[Event]) -> list[Exception | None]:
     goods_ids = {e.data.get("goods") for e in events if isinstance(e.data.get("goods"), str)}
     goods = Goods.objects.select_related("shop").in_bulk(goods_ids, field_name="platform_id")
@@ -66,28 +94,21 @@ def orders_placed(events: list[Event]) -> list[Exception | None]:
 
 
 def _new_order(event: Event, goods: dict[str, Goods], shops: set[str]) -> services.NewOrder:
-    order_id = event.platform_id("order")
-    shop_id = event.platform_id("shop")
-    goods_id = event.platform_id("goods")
-    buyer = event.text("buyer", max_length=64)
-    amount = event.money("amount")
-    promised_ship_by = event.moment("promised_ship_by")
-    aftersales_until = event.moment("aftersales_until", None)
-    ship_to = event.text("ship_to", None, max_length=100)
-    if shop_id not in shops:
-        raise Rejected(f"unknown shop {shop_id!r}")
-    if goods_id not in goods:
-        raise Rejected(f"unknown goods {goods_id!r}")
+    fields = event.read_fields(_order_fields)
+    if fields.shop not in shops:
+        raise Rejected(f"unknown shop {fields.shop!r}")
+    if fields.goods not in goods:
+        raise Rejected(f"unknown goods {fields.goods!r}")
     return services.NewOrder(
-        platform_id=order_id,
-        goods=goods[goods_id],
-        shop_platform_id=shop_id,
-        buyer=buyer,
-        amount=amount,
+        platform_id=fields.order,
+        goods=goods[fields.goods],
+        shop_platform_id=fields.shop,
+        buyer=fields.buyer,
+        amount=fields.amount,
         placed_at=event.at,
-        promised_ship_by=promised_ship_by,
-        aftersales_until=aftersales_until,
-        ship_to=ship_to,
+        promised_ship_by=fields.promised_ship_by,
+        aftersales_until=fields.aftersales_until,
+        ship_to=fields.ship_to,
     )
 
 

@@ -225,3 +225,19 @@ def test_platform_staff_find_rejected_events_and_their_reasons_in_the_admin(tmp_
     assert "bad" in text and "12345" in text
     assert ">e1<" not in text
     assert ">e1<" in client.get("/admin/feed/importedevent/?outcome=applied").content.decode()
+
+
+def test_a_feed_that_breaks_off_keeps_the_chunks_before_it_and_raises_the_readers_error():
+    # The next chunk is read in a thread while this one is applied: what reading raises still
+    # reaches the caller, after the chunks read before it are applied, as when reading was inline.
+    from pddadmin.feed.importer import import_events
+
+    def lines():
+        for text in WORLD[:5]:
+            yield text.encode()
+        raise OSError("the feed's connection was reset")
+
+    with pytest.raises(OSError, match="connection was reset"):
+        import_events(lines=lines(), batch_size=2)
+    assert sorted(ImportedEvent.objects.values_list("event_id", flat=True)) == ["e1", "e2", "e3", "e4"]
+    assert Order.objects.filter(platform_id="O1").exists()

@@ -1,0 +1,71 @@
+"""The importer reads the next chunk in a thread while it applies this one (issue #20.1): what a
+type reads of its fields without the database is read there, once, and a line whose fields are
+bad fails at its own turn exactly as when read inline."""
+
+import dataclasses
+import threading
+
+import pytest
+
+from pddadmin.feed import registry
+from pddadmin.feed.events import Event, Rejected
+from pddadmin.feed.importer import import_events
+from pddadmin.shops.models import Order
+
+from .helpers import feed_line
+
+WORLD = [
+    feed_line("s1", "shop.opened", shop="S1", name="A"),
+    feed_line("g1", "goods.listed", shop="S1", goods="G1", name="n", category="c"),
+]
+
+
+def placed(i: int, **changes) -> str:
+    fields = {"order": f"O{i}", "shop": "S1", "goods": "G1", "buyer": "B", "amount": "10.00",
+              "promised_ship_by": "2026-01-04T10:00:00+08:00", **changes}  # fmt: skip
+    return feed_line(f"o{i}", "order.placed", at="2026-01-02T10:00:00+08:00", **fields)
+
+
+def test_fields_are_read_once_and_what_reading_raised_is_raised_at_every_turn():
+    calls = []
+
+    def read(event: Event) -> int:
+        calls.append(event.id)
+        if "x" not in event.data:
+            raise Rejected("field 'x' is required")
+        return event.data["x"]
+
+    good = Event.parse('{"id": "a", "type": "t", "at": "2026-01-01T00:00:00Z", "x": 7}', 1)
+    bad = Event.parse('{"id": "b", "type": "t", "at": "2026-01-01T00:00:00Z"}', 2)
+    good.read_ahead(read)
+    bad.read_ahead(read)  # keeps the rejection for the line's turn instead of raising it here
+    assert good.read_fields(read) == 7 and good.read_fields(read) == 7
+    for _ in range(2):
+        with pytest.raises(Rejected, match="'x' is required"):
+            bad.read_fields(read)
+    assert calls == ["a", "b"]
+    # Read by the handler itself when no reader came first.
+    assert Event.parse('{"id": "c", "type": "t", "at": "2026-01-01T00:00:00Z", "x": 1}', 3).read_fields(read) == 1
+
+
+@pytest.mark.django_db
+def test_order_lines_are_read_in_the_reader_thread_and_bad_ones_fail_at_their_turn(monkeypatch):
+    own = registry.lookup("order.placed")
+    threads = []
+
+    def watched(event: Event):
+        threads.append(threading.current_thread().name)
+        return own.read(event)
+
+    monkeypatch.setitem(registry._registry, "order.placed", dataclasses.replace(own, read=watched))
+    lines = [*WORLD, placed(1), placed(2, amount="-1.00"), placed(3), placed(4, shop="S9")]
+
+    report = import_events(lines=lines, batch_size=3)
+
+    assert threads and all(name.startswith("feed-reader") for name in threads), threads
+    assert len(threads) == 4  # once per line, though a failing chunk is replayed line by line
+    assert sorted(Order.objects.values_list("platform_id", flat=True)) == ["O1", "O3"]
+    assert [(line, reason.split(":")[0]) for line, reason in report.rejections] == [
+        (4, "field 'amount' must not be negative"),
+        (6, "unknown shop 'S9'"),
+    ]
