@@ -17,6 +17,7 @@ import logging
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -64,7 +65,10 @@ def import_events(
     batch_size: int | None = None,
     on_reject: Callable[[int, str], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
+    read_ahead: bool = True,
 ) -> ImportReport:
+    """`read_ahead`: read the next chunk in a thread (`_read_ahead`); False for a source whose reads
+    may block indefinitely (a pipe), which an interrupted import would otherwise wait for."""
     report = ImportReport()
     batch_size = batch_size or settings.FEED_BATCH_SIZE
 
@@ -72,30 +76,23 @@ def import_events(
         report.rejections.append((line, reason_of(exc)))
 
     numbered = enumerate(lines, start=1)
-    set_based = setsql.set_based()
-    # The next chunk is read in a thread while this one is applied (`_read_chunk`: nothing there
-    # touches the database): the database's work on a chunk (its writes, the foreign-key checks
-    # at commit) is time the importer otherwise spends waiting. Only that thread touches `lines`,
-    # one chunk at a time.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="feed-reader") as reader:
-        upcoming = reader.submit(_read_chunk, numbered, batch_size, set_based)
-        while (chunk := upcoming.result()).size:
-            upcoming = reader.submit(_read_chunk, numbered, batch_size, set_based)
-            report.lines += chunk.size
-            reported = len(report.rejections)
-            report.rejections.extend(chunk.unreadable)
-            # One transaction per chunk: each line is a savepoint inside it, so a line costs no
-            # commit of its own, and a crash loses at most the chunk, which a re-import redoes.
-            with transaction.atomic():
-                _apply_chunk(chunk, report, reject)
-            # Within a chunk, parse errors are found before rule errors: report in line order.
-            report.rejections[reported:] = sorted(report.rejections[reported:])
-            if on_reject:
-                for line, reason in report.rejections[reported:]:
-                    on_reject(line, reason)
-            if on_progress:
-                on_progress(chunk.size)
-            _forget_queries()
+    read_next = partial(_read_chunk, numbered, batch_size, setsql.set_based())
+    for chunk in (_read_ahead if read_ahead else _read_inline)(read_next):
+        report.lines += chunk.size
+        reported = len(report.rejections)
+        report.rejections.extend(chunk.unreadable)
+        # One transaction per chunk: each line is a savepoint inside it, so a line costs no
+        # commit of its own, and a crash loses at most the chunk, which a re-import redoes.
+        with transaction.atomic():
+            _apply_chunk(chunk, report, reject)
+        # Within a chunk, parse errors are found before rule errors: report in line order.
+        report.rejections[reported:] = sorted(report.rejections[reported:])
+        if on_reject:
+            for line, reason in report.rejections[reported:]:
+                on_reject(line, reason)
+        if on_progress:
+            on_progress(chunk.size)
+        _forget_queries()
     return report
 
 
@@ -106,6 +103,23 @@ class _Chunk:
     repeated: int = 0  # later lines of an id already in the chunk: skipped
     unreadable: list[tuple[int, str]] = field(default_factory=list)  # (line, reason): no event
     claim: list[str] | None = None  # `_claim`'s parameters, on PostgreSQL
+
+
+def _read_ahead(read_next: Callable[[], "_Chunk"]) -> Iterator["_Chunk"]:
+    """The feed's chunks, each read by a thread while the caller applies the one before: the
+    database's work on a chunk (its writes, the foreign-key checks at its commit) is time the
+    importer otherwise spends waiting. Nothing read there touches the database (`_read_chunk`);
+    one chunk ahead, as when reading inline, and what reading raises is raised here, in turn."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="feed-reader") as reader:
+        upcoming = reader.submit(read_next)
+        while (chunk := upcoming.result()).size:
+            upcoming = reader.submit(read_next)
+            yield chunk
+
+
+def _read_inline(read_next: Callable[[], "_Chunk"]) -> Iterator["_Chunk"]:
+    while (chunk := read_next()).size:
+        yield chunk
 
 
 def _read_chunk(numbered: Iterator[tuple[int, str | bytes]], batch_size: int, set_based: bool) -> _Chunk:

@@ -3,6 +3,8 @@ type reads of its fields without the database is read there, once, and a line wh
 bad fails at its own turn exactly as when read inline."""
 
 import dataclasses
+import io
+import sys
 import threading
 
 import pytest
@@ -12,7 +14,7 @@ from pddadmin.feed.events import Event, Rejected
 from pddadmin.feed.importer import import_events
 from pddadmin.shops.models import Order
 
-from .helpers import feed_line
+from .helpers import feed_line, run_import
 
 WORLD = [
     feed_line("s1", "shop.opened", shop="S1", name="A"),
@@ -48,16 +50,22 @@ def test_fields_are_read_once_and_what_reading_raised_is_raised_at_every_turn():
     assert Event.parse('{"id": "c", "type": "t", "at": "2026-01-01T00:00:00Z", "x": 1}', 3).read_fields(read) == 1
 
 
-@pytest.mark.django_db
-def test_order_lines_are_read_in_the_reader_thread_and_bad_ones_fail_at_their_turn(monkeypatch):
+def watch_reading(monkeypatch) -> list[str]:
+    """The names of the threads that read order.placed lines' fields, one per line read."""
     own = registry.lookup("order.placed")
-    threads = []
+    threads: list[str] = []
 
     def watched(event: Event):
         threads.append(threading.current_thread().name)
         return own.read(event)
 
     monkeypatch.setitem(registry._registry, "order.placed", dataclasses.replace(own, read=watched))
+    return threads
+
+
+@pytest.mark.django_db
+def test_order_lines_are_read_in_the_reader_thread_and_bad_ones_fail_at_their_turn(monkeypatch):
+    threads = watch_reading(monkeypatch)
     lines = [*WORLD, placed(1), placed(2, amount="-1.00"), placed(3), placed(4, shop="S9")]
 
     report = import_events(lines=lines, batch_size=3)
@@ -69,3 +77,18 @@ def test_order_lines_are_read_in_the_reader_thread_and_bad_ones_fail_at_their_tu
         (4, "field 'amount' must not be negative"),
         (6, "unknown shop 'S9'"),
     ]
+
+
+@pytest.mark.django_db
+def test_standard_input_is_read_inline_so_an_interrupt_need_not_wait_for_a_pipe(monkeypatch, tmp_path):
+    threads = watch_reading(monkeypatch)
+    feed = "\n".join([*WORLD, placed(1), placed(2)]) + "\n"
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(feed.encode())))
+
+    code, out, rejected, _ = run_import("-")
+
+    assert (code, rejected, threads) == (0, [], ["MainThread", "MainThread"])  # read inline, no thread
+    assert "4 applied" in out
+    path = tmp_path / "feed.jsonl"
+    run_import(path, placed(3))
+    assert threads[2:] == ["feed-reader_0"]  # a regular file is read ahead

@@ -1,3 +1,4 @@
+import os
 import sys
 import time
 
@@ -34,6 +35,8 @@ class Command(JobCommand):
                 batch_size=max(1, batch_size),
                 on_reject=lambda line, reason: bar.write(f"line {line}: {reason}", file=sys.stderr),
                 on_progress=bar.update,
+                # A pipe's read may wait for ever: an interrupted import must not wait for it.
+                read_ahead=os.path.isfile(path),
             )
         elapsed = time.monotonic() - started
         self.stdout.write(
