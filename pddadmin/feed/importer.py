@@ -22,7 +22,7 @@ from functools import partial
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, IntegrityError, connection, connections, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from pddadmin import setsql
 
@@ -109,11 +109,18 @@ def _read_ahead(read_next: Callable[[], "_Chunk"]) -> Iterator["_Chunk"]:
     """The feed's chunks, each read by a thread while the caller applies the one before: the
     database's work on a chunk (its writes, the foreign-key checks at its commit) is time the
     importer otherwise spends waiting. Nothing read there touches the database (`_read_chunk`);
-    one chunk ahead, as when reading inline, and what reading raises is raised here, in turn."""
+    one chunk ahead, as when reading inline, and what reading raises is raised here, in turn. The
+    thread reads in the caller's language (Django's is per thread), so a reason reads the same."""
+    language = translation.get_language()  # None when deactivated, as the command runs
+
+    def read_in_language() -> _Chunk:
+        with translation.override(language):
+            return read_next()
+
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="feed-reader") as reader:
-        upcoming = reader.submit(read_next)
+        upcoming = reader.submit(read_in_language)
         while (chunk := upcoming.result()).size:
-            upcoming = reader.submit(read_next)
+            upcoming = reader.submit(read_in_language)
             yield chunk
 
 

@@ -8,6 +8,7 @@ import sys
 import threading
 
 import pytest
+from django.utils import translation
 
 from pddadmin.feed import registry
 from pddadmin.feed.events import Event, Rejected
@@ -50,13 +51,16 @@ def test_fields_are_read_once_and_what_reading_raised_is_raised_at_every_turn():
     assert Event.parse('{"id": "c", "type": "t", "at": "2026-01-01T00:00:00Z", "x": 1}', 3).read_fields(read) == 1
 
 
-def watch_reading(monkeypatch) -> list[str]:
-    """The names of the threads that read order.placed lines' fields, one per line read."""
+def watch_reading(monkeypatch, languages: list | None = None) -> list[str]:
+    """The names of the threads that read order.placed lines' fields, one per line read (and the
+    language active there, into `languages`)."""
     own = registry.lookup("order.placed")
     threads: list[str] = []
 
     def watched(event: Event):
         threads.append(threading.current_thread().name)
+        if languages is not None:
+            languages.append(translation.get_language())
         return own.read(event)
 
     monkeypatch.setitem(registry._registry, "order.placed", dataclasses.replace(own, read=watched))
@@ -92,3 +96,13 @@ def test_standard_input_is_read_inline_so_an_interrupt_need_not_wait_for_a_pipe(
     path = tmp_path / "feed.jsonl"
     run_import(path, placed(3))
     assert threads[2:] == ["feed-reader_0"]  # a regular file is read ahead
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("language", ["en", "zh-hans", None])
+def test_the_reader_thread_reads_in_the_callers_language(monkeypatch, language):
+    languages: list = []
+    threads = watch_reading(monkeypatch, languages)
+    with translation.override(language):
+        import_events(lines=[*WORLD, placed(1), placed(2)])
+    assert threads == ["feed-reader_0"] * 2 and languages == [language] * 2
