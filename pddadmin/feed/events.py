@@ -146,7 +146,7 @@ class Event:
     at: dt.datetime
     data: dict[str, Any]
     # What its type's reader (`Registration.read`) made of the fields, or the exception it raised;
-    # `read_fields` sets it once. Not frozen: a frozen dataclass's __init__ costs twice as much,
+    # `read_ahead` sets it once. Not frozen: a frozen dataclass's __init__ costs twice as much,
     # and an import makes one Event per line.
     _fields: Any = field(default=UNREAD, repr=False, compare=False)
 
@@ -166,22 +166,24 @@ class Event:
             raise Rejected("field 'at' is missing")
         return cls(line=line, id=event_id, type=event_type, at=parse_moment(data["at"], "at"), data=data)
 
-    def read_fields(self, read: Callable[["Event"], Any]) -> Any:
-        """What `read` (a type's reading of its fields, pure) makes of this event, read once and
-        kept (`read_ahead`); what it raised is raised again, so the line fails as it would have."""
-        self.read_ahead(read)
-        if isinstance(self._fields, Exception):
-            raise self._fields
-        return self._fields
-
     def read_ahead(self, read: Callable[["Event"], Any]) -> None:
-        """Read the fields now (the importer's reader thread, ahead of the line's turn), keeping
-        an exception for the line's handler to meet."""
+        """Read the fields with `read` (its type's `Registration.read`, pure) unless they have been
+        read: in the importer's reader thread, ahead of the line's turn, or by its batch handler's
+        registration. What `read` raised is kept for the line's handler to meet (`fields`)."""
         if self._fields is UNREAD:
             try:
                 self._fields = read(self)
             except Exception as exc:  # raised at the line's turn, where its handler decides
                 self._fields = exc
+
+    def fields(self) -> Any:
+        """What its type's reader made of the fields; what it raised is raised again, so the line
+        fails as it would have."""
+        if self._fields is UNREAD:
+            raise RuntimeError(f"the fields of a {self.type!r} event were not read (Registration.read)")
+        if isinstance(self._fields, Exception):
+            raise self._fields
+        return self._fields
 
     # --- field readers -------------------------------------------------------------------
     def _get(self, name: str, default: Any) -> Any:

@@ -21,8 +21,8 @@ class Registration:
     # real feed scatters between other lines (one rating every few orders).
     fact_of: str | None = None
     # The batch handler's reading of a line's own fields, with no database: the importer's reader
-    # thread calls it (`Event.read_ahead`) while the chunk before is being applied, and
-    # the handler takes the result with `event.read_fields(read)`, reading it then if nobody has.
+    # thread calls it (`Event.read_ahead`) while the chunk before is being applied; `apply_batch`
+    # reads the lines nobody has read, so the handler takes every result with `event.fields()`.
     read: Callable[[Event], Any] | None = None
 
 
@@ -41,12 +41,18 @@ def handles_batch(
     event_type: str, *, fact_of: str | None = None, read: Callable[[Event], Any] | None = None
 ) -> Callable[[BatchHandler], BatchHandler]:
     def register(fn: BatchHandler) -> BatchHandler:
+        def apply_batch(events: list[Event]) -> list[Exception | None]:
+            if read is not None:
+                for event in events:
+                    event.read_ahead(read)
+            return fn(events)
+
         def apply_one(event: Event) -> None:
-            (error,) = fn([event])
+            (error,) = apply_batch([event])
             if error is not None:
                 raise error
 
-        _add(Registration(event_type, apply_one, fn, fact_of, read))
+        _add(Registration(event_type, apply_one, apply_batch, fact_of, read))
         return fn
 
     return register

@@ -50,7 +50,7 @@ def goods_warranty_changed(event: Event) -> None:
     services.goods_set_warranty(goods=goods, warranty=event.flag("warranty"), at=event.at)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _OrderFields:
     order: str
     shop: str
@@ -94,7 +94,7 @@ def orders_placed(events: list[Event]) -> list[Exception | None]:
 
 
 def _new_order(event: Event, goods: dict[str, Goods], shops: set[str]) -> services.NewOrder:
-    fields = event.read_fields(_order_fields)
+    fields: _OrderFields = event.fields()
     if fields.shop not in shops:
         raise Rejected(f"unknown shop {fields.shop!r}")
     if fields.goods not in goods:

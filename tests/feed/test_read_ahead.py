@@ -42,13 +42,38 @@ def test_fields_are_read_once_and_what_reading_raised_is_raised_at_every_turn():
     bad = Event.parse('{"id": "b", "type": "t", "at": "2026-01-01T00:00:00Z"}', 2)
     good.read_ahead(read)
     bad.read_ahead(read)  # keeps the rejection for the line's turn instead of raising it here
-    assert good.read_fields(read) == 7 and good.read_fields(read) == 7
+    good.read_ahead(read)  # read already: not again
+    assert good.fields() == 7 and good.fields() == 7
     for _ in range(2):
         with pytest.raises(Rejected, match="'x' is required"):
-            bad.read_fields(read)
+            bad.fields()
     assert calls == ["a", "b"]
-    # Read by the handler itself when no reader came first.
-    assert Event.parse('{"id": "c", "type": "t", "at": "2026-01-01T00:00:00Z", "x": 1}', 3).read_fields(read) == 1
+    unread = Event.parse('{"id": "c", "type": "t", "at": "2026-01-01T00:00:00Z", "x": 1}', 3)
+    with pytest.raises(RuntimeError, match="'t' event were not read"):
+        unread.fields()
+
+
+def test_a_batch_handler_gets_the_lines_nobody_read_ahead_read_by_its_own_registration():
+    seen = []
+
+    def read(event: Event) -> int:
+        return event.data["x"] * 10
+
+    @registry.handles_batch("test.read_by_registration", read=read)
+    def apply(events: list[Event]) -> list[Exception | None]:
+        seen.extend(e.fields() for e in events)
+        return [None] * len(events)
+
+    try:
+        own = registry.lookup("test.read_by_registration")
+        ahead = Event.parse('{"id": "a", "type": "t", "at": "2026-01-01T00:00:00Z", "x": 1}', 1)
+        ahead.read_ahead(lambda event: "read ahead")
+        unread = Event.parse('{"id": "b", "type": "t", "at": "2026-01-01T00:00:00Z", "x": 2}', 2)
+        assert own.apply_batch([ahead, unread]) == [None, None]
+        own.apply(Event.parse('{"id": "c", "type": "t", "at": "2026-01-01T00:00:00Z", "x": 3}', 3))
+    finally:
+        del registry._registry["test.read_by_registration"]
+    assert seen == ["read ahead", 20, 30]
 
 
 def watch_reading(monkeypatch, languages: list | None = None) -> list[str]:
