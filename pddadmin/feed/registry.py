@@ -1,5 +1,6 @@
 """Which function applies which event type. Apps register theirs in `<app>/feed_handlers.py`."""
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -41,11 +42,13 @@ def handles_batch(
     event_type: str, *, fact_of: str | None = None, read: Callable[[Event], Any] | None = None
 ) -> Callable[[BatchHandler], BatchHandler]:
     def register(fn: BatchHandler) -> BatchHandler:
-        def apply_batch(events: list[Event]) -> list[Exception | None]:
-            if read is not None:
-                for event in events:
-                    event.read_ahead(read)
+        @functools.wraps(fn)
+        def read_and_apply(events: list[Event]) -> list[Exception | None]:
+            for event in events:
+                event.read_ahead(read)
             return fn(events)
+
+        apply_batch = fn if read is None else read_and_apply
 
         def apply_one(event: Event) -> None:
             (error,) = apply_batch([event])
