@@ -203,8 +203,12 @@ def navigation(request: HttpRequest) -> dict[str, Navigation]:
 
 
 def home(request: HttpRequest) -> HttpResponseRedirect:
-    """The site's root, each role's home. Merchant staff work at the after-sales desk; everyone else (and a
-    visitor, whom the admin index sends to the login) starts at the admin index."""
-    if merchant_staff(request.user):
+    """The site's root, each role's home (the one seed_demo prints beside each login). Merchant staff work
+    at the after-sales desk, reviewers at the intervention queue; a platform admin, and a visitor (whom
+    the admin index sends to the login), start at the admin index."""
+    user = request.user
+    if merchant_staff(user):
         return HttpResponseRedirect(reverse("aftersales_desk:desk"))
+    if is_platform_staff(user) and not is_platform_admin(user):
+        return HttpResponseRedirect(reverse("review:queue"))
     return HttpResponseRedirect(reverse("admin:index"))

@@ -48,5 +48,7 @@ def test_each_printed_login_has_its_roles_home_page_and_can_open_it(settings):
         response = signed_in(user).get(url.removeprefix(BASE), follow=True)
         assert response.status_code == 200, (username, url)
         assert response.redirect_chain == [], (username, url)  # the page itself, not a detour
+        # The site's root opens the same page: a reviewer who types the address lands on the queue.
+        assert signed_in(user).get("/").url == url.removeprefix(BASE), (username, url)
     # merchants do not land on the admin index, reviewers not on a merchant page
     assert homes["owner1"] != BASE + reverse("admin:index") and homes["reviewer1"] != homes["owner1"]
