@@ -157,6 +157,9 @@ MEDIA_URL = "media/"
 MEDIA_ROOT = VAR_DIR / "media"
 
 LOGIN_URL = "admin:login"
+# Where a login goes when its `next` is missing or refused (another site's address): the root, which
+# sends each role to its home; Django's default, /accounts/profile/, is no page here.
+LOGIN_REDIRECT_URL = "home"
 
 # Production hardening follows DEBUG so `check --deploy` is clean with production-like variables.
 SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", not DEBUG)

@@ -52,3 +52,18 @@ def test_each_printed_login_has_its_roles_home_page_and_can_open_it(settings):
         assert signed_in(user).get("/").url == url.removeprefix(BASE), (username, url)
     # merchants do not land on the admin index, reviewers not on a merchant page
     assert homes["owner1"] != BASE + reverse("admin:index") and homes["reviewer1"] != homes["owner1"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("next_", ["//evil.example/", "https://evil.example/desk/", ""])
+def test_a_login_whose_next_is_refused_or_missing_lands_on_the_roles_home(client, next_):
+    from pddadmin.demo.users import ensure_demo_users
+
+    ensure_demo_users(password="pw-for-the-test")
+    response = client.post(
+        reverse("admin:login") + (f"?next={next_}" if next_ else ""),
+        {"username": "reviewer1", "password": "pw-for-the-test", "next": next_},
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert response.redirect_chain[-1][0] == reverse("review:queue"), response.redirect_chain
